@@ -1,0 +1,214 @@
+"""Calling a sync engine from async code and an async engine from sync code.
+
+* :class:`AsyncAdapter` runs a blocking engine's calls in a worker thread
+  (``asyncio.to_thread``); an in-process engine (``blocking = False``) is called
+  directly, since its calls return at once.
+* :class:`SyncAdapter` runs an async engine on a private event loop in a daemon
+  thread of its own, so sync callers never touch (or block) their own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["AsyncAdapter", "SyncAdapter", "as_async", "as_sync", "run_blocking"]
+
+_T = TypeVar("_T")
+
+
+class AsyncAdapter:
+    """An :class:`~twat_cache.protocols.AsyncBackend` over a sync backend."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.namespace: str = backend.namespace
+        self.stores_objects: bool = backend.stores_objects
+        self._direct = not getattr(backend, "blocking", True)
+
+    async def _call(self, name: str, *args: Any) -> Any:
+        method = getattr(self.backend, name)
+        if self._direct:
+            return method(*args)
+        return await asyncio.to_thread(method, *args)
+
+    async def get(self, key: Any) -> Any:
+        """See :meth:`Backend.get`."""
+        return await self._call("get", key)
+
+    async def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
+        """See :meth:`Backend.get_many`."""
+        return await self._call("get_many", keys)  # type: ignore[no-any-return]
+
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+        """See :meth:`Backend.set`."""
+        await self._call("set", key, value, ttl)
+
+    async def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
+        """See :meth:`Backend.set_many`."""
+        await self._call("set_many", items, ttl)
+
+    async def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        """See :meth:`Backend.add`."""
+        return await self._call("add", key, value, ttl)  # type: ignore[no-any-return]
+
+    async def delete(self, key: Any) -> bool:
+        """See :meth:`Backend.delete`."""
+        return await self._call("delete", key)  # type: ignore[no-any-return]
+
+    async def delete_many(self, keys: Sequence[Any]) -> int:
+        """See :meth:`Backend.delete_many`."""
+        return await self._call("delete_many", keys)  # type: ignore[no-any-return]
+
+    async def touch(self, key: Any, ttl: float | None = None) -> bool:
+        """See :meth:`Backend.touch`."""
+        return await self._call("touch", key, ttl)  # type: ignore[no-any-return]
+
+    async def incr(self, key: Any, delta: int = 1) -> int:
+        """See :meth:`Backend.incr`."""
+        return await self._call("incr", key, delta)  # type: ignore[no-any-return]
+
+    async def clear(self) -> None:
+        """See :meth:`Backend.clear`."""
+        await self._call("clear")
+
+    async def keys(self) -> AsyncIterator[Any]:
+        """See :meth:`Backend.keys` (collected in the worker thread)."""
+        def snapshot() -> list[Any]:
+            return list(self.backend.keys())
+
+        keys = snapshot() if self._direct else await asyncio.to_thread(snapshot)
+        for key in keys:
+            yield key
+
+    async def close(self) -> None:
+        """Close the wrapped backend."""
+        await self._call("close")
+
+
+class _LoopThread:
+    """A private event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="twat-cache-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=5)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class SyncAdapter:
+    """A :class:`~twat_cache.protocols.Backend` over an async backend."""
+
+    blocking = True
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.namespace: str = backend.namespace
+        self.stores_objects: bool = backend.stores_objects
+        self._runner: _LoopThread | None = None
+        self._lock = threading.Lock()
+
+    def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        if self._runner is None:
+            with self._lock:
+                if self._runner is None:
+                    self._runner = _LoopThread()
+        return self._runner.run(coro)
+
+    def get(self, key: Any) -> Any:
+        """See :meth:`AsyncBackend.get`."""
+        return self._run(self.backend.get(key))
+
+    def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
+        """See :meth:`AsyncBackend.get_many`."""
+        return self._run(self.backend.get_many(keys))  # type: ignore[no-any-return]
+
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+        """See :meth:`AsyncBackend.set`."""
+        self._run(self.backend.set(key, value, ttl))
+
+    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
+        """See :meth:`AsyncBackend.set_many`."""
+        self._run(self.backend.set_many(items, ttl))
+
+    def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        """See :meth:`AsyncBackend.add`."""
+        return self._run(self.backend.add(key, value, ttl))  # type: ignore[no-any-return]
+
+    def delete(self, key: Any) -> bool:
+        """See :meth:`AsyncBackend.delete`."""
+        return self._run(self.backend.delete(key))  # type: ignore[no-any-return]
+
+    def delete_many(self, keys: Sequence[Any]) -> int:
+        """See :meth:`AsyncBackend.delete_many`."""
+        return self._run(self.backend.delete_many(keys))  # type: ignore[no-any-return]
+
+    def touch(self, key: Any, ttl: float | None = None) -> bool:
+        """See :meth:`AsyncBackend.touch`."""
+        return self._run(self.backend.touch(key, ttl))  # type: ignore[no-any-return]
+
+    def incr(self, key: Any, delta: int = 1) -> int:
+        """See :meth:`AsyncBackend.incr`."""
+        return self._run(self.backend.incr(key, delta))  # type: ignore[no-any-return]
+
+    def clear(self) -> None:
+        """See :meth:`AsyncBackend.clear`."""
+        self._run(self.backend.clear())
+
+    def keys(self) -> Iterator[Any]:
+        """See :meth:`AsyncBackend.keys` (collected on the private loop)."""
+
+        async def collect() -> list[Any]:
+            return [key async for key in self.backend.keys()]
+
+        return iter(self._run(collect()))
+
+    def close(self) -> None:
+        """Close the wrapped backend and stop the private loop."""
+        if self._runner is not None:
+            self._runner.run(self.backend.close())
+            self._runner.stop()
+            self._runner = None
+        elif not getattr(self.backend, "closed", False):
+            asyncio.run(self.backend.close())
+
+
+def _is_async(backend: Any) -> bool:
+    return inspect.iscoroutinefunction(getattr(backend, "get", None))
+
+
+def as_async(backend: Any) -> Any:
+    """Return an async view of ``backend`` (itself if it is already async)."""
+    if _is_async(backend):
+        return backend
+    native = backend.make_async() if hasattr(backend, "make_async") else None
+    return native if native is not None else AsyncAdapter(backend)
+
+
+def as_sync(backend: Any) -> Any:
+    """Return a sync view of ``backend`` (itself if it is already sync)."""
+    if not _is_async(backend):
+        return backend
+    native = backend.make_sync() if hasattr(backend, "make_sync") else None
+    return native if native is not None else SyncAdapter(backend)
+
+
+def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` to completion from sync code, even inside a running event loop."""
+    runner = _LoopThread()
+    try:
+        return runner.run(coro)
+    finally:
+        runner.stop()

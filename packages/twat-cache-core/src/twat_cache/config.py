@@ -1,0 +1,332 @@
+"""One frozen, validated configuration for a cache.
+
+Sources, later wins: defaults < ``TWAT_CACHE_*`` environment variables < options
+in the URL's query string < keyword arguments. Every value is checked when the
+config is built -- that is, when a function is decorated -- and a bad one raises
+:class:`~twat_cache.exceptions.ConfigurationError` naming the field, the value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from twat_cache.exceptions import ConfigurationError, PathError
+from twat_cache.urls import EngineURL, parse_url
+
+if sys.version_info >= (3, 11):
+    from typing import TypedDict
+else:  # pragma: no cover - 3.10
+    from typing_extensions import TypedDict
+
+__all__ = [
+    "POLICIES",
+    "SERIALIZERS",
+    "CacheConfig",
+    "CacheOptions",
+    "ensure_folder",
+    "resolve_config",
+]
+
+Policy = Literal["lru", "lfu", "fifo", "rr", "ttl"]
+SerializerName = Literal["pickle", "json", "msgpack"]
+OnSerializationError = Literal["raise", "warn"]
+
+POLICIES: tuple[str, ...] = ("lru", "lfu", "fifo", "rr", "ttl")
+SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_TAG = re.compile(r"^[^\s]{1,128}$")
+DEFAULT_URL = "memory://"
+
+
+class CacheOptions(TypedDict, total=False):
+    """The keyword options every decorator and :class:`~twat_cache.Cache` accepts.
+
+    Used with ``Unpack`` so that type checkers check decorator keywords.
+    """
+
+    url: str | None
+    namespace: str
+    ttl: float | None
+    maxsize: int | None
+    maxbytes: int | None
+    policy: Policy
+    serializer: SerializerName
+    compress: bool
+    secret: str | bytes | None
+    folder: str | os.PathLike[str] | None
+    strict: bool
+    jitter: float
+    retry_after: float
+    tags: tuple[str, ...] | list[str]
+    on_serialization_error: OnSerializationError
+    options: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """A validated cache configuration.
+
+    Args:
+        url: Where entries live: ``memory://``, ``disk:///path``, ``redis://h:6379/0``...
+            ``None`` means the embedded default, ``memory://``.
+        namespace: Keys live under this name; ``clear()`` removes only this namespace.
+        ttl: Default time to live in seconds; ``None`` means entries never expire.
+        maxsize: The most entries an in-process or disk engine keeps.
+        maxbytes: The most bytes an engine keeps, where it can count them.
+        policy: Eviction policy of in-process engines: lru, lfu, fifo, rr or ttl.
+        serializer: ``pickle`` (any object), ``json`` or ``msgpack`` (portable).
+        compress: Compress serialized values larger than 1 KiB with zlib.
+        secret: Sign entries with HMAC-SHA256; a tampered entry is then a miss.
+        folder: Folder of file-based engines (disk, sqlite, files).
+        strict: Raise :class:`~twat_cache.exceptions.BackendError` when the backend
+            fails, instead of running the function uncached (fail-open).
+        jitter: Spread expiry by up to this fraction of ``ttl`` (0 to 1) so that
+            entries written together do not all expire together.
+        retry_after: Seconds a failed backend is left alone before it is tried again.
+        tags: Tags of every entry this cache writes (see ``invalidate_tags``).
+        on_serialization_error: ``raise`` a SerializationError for a value that
+            cannot be serialized, or ``warn`` (log) and return it uncached.
+        options: Engine options, merged over the URL's query string.
+
+    Raises:
+        ConfigurationError: when a value is not allowed.
+
+    Example:
+        >>> CacheConfig(ttl=60, maxsize=1000).engine
+        'memory'
+    """
+
+    url: str | None = None
+    namespace: str = "default"
+    ttl: float | None = None
+    maxsize: int | None = None
+    maxbytes: int | None = None
+    policy: Policy = "lru"
+    serializer: SerializerName = "pickle"
+    compress: bool = False
+    secret: str | bytes | None = field(default=None, repr=False)
+    folder: str | os.PathLike[str] | None = None
+    strict: bool = False
+    jitter: float = 0.0
+    retry_after: float = 5.0
+    tags: tuple[str, ...] = ()
+    on_serialization_error: OnSerializationError = "raise"
+    options: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "ttl", _check_ttl("ttl", self.ttl))
+        for name in ("maxsize", "maxbytes"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ConfigurationError(name, value, "a positive integer, or None for no limit")
+        _check_choice("policy", self.policy, POLICIES)
+        _check_choice("serializer", self.serializer, SERIALIZERS)
+        _check_choice("on_serialization_error", self.on_serialization_error, ("raise", "warn"))
+        if not isinstance(self.namespace, str) or not _NAMESPACE.match(self.namespace):
+            raise ConfigurationError(
+                "namespace", self.namespace, "1-64 characters among letters, digits, '_', '.', '-'"
+            )
+        for name in ("compress", "strict"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(name, getattr(self, name), "True or False")
+        if isinstance(self.jitter, bool) or not isinstance(self.jitter, (int, float)) or not (
+            0.0 <= self.jitter < 1.0
+        ):
+            raise ConfigurationError("jitter", self.jitter, "a number from 0 up to (not including) 1")
+        if (
+            isinstance(self.retry_after, bool)
+            or not isinstance(self.retry_after, (int, float))
+            or not math.isfinite(self.retry_after)
+            or self.retry_after < 0
+        ):
+            raise ConfigurationError("retry_after", self.retry_after, "a finite number of seconds >= 0")
+        if self.secret is not None and (not isinstance(self.secret, (str, bytes)) or not self.secret):
+            raise ConfigurationError("secret", "<hidden>", "a non-empty str or bytes, or None")
+        tags = (self.tags,) if isinstance(self.tags, str) else tuple(self.tags)
+        for tag in tags:
+            if not isinstance(tag, str) or not _TAG.match(tag):
+                raise ConfigurationError("tags", tag, "strings of 1-128 characters without spaces")
+        set_(self, "tags", tags)
+        if self.url is not None and (not isinstance(self.url, str) or "://" not in self.url):
+            raise ConfigurationError(
+                "url", self.url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+            )
+        if self.serializer == "msgpack":
+            try:
+                import msgpack  # noqa: F401
+            except ImportError:
+                raise ConfigurationError(
+                    "serializer", "msgpack", 'msgpack is not installed: pip install "twat-cache-core[msgpack]"'
+                ) from None
+
+    @property
+    def engine(self) -> str:
+        """The engine name: the URL's scheme (``memory`` by default)."""
+        return (self.url or DEFAULT_URL).split("://", 1)[0].lower()
+
+    def engine_url(self) -> EngineURL:
+        """Parse :attr:`url`, with :attr:`options` merged over its query string."""
+        return parse_url(self.url or DEFAULT_URL, self.options)
+
+    def evolve(self, **changes: Any) -> CacheConfig:
+        """Return a copy with ``changes`` applied (and validated)."""
+        return replace(self, **changes)
+
+    @property
+    def secret_bytes(self) -> bytes | None:
+        """The signing secret as bytes, or ``None``."""
+        if self.secret is None:
+            return None
+        return self.secret.encode() if isinstance(self.secret, str) else self.secret
+
+
+def _check_ttl(name: str, ttl: object) -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl) or ttl <= 0:
+        raise ConfigurationError(name, ttl, "a positive, finite number of seconds, or None for no expiry")
+    return float(ttl)
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigurationError(name, value, "one of " + ", ".join(allowed))
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(CacheConfig))
+_CONVERTERS: dict[str, Any] = {
+    "ttl": lambda v: None if v.lower() in ("", "none", "0") else _number("ttl", v),
+    "maxsize": lambda v: None if v.lower() in ("", "none") else _integer("maxsize", v),
+    "maxbytes": lambda v: None if v.lower() in ("", "none") else _integer("maxbytes", v),
+    "compress": lambda v: _boolean("compress", v),
+    "strict": lambda v: _boolean("strict", v),
+    "jitter": lambda v: _number("jitter", v),
+    "retry_after": lambda v: _number("retry_after", v),
+    "tags": lambda v: tuple(t for t in v.split(",") if t),
+}
+# fields that may come from TWAT_CACHE_* or from a URL query string
+_TEXT_FIELDS = (
+    "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
+    "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error",
+)  # fmt: skip
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigurationError(name, text, "a number") from None
+
+
+def _integer(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigurationError(name, text, "an integer") from None
+
+
+def _boolean(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigurationError(name, text, "true or false")
+
+
+def _from_text(values: Mapping[str, str]) -> dict[str, Any]:
+    return {name: _CONVERTERS.get(name, str)(text) for name, text in values.items()}
+
+
+def resolve_config(
+    url: str | None = None,
+    *,
+    base: CacheConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+    **options: Any,
+) -> CacheConfig:
+    """Build a :class:`CacheConfig` from every source, later wins.
+
+    Order: ``base`` (or the defaults) < ``TWAT_CACHE_*`` variables < the URL's
+    query string < keyword ``options``.
+
+    Args:
+        url: The cache URL; falls back to ``options["url"]``, then ``TWAT_CACHE_URL``.
+        base: A config to start from instead of the defaults.
+        environ: The environment to read (``os.environ`` by default).
+        **options: Keyword options (see :class:`CacheOptions`).
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigurationError: naming the field, the value and what is allowed.
+    """
+    unknown = sorted(set(options) - _FIELD_NAMES)
+    if unknown:
+        raise ConfigurationError(
+            "option", unknown[0], "one of " + ", ".join(sorted(_FIELD_NAMES))
+        )
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    env_values = {
+        name: env[f"TWAT_CACHE_{name.upper()}"]
+        for name in (*_TEXT_FIELDS, "url")
+        if f"TWAT_CACHE_{name.upper()}" in env
+    }
+    env_url = env_values.pop("url", None)
+    values.update(_from_text(env_values))
+    chosen_url = url if url is not None else options.pop("url", None)
+    options.pop("url", None)
+    if chosen_url is None and base is not None and base.url is not None:
+        chosen_url = base.url
+    if chosen_url is None:
+        chosen_url = env_url or None
+    if chosen_url is not None:
+        if not isinstance(chosen_url, str) or "://" not in chosen_url:
+            raise ConfigurationError(
+                "url", chosen_url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+            )
+        parsed = parse_url(chosen_url)
+        core_options = {k: v for k, v in parsed.options.items() if k in _TEXT_FIELDS}
+        values.update(_from_text(core_options))
+        values["url"] = _strip_query(chosen_url, core_options)
+    values.update(options)
+    if base is None:
+        return CacheConfig(**values)
+    return replace(base, **values)
+
+
+def _strip_query(url: str, remove: Mapping[str, str]) -> str:
+    if not remove or "?" not in url:
+        return url
+    head, _, query = url.partition("?")
+    kept = [p for p in query.split("&") if p.split("=", 1)[0] not in remove]
+    return head + ("?" + "&".join(kept) if kept else "")
+
+
+def ensure_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` (and parents) if needed and check that it is writable.
+
+    Raises:
+        PathError: when the folder cannot be created or written.
+    """
+    path = Path(folder).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PathError("folder", str(path), f"a folder that can be created ({exc.strerror})") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PathError("folder", str(path), "a writable folder")
+    return path

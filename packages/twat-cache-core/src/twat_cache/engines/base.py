@@ -1,0 +1,193 @@
+"""Optional base classes for engines.
+
+They derive the batch methods from the single ones (``get_many`` from ``get``,
+``delete_many`` from ``delete``...), make ``close()`` idempotent, and give
+:meth:`BaseBackend.from_config`, so that an engine implements its storage and
+overrides only what its server does better natively.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from twat_cache.exceptions import CacheOperationError
+
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - 3.10
+    from typing_extensions import Self
+
+if TYPE_CHECKING:
+    from twat_cache.config import CacheConfig
+    from twat_cache.protocols import AsyncBackend, Backend
+    from twat_cache.urls import EngineURL
+
+__all__ = ["BaseAsyncBackend", "BaseBackend"]
+
+
+class _Lifecycle:
+    """What both base classes share: namespace, construction from config, closed state."""
+
+    stores_objects: ClassVar[bool] = False
+    blocking: ClassVar[bool] = True
+
+    def __init__(self, namespace: str = "default") -> None:
+        self.namespace = namespace
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, config: CacheConfig, url: EngineURL) -> Self:
+        """Build the engine from a validated config and its parsed URL.
+
+        The default accepts no URL option. Engines override it to read theirs
+        (with ``url.option_*``) and must not do network I/O here.
+
+        Raises:
+            ConfigurationError: for an unknown or invalid option.
+        """
+        url.finish()
+        return cls(namespace=config.namespace)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CacheOperationError(
+                f"{type(self).__name__} (namespace {self.namespace!r}) is closed", engine=type(self).__name__
+            )
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__name__} namespace={self.namespace!r}{state}>"
+
+
+class BaseBackend(_Lifecycle):
+    """Base class of synchronous engines (see :class:`~twat_cache.protocols.Backend`).
+
+    Subclasses implement ``get``, ``set``, ``add``, ``delete``, ``touch``,
+    ``incr``, ``clear``, ``keys`` and ``_close``; every method should call
+    ``self._check_open()`` (or otherwise fail clearly once closed).
+    """
+
+    def get(self, key: Any) -> Any:
+        """Return the value under ``key`` or ``None``."""
+        raise NotImplementedError
+
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key``."""
+        raise NotImplementedError
+
+    def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
+        """Return the present entries among ``keys``, one ``get`` each."""
+        found = {}
+        for key in keys:
+            value = self.get(key)
+            if value is not None:
+                found[key] = value
+        return found
+
+    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
+        """Store every item, one ``set`` each."""
+        for key, value in items.items():
+            self.set(key, value, ttl)
+
+    def delete(self, key: Any) -> bool:
+        """Remove ``key``."""
+        raise NotImplementedError
+
+    def delete_many(self, keys: Sequence[Any]) -> int:
+        """Remove ``keys``, one ``delete`` each; return how many were present."""
+        return sum(1 for key in keys if self.delete(key))
+
+    def keys(self) -> Iterator[Any]:
+        """Iterate over this namespace's keys."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources once; later operations raise CacheOperationError."""
+        if not self._closed:
+            self._closed = True
+            self._close()
+
+    def _close(self) -> None:
+        """Release the engine's resources (called once)."""
+
+    def make_async(self) -> AsyncBackend | None:
+        """Return a native async twin sharing this engine's settings, if the client has one."""
+        return None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class BaseAsyncBackend(_Lifecycle):
+    """Base class of asynchronous engines (see :class:`~twat_cache.protocols.AsyncBackend`)."""
+
+    async def get(self, key: Any) -> Any:
+        """Return the value under ``key`` or ``None``."""
+        raise NotImplementedError
+
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key``."""
+        raise NotImplementedError
+
+    async def delete(self, key: Any) -> bool:
+        """Remove ``key``."""
+        raise NotImplementedError
+
+    async def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
+        """Return the present entries among ``keys``, one ``get`` each."""
+        found = {}
+        for key in keys:
+            value = await self.get(key)
+            if value is not None:
+                found[key] = value
+        return found
+
+    async def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
+        """Store every item, one ``set`` each."""
+        for key, value in items.items():
+            await self.set(key, value, ttl)
+
+    async def delete_many(self, keys: Sequence[Any]) -> int:
+        """Remove ``keys``, one ``delete`` each; return how many were present."""
+        count = 0
+        for key in keys:
+            count += bool(await self.delete(key))
+        return count
+
+    def keys(self) -> AsyncIterator[Any]:
+        """Iterate over this namespace's keys."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release resources once; later operations raise CacheOperationError."""
+        if not self._closed:
+            self._closed = True
+            await self._close()
+
+    async def _close(self) -> None:
+        """Release the engine's resources (called once)."""
+
+    def make_sync(self) -> Backend | None:
+        """Return a native sync twin sharing this engine's settings, if the client has one."""
+        return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

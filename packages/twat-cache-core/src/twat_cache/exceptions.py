@@ -1,0 +1,107 @@
+"""The exceptions twat-cache raises.
+
+Every exception derives from :class:`TwatCacheError`. The names of the original
+twat-cache are kept. Failures of a storage server are :class:`BackendError`
+subclasses that keep the client's exception as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "CacheKeyError",
+    "CacheOperationError",
+    "CacheValueError",
+    "ConcurrencyError",
+    "ConfigurationError",
+    "EngineError",
+    "EngineNotAvailableError",
+    "PathError",
+    "ResourceError",
+    "SerializationError",
+    "TwatCacheError",
+]
+
+
+class TwatCacheError(Exception):
+    """Base class of every error raised by twat-cache.
+
+    Args:
+        message: What went wrong, in the user's words.
+        **context: Structured details (kept on ``self.context`` for logging).
+    """
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+
+class ConfigurationError(TwatCacheError, ValueError):
+    """A configuration value is invalid.
+
+    The message names the field, the value given and what is allowed.
+
+    Args:
+        field: The name of the option (``ttl``, ``url``, ``maxsize`` ...).
+        value: The value that was given.
+        allowed: What would have been accepted.
+    """
+
+    def __init__(self, field: str, value: Any, allowed: str) -> None:
+        super().__init__(
+            f"invalid {field}={value!r}: {allowed}", field=field, value=value, allowed=allowed
+        )
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+
+
+class EngineError(TwatCacheError):
+    """A storage engine failed or was misused."""
+
+
+class EngineNotAvailableError(EngineError, ImportError):
+    """The engine asked for is not installed; the message says what to install."""
+
+
+class BackendError(EngineError):
+    """A storage server or file failed; the client's exception is ``__cause__``."""
+
+
+class BackendUnavailableError(BackendError):
+    """The backend is known to be down (its circuit breaker is open)."""
+
+
+class CacheOperationError(TwatCacheError):
+    """A cache operation cannot be carried out (for example on a closed cache)."""
+
+
+class CacheKeyError(TwatCacheError, KeyError):
+    """A cache key cannot be built from the given arguments."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return self.message
+
+
+class CacheValueError(TwatCacheError, ValueError):
+    """A value cannot be stored (for example it is larger than the server allows)."""
+
+
+class SerializationError(CacheValueError):
+    """A value cannot be serialized, or a stored entry cannot be read back."""
+
+
+class ResourceError(TwatCacheError):
+    """A resource (file handle, connection, memory) could not be obtained or released."""
+
+
+class ConcurrencyError(TwatCacheError):
+    """A lock could not be obtained in time."""
+
+
+class PathError(ConfigurationError):
+    """A cache folder cannot be created or used."""

@@ -1,0 +1,223 @@
+"""Cache keys built from a function's arguments.
+
+Two forms (see DESIGN.md):
+
+* **local** keys, for in-process engines: a plain tuple of the bound arguments
+  (the arguments themselves when they are all given positionally), so a hit
+  costs little more than a dict lookup;
+* **shared** keys, for every other engine: ``{module}.{qualname}:{digest}``, where
+  the digest is a BLAKE2b hash of a canonical, type-tagged encoding of the bound
+  arguments -- the same in every process and Python run (``hash()`` is never used).
+
+``f(1)``, ``f(x=1)`` and ``f()`` with ``x=1`` as default all give the same key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import decimal
+import enum
+import hashlib
+import inspect
+import pathlib
+import uuid
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from twat_cache.exceptions import CacheKeyError
+
+__all__ = ["KeyPlan", "canonical_bytes", "digest"]
+
+_MAX_DEPTH = 32
+_MAX_PREFIX = 160
+_EMPTY = inspect.Parameter.empty
+
+
+def _len(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big")
+
+
+def _text(value: str) -> bytes:
+    data = value.encode("utf-8", "surrogatepass")
+    return _len(data) + data
+
+
+def _qualified(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def _encode(value: Any, out: list[bytes], depth: int) -> None:  # noqa: C901, PLR0912
+    if depth > _MAX_DEPTH:
+        raise CacheKeyError("cannot build a cache key: arguments are nested too deeply (or cyclic)")
+    kind = type(value)
+    if value is None:
+        out.append(b"N")
+    elif kind is bool:
+        out.append(b"T" if value else b"F")
+    elif kind is int:
+        out.append(b"i" + _text(str(value)))
+    elif kind is str:
+        out.append(b"s" + _text(value))
+    elif kind is float:
+        out.append(b"f" + _text(repr(value)))
+    elif kind in (bytes, bytearray, memoryview):
+        data = bytes(value)
+        out.append(b"b" + _len(data) + data)
+    elif kind in (tuple, list):
+        out.append((b"t" if kind is tuple else b"l") + len(value).to_bytes(4, "big"))
+        for item in value:
+            _encode(item, out, depth + 1)
+    elif kind is dict:
+        items = sorted((canonical_bytes(k, depth + 1), v) for k, v in value.items())
+        out.append(b"d" + len(items).to_bytes(4, "big"))
+        for key_bytes, item in items:
+            out.append(key_bytes)
+            _encode(item, out, depth + 1)
+    elif kind in (set, frozenset):
+        members = sorted(canonical_bytes(v, depth + 1) for v in value)
+        out.append(b"S" + len(members).to_bytes(4, "big") + b"".join(members))
+    elif hasattr(value, "__cache_key__"):
+        out.append(b"K" + _text(_qualified(kind)))
+        _encode(value.__cache_key__(), out, depth + 1)
+    elif isinstance(value, enum.Enum):
+        out.append(b"E" + _text(_qualified(kind)))
+        _encode(value.value, out, depth + 1)
+    elif isinstance(value, (int, str, float, bytes, tuple)):  # subclasses: keep the type
+        out.append(b"u" + _text(_qualified(kind)))
+        _encode(kind.__mro__[-2](value), out, depth + 1)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out.append(b"D" + _text(_qualified(kind)))
+        for f in dataclasses.fields(value):
+            out.append(_text(f.name))
+            _encode(getattr(value, f.name), out, depth + 1)
+    elif isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        out.append(b"z" + _text(_qualified(kind)) + _text(value.isoformat()))
+    elif isinstance(value, (decimal.Decimal, uuid.UUID, pathlib.PurePath, complex, _dt.timedelta)):
+        out.append(b"x" + _text(_qualified(kind)) + _text(str(value)))
+    elif isinstance(value, type) or inspect.isroutine(value):
+        out.append(b"C" + _text(_qualified(value)))
+    elif hasattr(value, "__dict__") and not inspect.ismodule(value):
+        out.append(b"O" + _text(_qualified(kind)))
+        _encode(vars(value), out, depth + 1)
+    else:
+        raise CacheKeyError(
+            f"cannot build a stable cache key from a {_qualified(kind)}: give the class a "
+            "__cache_key__() method returning plain data, or pass key= to the decorator"
+        )
+
+
+def canonical_bytes(value: Any, depth: int = 0) -> bytes:
+    """Return a canonical, type-tagged encoding of ``value``.
+
+    Equal plain-data values give equal bytes in every process and Python run;
+    ``1`` and ``"1"`` and ``True`` give different bytes.
+
+    Raises:
+        CacheKeyError: for objects with no stable form (give them ``__cache_key__``).
+    """
+    out: list[bytes] = []
+    _encode(value, out, depth)
+    return b"".join(out)
+
+
+def digest(value: Any) -> str:
+    """Return the hex BLAKE2b digest (128 bits) of ``value``'s canonical encoding."""
+    return hashlib.blake2b(canonical_bytes(value), digest_size=16).hexdigest()
+
+
+def function_prefix(func: Callable[..., Any]) -> str:
+    """Return ``module.qualname`` of ``func``, shortened with a hash when long."""
+    prefix = _qualified(func)
+    if len(prefix) > _MAX_PREFIX:
+        tail = hashlib.blake2b(prefix.encode(), digest_size=8).hexdigest()
+        prefix = f"{prefix[: _MAX_PREFIX - 17]}~{tail}"
+    return prefix
+
+
+class KeyPlan:
+    """Precomputed key building for one function (made once, at decoration time).
+
+    Args:
+        func: The function whose calls are keyed.
+        key: Optional user function taking the same arguments; its result is the
+            key (a ``str`` is used as the shared key as it is).
+
+    Example:
+        >>> def f(x, y=2): ...
+        >>> plan = KeyPlan(f)
+        >>> plan.local_key((1,), {}) == plan.local_key((), {"x": 1, "y": 2})
+        True
+    """
+
+    __slots__ = ("_custom", "_defaults", "_nparams", "_prefix", "_signature", "_simple")
+
+    def __init__(self, func: Callable[..., Any], key: Callable[..., Any] | None = None) -> None:
+        self._custom = key
+        self._prefix = function_prefix(func)
+        try:
+            self._signature: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):  # some builtins have no signature
+            self._signature = None
+        params = list(self._signature.parameters.values()) if self._signature else []
+        self._simple = self._signature is not None and all(
+            p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params
+        )
+        self._nparams = len(params)
+        self._defaults = tuple(p.default for p in params)
+
+    @property
+    def prefix(self) -> str:
+        """``module.qualname`` of the function (shared keys start with it)."""
+        return self._prefix
+
+    def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """Return the call's arguments in parameter order, defaults applied.
+
+        Raises:
+            TypeError: when the arguments do not fit the signature (as the call would).
+        """
+        if self._simple and not kwargs:
+            given = len(args)
+            if given == self._nparams:
+                return args
+            if given < self._nparams and self._defaults[given] is not _EMPTY:
+                rest = self._defaults[given:]
+                if _EMPTY not in rest:
+                    return args + rest
+        if self._signature is None:
+            return (args, tuple(sorted(kwargs.items())))
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values: list[Any] = []
+        for name, value in bound.arguments.items():
+            kind = self._signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                values.append(tuple(sorted(value.items())))
+            elif kind is inspect.Parameter.KEYWORD_ONLY:
+                values.append((name, value))
+            else:
+                values.append(value)
+        return tuple(values)
+
+    def local_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
+        """Return the in-process key of a call (a tuple, or the custom key)."""
+        if self._custom is not None:
+            return self._custom(*args, **kwargs)  # type: ignore[no-any-return]
+        return self.arguments(args, kwargs)
+
+    def shared_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """Return the key of a call for shared engines: ``module.qualname:digest``.
+
+        Raises:
+            CacheKeyError: when an argument has no stable encoding.
+        """
+        if self._custom is not None:
+            custom = self._custom(*args, **kwargs)
+            return custom if isinstance(custom, str) else f"{self._prefix}:{digest(custom)}"
+        return f"{self._prefix}:{digest(self.arguments(args, kwargs))}"
+
+
+def freeze(key: Hashable) -> bytes:
+    """Return a hashable stand-in for an in-process key holding unhashable parts."""
+    return canonical_bytes(key)

@@ -1,0 +1,33 @@
+"""The conformance kit: one set of tests every engine passes, sync and async.
+
+An engine package runs it with a few lines in its own tests::
+
+    import pytest
+    from twat_cache.testing import AsyncBackendConformance, BackendConformance
+    from twat_cache_redis import RedisBackend
+
+    class _Redis:
+        @pytest.fixture
+        def make_backend(self, redis_server):
+            def make(namespace: str) -> RedisBackend:
+                return RedisBackend.from_url(redis_server.url, namespace=namespace)
+            return make
+
+    class TestRedisConformance(_Redis, BackendConformance): ...
+    class TestRedisAsyncConformance(_Redis, AsyncBackendConformance): ...
+
+``make_backend(namespace)`` returns a new, empty engine (sync or async) for the
+namespace; the kit closes everything it makes. Class attributes tune the kit to
+what an engine honestly cannot do (each documented in the engine's README):
+
+* ``max_value_size``: the largest value the kit stores (default 10 MiB);
+* ``ttl_resolution``: seconds of expiry granularity (memcached: 1);
+* ``supports_keys``: ``False`` when the engine cannot list keys and ``keys()``
+  raises :class:`~twat_cache.exceptions.CacheOperationError` instead.
+
+Requires pytest and pytest-asyncio (``pip install "twat-cache-core[testing]"``).
+"""
+
+from twat_cache.testing.conformance import AsyncBackendConformance, BackendConformance
+
+__all__ = ["AsyncBackendConformance", "BackendConformance"]

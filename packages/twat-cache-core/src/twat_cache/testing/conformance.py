@@ -1,0 +1,346 @@
+"""The conformance tests (see :mod:`twat_cache.testing`)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from twat_cache.adapters import as_async, as_sync
+from twat_cache.exceptions import CacheOperationError
+from twat_cache.serializers import encode_int
+
+__all__ = ["AsyncBackendConformance", "BackendConformance"]
+
+MakeBackend = Callable[[str], Any]
+_THREADS = 8
+_DEADLINE = 10.0  # seconds an expiry may take before the kit calls it a failure
+SIZES = [0, 1, 1024, 1024 * 1024, 10 * 1024 * 1024]
+
+
+def _namespace() -> str:
+    return "kit-" + uuid.uuid4().hex[:10]
+
+
+def _payload(size: int) -> bytes:
+    block = bytes(range(256))
+    return (block * (size // 256 + 1))[:size]
+
+
+def _integer(backend: Any, value: int) -> Any:
+    return value if backend.stores_objects else encode_int(value)
+
+
+def _decode(backend: Any, value: Any) -> Any:
+    return value if backend.stores_objects or value is None else bytes(value)
+
+
+class _Kit:
+    max_value_size: int = 10 * 1024 * 1024
+    ttl_resolution: float = 0.0
+    supports_keys: bool = True
+
+    @pytest.fixture
+    def make_backend(self) -> MakeBackend:
+        """Override: return ``make(namespace) -> backend``."""
+        raise NotImplementedError("subclass the kit and provide a make_backend fixture")
+
+    def short_ttl(self) -> float:
+        return max(0.5, self.ttl_resolution)
+
+    def sizes(self) -> list[int]:
+        return [s for s in SIZES if s <= self.max_value_size]
+
+
+class BackendConformance(_Kit):
+    """Sync conformance tests; subclass with a ``make_backend`` fixture."""
+
+    @pytest.fixture
+    def backends(self, make_backend: MakeBackend) -> Iterator[Callable[[], Any]]:
+        made: list[Any] = []
+
+        def make() -> Any:
+            backend = as_sync(make_backend(_namespace()))
+            made.append(backend)
+            return backend
+
+        yield make
+        for backend in made:
+            backend.close()
+
+    @pytest.fixture
+    def backend(self, backends: Callable[[], Any]) -> Any:
+        return backends()
+
+    def test_roundtrip_binary_values(self, backend: Any) -> None:
+        for size in self.sizes():
+            value = _payload(size)
+            backend.set(f"v{size}", value)
+            assert _decode(backend, backend.get(f"v{size}")) == value, f"value of {size} bytes"
+
+    def test_missing_key_is_none(self, backend: Any) -> None:
+        assert backend.get("absent") is None
+
+    def test_set_replaces(self, backend: Any) -> None:
+        backend.set("k", b"one")
+        backend.set("k", b"two")
+        assert _decode(backend, backend.get("k")) == b"two"
+
+    @pytest.mark.parametrize(
+        "key", ["ключ-ünïcødé-键-🔑", "with space and\ttab", "x" * 1000, "a:b/c?d=e&f#g"]
+    )
+    def test_unusual_keys(self, backend: Any, key: str) -> None:
+        backend.set(key, b"v")
+        assert _decode(backend, backend.get(key)) == b"v"
+        assert backend.get(key + "-other") is None
+        assert backend.delete(key) is True
+
+    def test_ttl_expires_and_none_never_expires(self, backend: Any) -> None:
+        backend.set("short", b"s", ttl=self.short_ttl())
+        backend.set("forever", b"f", ttl=None)
+        assert _decode(backend, backend.get("short")) == b"s"
+        deadline = time.monotonic() + _DEADLINE + self.short_ttl()
+        while backend.get("short") is not None:
+            assert time.monotonic() < deadline, "an entry outlived its ttl"
+            time.sleep(0.1)
+        assert _decode(backend, backend.get("forever")) == b"f"
+
+    def test_add_only_when_absent(self, backend: Any) -> None:
+        assert backend.add("k", b"first") is True
+        assert backend.add("k", b"second") is False
+        assert _decode(backend, backend.get("k")) == b"first"
+
+    def test_add_is_atomic(self, backend: Any) -> None:
+        barrier = threading.Barrier(_THREADS)
+        results: list[bool] = []
+
+        def race(i: int) -> None:
+            barrier.wait()
+            results.append(backend.add("lock", f"t{i}".encode()))
+
+        threads = [threading.Thread(target=race, args=(i,)) for i in range(_THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert sorted(results) == [False] * (_THREADS - 1) + [True]
+
+    def test_add_after_expiry(self, backend: Any) -> None:
+        backend.add("k", b"old", ttl=self.short_ttl())
+        deadline = time.monotonic() + _DEADLINE + self.short_ttl()
+        while not backend.add("k", b"new"):
+            assert time.monotonic() < deadline, "add kept failing after the entry expired"
+            time.sleep(0.1)
+        assert _decode(backend, backend.get("k")) == b"new"
+
+    def test_incr(self, backend: Any) -> None:
+        with pytest.raises(ValueError):
+            backend.incr("missing")
+        backend.set("n", _integer(backend, 5))
+        assert backend.incr("n") == 6
+        assert backend.incr("n", 10) == 16
+        assert backend.incr("n", -6) == 10
+        backend.set("text", b"abc" if not backend.stores_objects else "abc")
+        with pytest.raises(TypeError):
+            backend.incr("text")
+
+    def test_incr_is_atomic(self, backend: Any) -> None:
+        backend.set("n", _integer(backend, 0))
+        per_thread = 25
+        barrier = threading.Barrier(_THREADS)
+
+        def bump() -> None:
+            barrier.wait()
+            for _ in range(per_thread):
+                backend.incr("n")
+
+        threads = [threading.Thread(target=bump) for _ in range(_THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert backend.incr("n", 0) == _THREADS * per_thread
+
+    def test_get_many_and_set_many(self, backend: Any) -> None:
+        backend.set_many({"a": b"1", "b": b"2", "c": b"3"}, ttl=None)
+        found = backend.get_many(["a", "missing", "c"])
+        assert {k: _decode(backend, v) for k, v in found.items()} == {"a": b"1", "c": b"3"}
+        assert backend.get_many([]) == {}
+
+    def test_set_many_ttl(self, backend: Any) -> None:
+        backend.set_many({"a": b"1", "b": b"2"}, ttl=self.short_ttl())
+        assert len(backend.get_many(["a", "b"])) == 2
+        deadline = time.monotonic() + _DEADLINE + self.short_ttl()
+        while backend.get_many(["a", "b"]):
+            assert time.monotonic() < deadline, "set_many entries outlived their ttl"
+            time.sleep(0.1)
+
+    def test_delete_and_delete_many(self, backend: Any) -> None:
+        backend.set_many({"a": b"1", "b": b"2", "c": b"3"})
+        assert backend.delete("a") is True
+        assert backend.delete("a") is False
+        assert backend.delete_many(["b", "c", "missing"]) == 2
+        assert backend.delete_many([]) == 0
+        assert backend.get_many(["a", "b", "c"]) == {}
+
+    def test_touch(self, backend: Any) -> None:
+        assert backend.touch("missing", 10) is False
+        backend.set("k", b"v", ttl=None)
+        assert backend.touch("k", self.short_ttl()) is True
+        deadline = time.monotonic() + _DEADLINE + self.short_ttl()
+        while backend.get("k") is not None:
+            assert time.monotonic() < deadline, "touch did not set the new ttl"
+            time.sleep(0.1)
+        backend.set("p", b"v", ttl=self.short_ttl())
+        assert backend.touch("p", None) is True
+        time.sleep(self.short_ttl() + 0.6)
+        assert _decode(backend, backend.get("p")) == b"v", "touch(ttl=None) must make the entry persist"
+
+    def test_clear_only_this_namespace(self, backends: Callable[[], Any]) -> None:
+        mine, other = backends(), backends()
+        mine.set_many({"a": b"1", "b": b"2"})
+        other.set("a", b"other")
+        mine.clear()
+        assert mine.get_many(["a", "b"]) == {}
+        assert _decode(other, other.get("a")) == b"other"
+        mine.set("a", b"again")
+        assert _decode(mine, mine.get("a")) == b"again"
+
+    def test_keys_only_this_namespace(self, backends: Callable[[], Any]) -> None:
+        mine, other = backends(), backends()
+        mine.set_many({"a": b"1", "b": b"2"})
+        other.set("c", b"3")
+        if not self.supports_keys:
+            with pytest.raises(CacheOperationError):
+                list(mine.keys())
+            return
+        assert sorted(mine.keys()) == ["a", "b"]
+        assert sorted(other.keys()) == ["c"]
+
+    def test_close_is_idempotent_and_final(self, make_backend: MakeBackend) -> None:
+        backend = as_sync(make_backend(_namespace()))
+        backend.set("k", b"v")
+        backend.close()
+        backend.close()
+        with pytest.raises(CacheOperationError):
+            backend.get("k")
+        with pytest.raises(CacheOperationError):
+            backend.set("k", b"v")
+
+
+class AsyncBackendConformance(_Kit):
+    """Async conformance tests; subclass with a ``make_backend`` fixture."""
+
+    pytestmark = pytest.mark.asyncio
+
+    @pytest_asyncio.fixture
+    async def abackends(self, make_backend: MakeBackend) -> AsyncIterator[Callable[[], Any]]:
+        made: list[Any] = []
+
+        def make() -> Any:
+            backend = as_async(make_backend(_namespace()))
+            made.append(backend)
+            return backend
+
+        yield make
+        for backend in made:
+            await backend.close()
+
+    @pytest_asyncio.fixture
+    async def abackend(self, abackends: Callable[[], Any]) -> Any:
+        return abackends()
+
+    async def _wait_gone(self, check: Callable[[], Any], what: str) -> None:
+        deadline = time.monotonic() + _DEADLINE + self.short_ttl()
+        while await check():
+            assert time.monotonic() < deadline, what
+            await asyncio.sleep(0.1)
+
+    async def test_roundtrip_binary_values(self, abackend: Any) -> None:
+        for size in self.sizes():
+            value = _payload(size)
+            await abackend.set(f"v{size}", value)
+            assert _decode(abackend, await abackend.get(f"v{size}")) == value, f"value of {size} bytes"
+
+    async def test_missing_and_replace(self, abackend: Any) -> None:
+        assert await abackend.get("absent") is None
+        await abackend.set("k", b"one")
+        await abackend.set("k", b"two")
+        assert _decode(abackend, await abackend.get("k")) == b"two"
+
+    async def test_unusual_keys(self, abackend: Any) -> None:
+        for key in ["ключ-ünïcødé-键-🔑", "with space", "x" * 1000]:
+            await abackend.set(key, b"v")
+            assert _decode(abackend, await abackend.get(key)) == b"v"
+            assert await abackend.delete(key) is True
+
+    async def test_ttl_expires_and_none_never_expires(self, abackend: Any) -> None:
+        await abackend.set("short", b"s", ttl=self.short_ttl())
+        await abackend.set("forever", b"f", ttl=None)
+        assert _decode(abackend, await abackend.get("short")) == b"s"
+
+        async def present() -> bool:
+            return await abackend.get("short") is not None
+
+        await self._wait_gone(present, "an entry outlived its ttl")
+        assert _decode(abackend, await abackend.get("forever")) == b"f"
+
+    async def test_add_is_atomic(self, abackend: Any) -> None:
+        results = await asyncio.gather(*(abackend.add("lock", f"t{i}".encode()) for i in range(_THREADS)))
+        assert sorted(results) == [False] * (_THREADS - 1) + [True]
+        assert await abackend.add("lock", b"again") is False
+
+    async def test_incr(self, abackend: Any) -> None:
+        with pytest.raises(ValueError):
+            await abackend.incr("missing")
+        await abackend.set("n", _integer(abackend, 0))
+        await asyncio.gather(*(abackend.incr("n") for _ in range(40)))
+        assert await abackend.incr("n", 2) == 42
+        await abackend.set("text", b"abc" if not abackend.stores_objects else "abc")
+        with pytest.raises(TypeError):
+            await abackend.incr("text")
+
+    async def test_many(self, abackend: Any) -> None:
+        await abackend.set_many({"a": b"1", "b": b"2", "c": b"3"}, ttl=None)
+        found = await abackend.get_many(["a", "missing", "c"])
+        assert {k: _decode(abackend, v) for k, v in found.items()} == {"a": b"1", "c": b"3"}
+        assert await abackend.delete_many(["a", "b", "missing"]) == 2
+        assert await abackend.delete("c") is True
+        assert await abackend.delete("c") is False
+
+    async def test_touch(self, abackend: Any) -> None:
+        assert await abackend.touch("missing", 10) is False
+        await abackend.set("k", b"v", ttl=None)
+        assert await abackend.touch("k", self.short_ttl()) is True
+
+        async def present() -> bool:
+            return await abackend.get("k") is not None
+
+        await self._wait_gone(present, "touch did not set the new ttl")
+
+    async def test_clear_and_keys_only_this_namespace(self, abackends: Callable[[], Any]) -> None:
+        mine, other = abackends(), abackends()
+        await mine.set_many({"a": b"1", "b": b"2"})
+        await other.set("c", b"3")
+        if self.supports_keys:
+            assert sorted([k async for k in mine.keys()]) == ["a", "b"]
+        else:
+            with pytest.raises(CacheOperationError):
+                _ = [k async for k in mine.keys()]
+        await mine.clear()
+        assert await mine.get_many(["a", "b"]) == {}
+        assert _decode(other, await other.get("c")) == b"3"
+
+    async def test_close_is_idempotent_and_final(self, make_backend: MakeBackend) -> None:
+        backend = as_async(make_backend(_namespace()))
+        await backend.set("k", b"v")
+        await backend.close()
+        await backend.close()
+        with pytest.raises(CacheOperationError):
+            await backend.get("k")

@@ -1,0 +1,208 @@
+"""Parsing of cache URLs such as ``redis://h:6379/0?max_connections=20``.
+
+Engines receive an :class:`EngineURL` and read their options from it with the
+typed ``option_*`` helpers; :meth:`EngineURL.finish` then rejects any option
+nobody asked for, so a misspelt option fails loudly at decoration time.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from twat_cache.exceptions import ConfigurationError
+
+__all__ = ["EngineURL", "parse_url"]
+
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*$")
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_T = TypeVar("_T")
+
+
+@dataclass
+class EngineURL:
+    """A parsed cache URL.
+
+    Attributes:
+        scheme: The engine name, e.g. ``redis`` or ``redis+cluster``.
+        hosts: ``(host, port)`` pairs; ``port`` is ``None`` when not given.
+        path: The path, percent-decoded (``/0``, ``/var/cache/app``).
+        username: The user, if any.
+        password: The password, if any (never shown in messages).
+        options: Query options not yet consumed by core or the engine.
+        raw: The URL as given.
+    """
+
+    scheme: str
+    hosts: list[tuple[str, int | None]]
+    path: str
+    username: str | None
+    password: str | None
+    options: dict[str, str]
+    raw: str
+    _used: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def redacted(self) -> str:
+        """The URL with its password replaced by ``***``."""
+        if self.password is None:
+            return self.raw
+        return _PASSWORD.sub(r"\1***@", self.raw, count=1)
+
+    @property
+    def host(self) -> str | None:
+        """The first host, or ``None``."""
+        return self.hosts[0][0] if self.hosts else None
+
+    @property
+    def port(self) -> int | None:
+        """The first host's port, or ``None``."""
+        return self.hosts[0][1] if self.hosts else None
+
+    def _error(self, name: str, value: str, allowed: str) -> ConfigurationError:
+        return ConfigurationError(f"{self.scheme} option {name!r}", value, allowed)
+
+    def _take(self, name: str) -> str | None:
+        self._used.add(name)
+        return self.options.get(name)
+
+    def option_str(self, name: str, default: _T, choices: tuple[str, ...] = ()) -> str | _T:
+        """Read a string option, optionally restricted to ``choices``."""
+        raw = self._take(name)
+        if raw is None:
+            return default
+        if choices and raw not in choices:
+            raise self._error(name, raw, "one of " + ", ".join(choices))
+        return raw
+
+    def option_int(self, name: str, default: _T, minimum: int | None = None) -> int | _T:
+        """Read an integer option, optionally at least ``minimum``."""
+        raw = self._take(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise self._error(name, raw, "an integer") from None
+        if minimum is not None and value < minimum:
+            raise self._error(name, raw, f"an integer >= {minimum}")
+        return value
+
+    def option_float(self, name: str, default: _T, minimum: float = 0.0) -> float | _T:
+        """Read a finite float option, at least ``minimum``."""
+        raw = self._take(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise self._error(name, raw, "a number") from None
+        if not math.isfinite(value) or value < minimum:
+            raise self._error(name, raw, f"a finite number >= {minimum}")
+        return value
+
+    def option_bool(self, name: str, default: _T) -> bool | _T:
+        """Read a boolean option (1/0, true/false, yes/no, on/off)."""
+        raw = self._take(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise self._error(name, raw, "true or false")
+
+    def finish(self) -> None:
+        """Raise :class:`ConfigurationError` for any option no one read.
+
+        Raises:
+            ConfigurationError: naming the first unknown option and the known ones.
+        """
+        unknown = sorted(set(self.options) - self._used)
+        if unknown:
+            known = ", ".join(sorted(self._used)) or "none"
+            raise ConfigurationError(
+                f"{self.scheme} URL option {unknown[0]!r}",
+                self.options[unknown[0]],
+                f"known options are: {known}",
+            )
+
+    def require_host(self, default_port: int) -> list[tuple[str, int]]:
+        """Return the hosts with ports filled in; raise when there is none."""
+        if not self.hosts:
+            raise ConfigurationError("url", self.redacted, f"a host is required: {self.scheme}://HOST:PORT")
+        return [(h, p if p is not None else default_port) for h, p in self.hosts]
+
+
+def _parse_hosts(netloc: str, raw: str) -> list[tuple[str, int | None]]:
+    hosts: list[tuple[str, int | None]] = []
+    for part in netloc.split(","):
+        if not part:
+            continue
+        if part.startswith("["):  # [::1]:6379
+            host, _, rest = part[1:].partition("]")
+            port_text = rest[1:] if rest.startswith(":") else ""
+        else:
+            host, _, port_text = part.rpartition(":") if ":" in part else (part, "", "")
+        if not host:
+            raise ConfigurationError("url", raw, "each host must be HOST or HOST:PORT")
+        port: int | None = None
+        if port_text:
+            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+                raise ConfigurationError("url port", port_text, "an integer from 1 to 65535")
+            port = int(port_text)
+        hosts.append((unquote(host), port))
+    return hosts
+
+
+def parse_url(url: str, extra_options: Mapping[str, object] | None = None) -> EngineURL:
+    """Parse a cache URL.
+
+    Args:
+        url: ``scheme://[user[:password]@]host[:port][,host[:port]...][/path][?options]``.
+        extra_options: Options given as keywords; they override the query string.
+
+    Returns:
+        The parsed URL.
+
+    Raises:
+        ConfigurationError: when the URL has no scheme or a malformed host list.
+
+    Example:
+        >>> parse_url("redis+cluster://a:7000,b:7001?ssl=true").hosts
+        [('a', 7000), ('b', 7001)]
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigurationError("url", url, "a URL such as memory://, disk:///path or redis://host:6379/0")
+    scheme = url.split("://", 1)[0].lower()
+    if not _SCHEME.match(scheme):
+        raise ConfigurationError("url scheme", scheme, "letters, digits, '+', '-' and '.'")
+    parts = urlsplit(url.replace(scheme + "://", "x://", 1))
+    netloc = parts.netloc
+    username = password = None
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        user, sep, pw = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(pw) if sep else None
+    try:
+        query = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+    except ValueError:
+        raise ConfigurationError("url query", parts.query, "name=value pairs joined by '&'") from None
+    for name, value in (extra_options or {}).items():
+        query[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return EngineURL(
+        scheme=scheme,
+        hosts=_parse_hosts(netloc, url),
+        path=unquote(parts.path),
+        username=username,
+        password=password,
+        options=query,
+        raw=url,
+    )
