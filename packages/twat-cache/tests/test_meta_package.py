@@ -1,0 +1,33 @@
+"""The meta package's extras pull every engine in, each found by its URL scheme."""
+
+import subprocess
+import sys
+
+from twat_cache import CacheConfig
+from twat_cache.registry import create_backend, engine_class
+from twat_cache_meta import installed_engines
+
+
+def test_every_extra_engine_is_registered() -> None:
+    engines = installed_engines()
+    for scheme in ("memory", "disk", "redis", "rediss", "redis+cluster", "memcached", "builtin"):
+        assert scheme in engines, f"{scheme} missing from {engines}"
+    assert engines["memory"].startswith("twat-cache-memory")
+    assert engines["disk"].startswith("twat-cache-disk")
+
+
+def test_memory_url_uses_the_memory_package_not_the_builtin() -> None:
+    backend = create_backend(CacheConfig(url="memory://"))
+    try:
+        assert type(backend).__module__.startswith("twat_cache_memory")
+        assert engine_class("builtin").__module__.startswith("twat_cache.")
+    finally:
+        backend.close()
+
+
+def test_module_lists_engines() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "twat_cache_meta"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "disk" in out
+    assert "twat-cache-redis" in out

@@ -1,0 +1,152 @@
+"""Runs every check of every package, each package alone, and prints one summary.
+
+For each package under packages/ (in dependency order, core first):
+  1. its tests in an isolated env holding only it and its declared dependencies
+     (plus the root `dev` group and its own `test` group), with coverage >= 95%;
+  2. mypy --strict on src and tests (default Python and --python-version 3.10);
+  3. ruff check, ruff format --check, bandit -r src.
+Then the cross-package tests in tests/ (with the meta package and every extra).
+Servers (redis, memcached, postgres, moto) are started by the tests' own fixtures
+(tools/twat_cache_harness), only when a test asks for one.
+
+The last line is "N passed, N failed" over all pytest runs; the exit code is 0 only
+when every step passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COVERAGE = "95"
+_COUNT = re.compile(r"(\d+) (passed|failed|errors?)")
+
+
+def package_info(path: Path) -> dict[str, object]:
+    data = tomllib.loads((path / "pyproject.toml").read_text())
+    project = data["project"]
+    src = path / "src"
+    imports = sorted(p.name for p in src.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    return {
+        "name": project["name"],
+        "path": path,
+        "import": imports[0] if imports else None,
+        "test_group": "test" in data.get("dependency-groups", {}),
+        "extras": sorted(project.get("optional-dependencies", {})),
+        "deps": project.get("dependencies", []),
+    }
+
+
+def ordered_packages() -> list[dict[str, object]]:
+    infos = [package_info(p) for p in sorted((ROOT / "packages").iterdir()) if (p / "pyproject.toml").exists()]
+    # core first, engines next, the packages that gather others (cli, meta) last
+    def rank(info: dict[str, object]) -> tuple[int, str]:
+        name = str(info["name"])
+        workspace_deps = [d for d in info["deps"] if str(d).startswith("twat-cache")]  # type: ignore[attr-defined]
+        return (0 if name == "twat-cache-core" else 1 + len(workspace_deps) // 2, name)
+
+    return sorted(infos, key=rank)
+
+
+class Runner:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+        self.failures: list[str] = []
+        self.steps: list[tuple[str, float, bool]] = []
+
+    def run(self, label: str, cmd: list[str], pytest_run: bool = False) -> bool:
+        print(f"\n=== {label}\n$ {' '.join(cmd)}", flush=True)
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        tail: list[str] = []
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            tail = (tail + [line])[-5:]
+        code = proc.wait()
+        elapsed = time.monotonic() - start
+        ok = code == 0
+        if pytest_run:
+            counts = {"passed": 0, "failed": 0, "error": 0}
+            for line in tail:
+                if " in " in line and ("passed" in line or "failed" in line or "error" in line):
+                    for number, word in _COUNT.findall(line):
+                        counts["error" if word.startswith("error") else word] += int(number)
+            self.passed += counts["passed"]
+            self.failed += counts["failed"] + counts["error"]
+            if not ok and not counts["failed"] and not counts["error"]:
+                self.failed += 1  # e.g. the coverage gate, or a crash before any test ran
+        if not ok:
+            self.failures.append(label)
+        self.steps.append((label, elapsed, ok))
+        print(f"--- {label}: {'ok' if ok else 'FAILED'} in {elapsed:.1f} s", flush=True)
+        return ok
+
+
+def uv_env(info: dict[str, object], *groups: str) -> list[str]:
+    cmd = ["uv", "run", "--quiet", "--package", str(info["name"]), "--isolated"]
+    for group in groups:
+        cmd += ["--group", group]
+    if info["test_group"]:
+        cmd += ["--group", "test"]
+    if info["extras"]:
+        cmd += ["--all-extras"]
+    return cmd
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", help="run only this package (repeatable)")
+    parser.add_argument("--no-lint", action="store_true", help="skip mypy, ruff and bandit")
+    parser.add_argument("--no-cross", action="store_true", help="skip the cross-package tests in tests/")
+    args = parser.parse_args()
+
+    runner = Runner()
+    started = time.monotonic()
+    packages = [p for p in ordered_packages() if not args.only or p["name"] in args.only]
+    for info in packages:
+        name, path, module = str(info["name"]), Path(str(info["path"])), info["import"]
+        rel = path.relative_to(ROOT)
+        cov = [f"--cov={module}", "--cov-report=term-missing:skip-covered", f"--cov-fail-under={COVERAGE}"]
+        runner.run(f"{name}: tests", [*uv_env(info, "dev"), "pytest", f"{rel}/tests", *cov], pytest_run=True)
+        if args.no_lint:
+            continue
+        targets = [f"{rel}/src", f"{rel}/tests"]
+        mypy = [*uv_env(info, "dev", "lint"), "mypy", "--strict", "--cache-dir", f".mypy_cache/{name}"]
+        runner.run(f"{name}: mypy --strict", [*mypy, *targets])
+        runner.run(f"{name}: mypy --strict (3.10)", [*mypy, "--python-version", "3.10", *targets])
+        lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
+        runner.run(f"{name}: ruff check", [*lint, "ruff", "check", str(rel)])
+        runner.run(f"{name}: ruff format", [*lint, "ruff", "format", "--check", str(rel)])
+        runner.run(f"{name}: bandit", [*lint, "bandit", "-q", "-r", f"{rel}/src"])
+
+    if not args.no_cross and not args.only and (ROOT / "tests").is_dir():
+        cross = ["uv", "run", "--quiet", "--package", "twat-cache", "--isolated", "--all-extras", "--group", "dev"]
+        runner.run("cross-package tests", [*cross, "pytest", "tests"], pytest_run=True)
+        if not args.no_lint:
+            lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
+            runner.run("tools: ruff check", [*lint, "ruff", "check", "tools", "tests", "examples"])
+            runner.run("tools: ruff format", [*lint, "ruff", "format", "--check", "tools", "tests", "examples"])
+
+    print("\n=== summary")
+    for label, elapsed, ok in runner.steps:
+        print(f"{'ok    ' if ok else 'FAILED'} {elapsed:7.1f} s  {label}")
+    print(f"total {time.monotonic() - started:.0f} s; failed steps: {', '.join(runner.failures) or 'none'}")
+    print(f"{runner.passed} passed, {runner.failed} failed")
+    return 1 if runner.failures else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    sys.exit(main())
