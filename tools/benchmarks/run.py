@@ -1,0 +1,549 @@
+"""twat-cache benchmarks: ours side by side with raw clients and peer libraries, one run.
+
+Every number is the best of several repeats of a tight loop, in nanoseconds per
+call, measured in this process on this machine; the ratio column divides by the
+row's reference (named in the table), so ratios compare like with like even on a
+noisy machine. Servers are started through the test harness on loopback ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import timeit
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+GROUPS = ("memory", "async", "disk", "redis", "memcached", "postgres", "sqlite", "s3", "rss")
+# target ratios from the benchmark issue: row name -> highest acceptable ratio to its reference
+TARGETS = {
+    "twat mcache() hit": 1.0,
+    "twat ucache() hit (default engine)": 1.0,
+    "twat mcache(ttl=60) hit": 0.6,
+    "twat acache() hit": 0.1,
+    "twat bcache() hit": 1.2,
+    "twat ucache(redis) hit": 1.1,
+    "twat ucache(redis) async hit": 1.1,
+    "twat Cache.get_many(100) on redis": 0.05,
+    "twat mcache: RSS of 1M entries": 1.3,
+}
+
+
+@dataclass
+class Row:
+    group: str
+    name: str
+    ns: float | None
+    reference: str
+    note: str = ""
+    ratio: float | None = None
+
+
+class Bench:
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.repeat = 3 if quick else 7
+        self.rows: list[Row] = []
+
+    def sync(self, func: Callable[[], Any], number: int) -> float:
+        number = max(1, number // 10) if self.quick else number
+        func()  # warm
+        best = min(timeit.Timer(func).repeat(self.repeat, number))
+        return best / number * 1e9
+
+    def aio(self, make: Callable[[], Awaitable[Any]], number: int) -> float:
+        number = max(1, number // 10) if self.quick else number
+
+        async def loop() -> float:
+            await make()
+            best = float("inf")
+            for _ in range(self.repeat):
+                start = timeit.default_timer()
+                for _ in range(number):
+                    await make()
+                best = min(best, timeit.default_timer() - start)
+            return best
+
+        return asyncio.run(loop()) / number * 1e9
+
+    def add(self, group: str, name: str, ns: float | None, reference: str, note: str = "") -> None:
+        self.rows.append(Row(group, name, ns, reference, note))
+
+    def missing(self, group: str, name: str, reference: str, exc: BaseException) -> None:
+        self.add(group, name, None, reference, f"not measured: {type(exc).__name__}: {exc}"[:120])
+
+
+# -- groups ------------------------------------------------------------------------------
+
+
+def bench_memory(b: Bench) -> None:
+    import functools
+
+    import cachetools
+
+    from twat_cache import mcache, ucache
+
+    n = 200_000
+    lru_ref, ttl_ref = "cachetools.cached(LRUCache)", "cachetools.cached(TTLCache)"
+
+    @functools.lru_cache(maxsize=4096)
+    def f_lru(x: int) -> int:
+        return x
+
+    @cachetools.cached(cachetools.LRUCache(maxsize=4096))
+    def f_ct(x: int) -> int:
+        return x
+
+    @cachetools.cached(cachetools.TTLCache(maxsize=4096, ttl=60))
+    def f_ct_ttl(x: int) -> int:
+        return x
+
+    @mcache(maxsize=4096)
+    def f_m(x: int) -> int:
+        return x
+
+    @ucache()
+    def f_u(x: int) -> int:
+        return x
+
+    @mcache(maxsize=4096, ttl=60)
+    def f_m_ttl(x: int) -> int:
+        return x
+
+    @ucache("builtin://")
+    def f_builtin(x: int) -> int:
+        return x
+
+    b.add("memory", lru_ref, b.sync(lambda: f_ct(1), n), lru_ref)
+    b.add("memory", ttl_ref, b.sync(lambda: f_ct_ttl(1), n), ttl_ref)
+    b.add("memory", "functools.lru_cache", b.sync(lambda: f_lru(1), n), lru_ref)
+    try:
+        import cachebox
+
+        @cachebox.cached(cachebox.LRUCache(4096))
+        def f_cb(x: int) -> int:
+            return x
+
+        b.add("memory", "cachebox.cached(LRUCache)", b.sync(lambda: f_cb(1), n), lru_ref)
+    except Exception as exc:  # noqa: BLE001 - an optional peer
+        b.missing("memory", "cachebox.cached(LRUCache)", lru_ref, exc)
+    b.add("memory", "twat mcache() hit", b.sync(lambda: f_m(1), n), lru_ref)
+    b.add("memory", "twat ucache() hit (default engine)", b.sync(lambda: f_u(1), n), lru_ref)
+    b.add("memory", "twat ucache('builtin://') hit", b.sync(lambda: f_builtin(1), n), lru_ref)
+    b.add("memory", "twat mcache(ttl=60) hit", b.sync(lambda: f_m_ttl(1), n), ttl_ref)
+
+
+def bench_async(b: Bench) -> None:
+    from twat_cache import acache
+
+    n = 50_000
+    ref = "aiocache @cached (memory)"
+
+    @acache(ttl=60)
+    async def f_ours(x: int) -> int:
+        return x
+
+    try:
+        import logging
+
+        from aiocache import cached
+
+        logging.getLogger("aiocache").setLevel(logging.ERROR)
+
+        @cached(ttl=60)
+        async def f_aio(x: int) -> int:
+            return x
+
+        b.add("async", ref, b.aio(lambda: f_aio(1), n // 10), ref)
+    except Exception as exc:  # noqa: BLE001
+        b.missing("async", ref, ref, exc)
+    try:
+        from cashews import Cache as CashewsCache
+
+        cashews = CashewsCache()
+        cashews.setup("mem://")
+
+        @cashews(ttl=60)
+        async def f_cashews(x: int) -> int:
+            return x
+
+        b.add("async", "cashews @cache (mem://)", b.aio(lambda: f_cashews(1), n // 10), ref)
+    except Exception as exc:  # noqa: BLE001
+        b.missing("async", "cashews @cache (mem://)", ref, exc)
+    b.add("async", "twat acache() hit", b.aio(lambda: f_ours(1), n), ref)
+
+
+def bench_disk(b: Bench) -> None:
+    import pickle
+
+    import diskcache
+
+    from twat_cache import Cache, bcache
+
+    n = 20_000
+    ref_hit, ref_miss = "diskcache Cache.get + unpickle (hit)", "diskcache Cache.get (miss)"
+    with tempfile.TemporaryDirectory() as folder:
+        raw = diskcache.Cache(os.path.join(folder, "raw"))
+        raw.set("k", pickle.dumps({"a": 1}))
+        b.add("disk", ref_hit, b.sync(lambda: pickle.loads(raw.get("k")), n), ref_hit)
+        b.add("disk", ref_miss, b.sync(lambda: raw.get("absent"), n), ref_miss)
+
+        @raw.memoize()
+        def f_memo(x: int) -> dict[str, int]:
+            return {"a": x}
+
+        b.add("disk", "diskcache @memoize hit", b.sync(lambda: f_memo(1), n), ref_hit)
+
+        @bcache(folder=os.path.join(folder, "ours"))
+        def f_ours(x: int) -> dict[str, int]:
+            return {"a": x}
+
+        b.add("disk", "twat bcache() hit", b.sync(lambda: f_ours(1), n), ref_hit)
+        cache = Cache(f"disk://{folder}/obj")
+        b.add("disk", "twat Cache.get (miss)", b.sync(lambda: cache.get("absent"), n), ref_miss)
+        raw.close()
+        cache.close()
+
+
+def bench_redis(b: Bench, url: str, host: str, port: int) -> None:
+    import pickle
+
+    import redis
+    import redis.asyncio as aredis
+
+    from twat_cache import Cache, ucache
+
+    n = 10_000
+    ref, aref = "redis-py GET + pickle.loads", "redis.asyncio GET + pickle.loads"
+    client = redis.Redis(host=host, port=port)
+    client.set("bench:k", pickle.dumps({"a": 1}))
+    b.add("redis", ref, b.sync(lambda: pickle.loads(client.get("bench:k")), n), ref)
+
+    @ucache(url, namespace="bench")
+    def f_ours(x: int) -> dict[str, int]:
+        return {"a": x}
+
+    b.add("redis", "twat ucache(redis) hit", b.sync(lambda: f_ours(1), n), ref)
+
+    async def raw_async() -> Any:
+        aclient = aredis.Redis(host=host, port=port)
+        try:
+            return await aclient.get("bench:k")
+        finally:
+            await aclient.aclose()
+
+    # one client per event loop: b.aio runs its own loop
+    state: dict[str, Any] = {}
+
+    async def araw() -> Any:
+        if "c" not in state:
+            state["c"] = aredis.Redis(host=host, port=port)
+        return pickle.loads(await state["c"].get("bench:k"))
+
+    b.add("redis", aref, b.aio(araw, n), aref)
+
+    @ucache(url, namespace="bench-async")
+    async def g_ours(x: int) -> dict[str, int]:
+        return {"a": x}
+
+    b.add("redis", "twat ucache(redis) async hit", b.aio(lambda: g_ours(1), n), aref)
+    try:
+        from cashews import Cache as CashewsCache
+
+        cashews = CashewsCache()
+        cashews.setup(f"redis://{host}:{port}/0", client_side=False)
+
+        @cashews(ttl=600)
+        async def g_cashews(x: int) -> dict[str, int]:
+            return {"a": x}
+
+        b.add("redis", "cashews @cache (redis) hit", b.aio(lambda: g_cashews(1), n), aref)
+    except Exception as exc:  # noqa: BLE001
+        b.missing("redis", "cashews @cache (redis) hit", aref, exc)
+    try:
+        from aiocache import RedisCache, cached
+
+        @cached(cache=RedisCache, endpoint=host, port=port, ttl=600)
+        async def g_aio(x: int) -> dict[str, int]:
+            return {"a": x}
+
+        b.add("redis", "aiocache @cached (redis) hit", b.aio(lambda: g_aio(1), n), aref)
+    except Exception as exc:  # noqa: BLE001
+        b.missing("redis", "aiocache @cached (redis) hit", aref, exc)
+
+    keys = [f"k{i}" for i in range(100)]
+    cache = Cache(url, namespace="bench-many")
+    cache.set_many({k: i for i, k in enumerate(keys)})
+    raw_keys = [f"bench-many:{k}" for k in keys]
+    many_ref = "100 single redis-py GETs"
+    b.add("redis", many_ref, b.sync(lambda: [client.get(k) for k in raw_keys], n // 100), many_ref)
+    b.add("redis", "redis-py MGET of 100", b.sync(lambda: client.mget(raw_keys), n // 10), many_ref)
+    b.add("redis", "twat Cache.get_many(100) on redis", b.sync(lambda: cache.get_many(keys), n // 10), many_ref)
+    cache.close()
+    client.close()
+
+
+def bench_simple_engine(b: Bench, group: str, url: str, raw_name: str, raw_get: Callable[[], Any]) -> None:
+    from twat_cache import ucache
+
+    n = 5_000 if group != "s3" else 500
+
+    @ucache(url, namespace=f"bench-{group}")
+    def f_ours(x: int) -> dict[str, int]:
+        return {"a": x}
+
+    b.add(group, raw_name, b.sync(raw_get, n), raw_name)
+    b.add(group, f"twat ucache({group}) hit", b.sync(lambda: f_ours(1), n), raw_name)
+
+
+def bench_memcached(b: Bench, host: str, port: int, url: str) -> None:
+    import pickle
+
+    from pymemcache.client.base import Client
+
+    client = Client((host, port))
+    client.set("bench", pickle.dumps({"a": 1}))
+    bench_simple_engine(b, "memcached", url, "pymemcache get + pickle.loads", lambda: pickle.loads(client.get("bench")))
+
+
+def bench_postgres(b: Bench, url: str) -> None:
+    import pickle
+
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_raw (key text primary key, value bytea)")
+    conn.execute("INSERT INTO bench_raw VALUES ('k', %s) ON CONFLICT DO NOTHING", (pickle.dumps({"a": 1}),))
+
+    def raw() -> Any:
+        row = conn.execute("SELECT value FROM bench_raw WHERE key = %s", ("k",)).fetchone()
+        return pickle.loads(row[0]) if row else None
+
+    bench_simple_engine(b, "postgres", url, "psycopg SELECT + pickle.loads", raw)
+
+
+def bench_sqlite(b: Bench) -> None:
+    import pickle
+    import sqlite3
+
+    folder = tempfile.mkdtemp()
+    conn = sqlite3.connect(os.path.join(folder, "raw.db"))
+    conn.execute("CREATE TABLE t (key text primary key, value blob)")
+    conn.execute("INSERT INTO t VALUES ('k', ?)", (pickle.dumps({"a": 1}),))
+    conn.commit()
+
+    def raw() -> Any:
+        return pickle.loads(conn.execute("SELECT value FROM t WHERE key = ?", ("k",)).fetchone()[0])
+
+    bench_simple_engine(b, "sqlite", f"sqlite:///{folder}/ours.db", "sqlite3 SELECT + pickle.loads", raw)
+
+
+def bench_s3(b: Bench, endpoint: str) -> None:
+    import pickle
+
+    import boto3
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="bench")
+    s3.put_object(Bucket="bench", Key="raw/k", Body=pickle.dumps({"a": 1}))
+
+    def raw() -> Any:
+        return pickle.loads(s3.get_object(Bucket="bench", Key="raw/k")["Body"].read())
+
+    url = f"s3://bench/ours?endpoint_url={endpoint}&region=us-east-1"
+    bench_simple_engine(b, "s3", url, "boto3 get_object + pickle.loads", raw)
+
+
+_RSS_CHILD = """
+import sys
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+n, kind = int(sys.argv[1]), sys.argv[2]
+import cachetools
+from twat_cache import mcache
+before = rss()
+if kind == "cachetools":
+    @cachetools.cached(cachetools.LRUCache(maxsize=n))
+    def f(x):
+        return x
+else:
+    @mcache(maxsize=n)
+    def f(x):
+        return x
+for i in range(n):
+    f(i)
+print(rss() - before)
+"""
+
+
+def bench_rss(b: Bench) -> None:
+    n = 100_000 if b.quick else 1_000_000
+    ref = "cachetools LRUCache: RSS of 1M entries"
+    results = {}
+    for kind in ("cachetools", "ours"):
+        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n), kind], capture_output=True, text=True, check=True)
+        results[kind] = int(out.stdout.strip()) / n  # bytes per entry
+    note = f"{n:,} entries; bytes per entry"
+    b.add("rss", ref, results["cachetools"], ref, note)
+    b.add("rss", "twat mcache: RSS of 1M entries", results["ours"], ref, note)
+
+
+# -- running and reporting ---------------------------------------------------------------
+
+
+def run_groups(b: Bench, only: set[str]) -> None:
+    from twat_cache_harness.servers import MemcachedServer, MotoServer, PostgresServer, RedisServer
+
+    def wanted(group: str) -> bool:
+        return not only or group in only
+
+    def guarded(group: str, func: Callable[[], None]) -> None:
+        print(f"-- {group}", flush=True)
+        try:
+            func()
+        except Exception as exc:  # noqa: BLE001 - a group that cannot run is reported, not fatal
+            b.missing(group, f"({group} group)", "-", exc)
+
+    for group, func in (("memory", bench_memory), ("async", bench_async), ("disk", bench_disk)):
+        if wanted(group):
+            guarded(group, lambda f=func: f(b))  # type: ignore[misc]
+    with ExitStack() as stack:
+        if wanted("redis"):
+            server = stack.enter_context(RedisServer())
+            guarded("redis", lambda: bench_redis(b, server.url, server.host, server.port))
+        if wanted("memcached"):
+            mc = stack.enter_context(MemcachedServer())
+            guarded("memcached", lambda: bench_memcached(b, mc.host, mc.port, mc.url))
+        if wanted("postgres"):
+            pg = stack.enter_context(PostgresServer())
+            guarded("postgres", lambda: bench_postgres(b, pg.url))
+        if wanted("sqlite"):
+            guarded("sqlite", lambda: bench_sqlite(b))
+        if wanted("s3"):
+            moto = stack.enter_context(MotoServer())
+            guarded("s3", lambda: bench_s3(b, moto.url))
+    if wanted("rss"):
+        guarded("rss", lambda: bench_rss(b))
+    by_name = {(r.group, r.name): r for r in b.rows}
+    for row in b.rows:
+        ref = by_name.get((row.group, row.reference))
+        if row.ns is not None and ref is not None and ref.ns:
+            row.ratio = row.ns / ref.ns
+
+
+def versions() -> str:
+    names = ["twat-cache-core", "cachetools", "diskcache", "redis", "aiocache", "cashews", "cachebox",
+             "pymemcache", "psycopg", "boto3", "moto"]  # fmt: skip
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| group | what | ns per call | calls/s | ratio | reference | target |", "|---|---|---:|---:|---:|---|---|"]
+    for r in rows:
+        if r.ns is None:
+            lines.append(f"| {r.group} | {r.name} | – | – | – | {r.reference} | {r.note} |")
+            continue
+        per_s = f"{1e9 / r.ns:,.0f}" if r.group != "rss" else "–"
+        ns = f"{r.ns:,.0f}" if r.group != "rss" else f"{r.ns:,.0f} B/entry"
+        ratio = f"{r.ratio:.2f}×" if r.ratio is not None else "–"
+        target = TARGETS.get(r.name)
+        mark = "" if target is None or r.ratio is None else (f"≤ {target}× " + ("met" if r.ratio <= target else "**not met**"))
+        lines.append(f"| {r.group} | {r.name} | {ns} | {per_s} | {ratio} | {r.reference} | {mark} |")
+    return "\n".join(lines)
+
+
+def chart(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in rows if r.ratio is not None and r.name != r.reference]
+    if not shown:
+        return
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(shown) + 1.2))
+    labels = [f"[{r.group}] {r.name}" for r in shown]
+    colors = ["#2a7ab0" if r.name.startswith("twat") else "#9a9a9a" for r in shown]
+    ax.barh(labels, [r.ratio for r in shown], color=colors)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("time per call relative to the group's reference (log scale; lower is faster)")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def compare(rows: list[Row], base_path: Path, tolerance: float = 1.25) -> list[str]:
+    base = {(r["group"], r["name"]): r for r in json.loads(base_path.read_text())["rows"]}
+    worse = []
+    for row in rows:
+        old = base.get((row.group, row.name))
+        if old and old.get("ratio") and row.ratio and row.name.startswith("twat") and row.ratio > old["ratio"] * tolerance:
+            worse.append(f"{row.group}/{row.name}: ratio {old['ratio']:.2f} -> {row.ratio:.2f}")
+    return worse
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: fewer repeats and calls")
+    parser.add_argument("--only", action="append", choices=GROUPS, help="run only this group (repeatable)")
+    parser.add_argument("--compare", type=Path, help="fail if a ratio is >25%% worse than in this JSON")
+    parser.add_argument("--output", type=Path, default=ROOT / ".bench", help="folder for the raw JSON")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and the chart")
+    args = parser.parse_args()
+
+    bench = Bench(args.quick)
+    run_groups(bench, set(args.only or ()))
+    header = (
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores; "
+        f"{'quick run' if args.quick else f'best of {bench.repeat} repeats'}.\n\n{versions()}"
+    )
+    text = table(bench.rows)
+    print(f"\n{header}\n\n{text}")
+    args.output.mkdir(parents=True, exist_ok=True)
+    result = {"header": header, "quick": args.quick, "rows": [asdict(r) for r in bench.rows]}
+    (args.output / ("quick.json" if args.quick else "latest.json")).write_text(json.dumps(result, indent=2))
+    if not args.no_docs and not args.quick and not args.only:
+        doc = (
+            "# Benchmarks\n\n<!-- generated by `bash tools/bench`; do not edit by hand -->\n\n"
+            "Each row: best of several repeats of a tight loop, nanoseconds per call, in one process and "
+            "one run; *ratio* divides by the row's reference (lower is faster). Servers ran on loopback, "
+            "started by the test harness. Targets come from the benchmark issue.\n\n"
+            f"{header}\n\n{text}\n\n![ratios](benchmarks.png)\n"
+        )
+        (ROOT / "docs" / "benchmarks.md").write_text(doc)
+        chart(bench.rows, ROOT / "docs" / "benchmarks.png")
+    if args.compare:
+        worse = compare(bench.rows, args.compare)
+        if worse:
+            print("\nratios worse by more than 25%:\n  " + "\n  ".join(worse))
+            return 1
+        print("\nno ratio worse by more than 25%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
