@@ -1,0 +1,94 @@
+"""What memcached's text protocol accepts: key names, expiry times and item sizes."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from typing import TYPE_CHECKING
+
+from twat_cache.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from twat_cache.urls import EngineURL
+
+__all__ = [
+    "DEFAULT_ITEM_SIZE_LIMIT",
+    "DEFAULT_PORT",
+    "MAX_KEY_LENGTH",
+    "parse_size",
+    "physical_key",
+    "to_exptime",
+]
+
+DEFAULT_PORT = 11211
+DEFAULT_ITEM_SIZE_LIMIT = 1024 * 1024  # memcached's default -I
+MAX_KEY_LENGTH = 250  # memcached's limit, in bytes
+_RELATIVE_EXPTIME_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
+_SAFE_KEY = re.compile(r"[\x21-\x7e]*")  # printable ASCII: no spaces, no control characters
+_UNSAFE_CHAR = re.compile(r"[^\x21-\x7e]")
+_SIZE = re.compile(r"(\d+)([kKmM]?)")
+_HASHED = "#"  # hashed keys start with it; a literal key that does is hashed too
+
+
+def physical_key(namespace: str, generation: int, key: str) -> str:
+    """Return the memcached key of ``key``: ``{namespace}:{generation}:{key}``.
+
+    Keys longer than 250 bytes in all, or with spaces, control or non-ASCII
+    characters, become ``#{readable prefix}~{blake2b hex}`` after the prefix.
+
+    Example:
+        >>> physical_key("app", 7, "user:1")
+        'app:7:user:1'
+        >>> physical_key("app", 7, "naïve key")[:15]
+        'app:7:#na_ve_ke'
+    """
+    head = f"{namespace}:{generation}:"
+    if (
+        _SAFE_KEY.fullmatch(key)
+        and not key.startswith(_HASHED)
+        and len(head) + len(key) <= MAX_KEY_LENGTH
+    ):
+        return head + key
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    room = min(40, MAX_KEY_LENGTH - len(head) - len(digest) - 2)
+    readable = _UNSAFE_CHAR.sub("_", key[:room])
+    return f"{head}{_HASHED}{readable}~{digest}"
+
+
+def to_exptime(ttl: float | None) -> int:
+    """Return memcached's ``exptime`` for a ``ttl`` in seconds.
+
+    memcached counts whole seconds on a clock that ticks once a second, so an
+    ``exptime`` of 1 may end after a fraction of a second: the ttl is rounded up
+    and one second added, so an entry lives at least ``ttl`` and at most about
+    ``ttl + 2`` seconds. Longer than 30 days becomes a Unix time, as memcached
+    requires. ``None`` is 0 (no expiry); a ttl <= 0 is already expired.
+    """
+    if ttl is None:
+        return 0
+    if ttl <= 0:
+        return -1
+    seconds = math.ceil(ttl) + 1
+    if seconds > _RELATIVE_EXPTIME_LIMIT:
+        return int(time.time()) + seconds
+    return seconds
+
+
+def parse_size(url: EngineURL, name: str, default: int) -> int:
+    """Read a size option in bytes, or with a ``k``/``m`` suffix as memcached's ``-I`` takes it.
+
+    Raises:
+        ConfigurationError: naming the option, the value and the accepted forms.
+    """
+    raw = url.option_str(name, None)
+    if raw is None:
+        return default
+    match = _SIZE.fullmatch(raw.strip())
+    if match is None or int(match.group(1)) < 1:
+        raise ConfigurationError(
+            f"memcached option {name!r}", raw, "a size in bytes, e.g. 1048576, 1024k or 1m"
+        )
+    factor = {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
+    return int(match.group(1)) * factor
