@@ -1,0 +1,326 @@
+"""The ``memory://`` engine: an in-process cache over cachetools' eviction policies.
+
+Values are kept as the Python objects core hands over (``stores_objects``), so
+a hit is a dictionary lookup under one lock, with no serialization. An entry
+written with a ``ttl`` is wrapped in a small :class:`_Expiring` record holding
+its expiry on the ``time.monotonic()`` clock; an entry without one is stored
+bare, so the common hit path allocates nothing and reads no clock.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from time import monotonic
+from typing import TYPE_CHECKING, Any, Final
+
+import cachetools
+from twat_cache.engines.base import BaseBackend
+from twat_cache.exceptions import CacheValueError, ConfigurationError
+
+if TYPE_CHECKING:
+    from twat_cache.config import CacheConfig
+    from twat_cache.urls import EngineURL
+
+__all__ = ["DEFAULT_MAXSIZE", "POLICIES", "MemoryBackend"]
+
+POLICIES: Final = ("lru", "lfu", "fifo", "rr", "ttl")
+"""The eviction policies: least recently used, least frequently used, first in
+first out, random replacement, and ``ttl`` (expired entries are purged on every
+write, then least recently used)."""
+
+DEFAULT_MAXSIZE: Final = 4096
+"""The most entries kept when neither the config nor the URL says."""
+
+_MISSING: Final = object()
+_CONTAINERS: Final = (list, tuple, set, frozenset)
+
+
+class _Expiring:
+    """A stored value with the ``time.monotonic()`` instant it expires at."""
+
+    __slots__ = ("expires", "value")
+
+    def __init__(self, value: Any, expires: float) -> None:
+        self.value = value
+        self.expires = expires
+
+
+def _time_to_use(key: Hashable, item: Any, now: float) -> float:
+    """TLRUCache's expiry function: entries without a ttl live for ever."""
+    return item.expires if type(item) is _Expiring else math.inf
+
+
+def _sizeof(item: Any) -> int:
+    """Estimate the bytes an entry holds: the value and, for a built-in container, its items.
+
+    ``sys.getsizeof`` alone sees only a container's pointer array; one level
+    more counts the strings and numbers a cached list or dict usually holds,
+    without walking arbitrarily deep object graphs on every write.
+    """
+    value = item.value if type(item) is _Expiring else item
+    size = sys.getsizeof(value)
+    if isinstance(value, dict):
+        size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in value.items())
+    elif isinstance(value, _CONTAINERS):
+        size += sum(sys.getsizeof(v) for v in value)
+    return size
+
+
+def _make_store(
+    policy: str, limit: float, sizeof: Callable[[Any], int] | None
+) -> cachetools.Cache[Any, Any]:
+    if policy == "lru":
+        return cachetools.LRUCache(limit, getsizeof=sizeof)
+    if policy == "lfu":
+        return cachetools.LFUCache(limit, getsizeof=sizeof)
+    if policy == "fifo":
+        return cachetools.FIFOCache(limit, getsizeof=sizeof)
+    if policy == "rr":
+        return cachetools.RRCache(limit, getsizeof=sizeof)
+    return cachetools.TLRUCache(limit, _time_to_use, timer=monotonic, getsizeof=sizeof)
+
+
+class MemoryBackend(BaseBackend):
+    """An in-process cache with a choice of eviction policy, bounded by count and bytes.
+
+    Keys may be any hashable object and values any Python object (core skips
+    serialization for this engine). Every call takes one lock, so an instance
+    may be shared by threads; async callers call it directly (``blocking`` is
+    False).
+
+    Args:
+        namespace: The namespace; one instance holds exactly one.
+        policy: ``lru``, ``lfu``, ``fifo``, ``rr`` or ``ttl`` (see :data:`POLICIES`).
+        maxsize: The most entries kept (``None``: no limit by count).
+        maxbytes: The most bytes kept, estimated with ``sys.getsizeof`` over each
+            value and, for built-in containers, their items (``None``: no limit).
+
+    Raises:
+        ConfigurationError: for an unknown policy or a limit below 1.
+
+    Example:
+        >>> cache = MemoryBackend(policy="lfu", maxsize=2)
+        >>> cache.set(("f", 1), [1, 2]); cache.get(("f", 1))
+        [1, 2]
+    """
+
+    stores_objects = True
+    blocking = False
+
+    def __init__(
+        self,
+        namespace: str = "default",
+        *,
+        policy: str = "lru",
+        maxsize: int | None = DEFAULT_MAXSIZE,
+        maxbytes: int | None = None,
+    ) -> None:
+        if policy not in POLICIES:
+            raise ConfigurationError("policy", policy, "one of " + ", ".join(POLICIES))
+        for name, limit in (("maxsize", maxsize), ("maxbytes", maxbytes)):
+            if limit is not None and (type(limit) is not int or limit < 1):
+                raise ConfigurationError(name, limit, "a positive integer, or None for no limit")
+        super().__init__(namespace)
+        self.policy = policy
+        self.maxsize = maxsize
+        self.maxbytes = maxbytes
+        count_limit = math.inf if maxsize is None else maxsize
+        if maxbytes is None:
+            self._data = _make_store(policy, count_limit, None)
+            self._count_limit: float = math.inf  # cachetools enforces maxsize itself
+        else:
+            # cachetools bounds one measure; bytes go to it, the count is checked after each write
+            self._data = _make_store(policy, maxbytes, _sizeof)
+            self._count_limit = count_limit
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: CacheConfig, url: EngineURL) -> MemoryBackend:
+        """Build from ``memory://[?policy=lru&maxsize=N&maxbytes=N]``.
+
+        URL options override ``config.policy``, ``config.maxsize`` (default
+        4096) and ``config.maxbytes``.
+
+        Raises:
+            ConfigurationError: for an unknown option or an invalid value.
+        """
+        policy = url.option_str("policy", config.policy, POLICIES)
+        maxsize = url.option_int("maxsize", config.maxsize or DEFAULT_MAXSIZE, minimum=1)
+        maxbytes = url.option_int("maxbytes", config.maxbytes, minimum=1)
+        url.finish()
+        return cls(namespace=config.namespace, policy=policy, maxsize=maxsize, maxbytes=maxbytes)
+
+    # -- internals (callers hold the lock) ----------------------------------------------
+    def _live(self, key: Hashable) -> Any:
+        """Return the stored item under ``key`` (maybe an ``_Expiring``), or ``_MISSING``."""
+        try:
+            item = self._data[key]
+        except KeyError:
+            return _MISSING
+        if type(item) is _Expiring and not monotonic() < item.expires:
+            self._discard(key)
+            return _MISSING
+        return item
+
+    def _discard(self, key: Hashable) -> None:
+        # KeyError: absent, or TLRUCache reporting that the entry it removed had expired
+        with suppress(KeyError):
+            del self._data[key]
+
+    def _store(self, key: Hashable, item: Any) -> None:
+        data = self._data
+        try:
+            data[key] = item
+        except ValueError as exc:  # cachetools: "value too large" (only raised when sized)
+            if self.maxbytes is None:
+                raise
+            self._discard(key)  # a failed write must not leave the previous value readable
+            raise CacheValueError(
+                f"a value of ~{_sizeof(item)} bytes is larger than maxbytes={self.maxbytes}",
+                key=repr(key),
+            ) from exc
+        while len(data) > self._count_limit:
+            data.popitem()
+
+    # -- the Backend protocol -----------------------------------------------------------
+    def get(self, key: Hashable) -> Any:
+        """Return the value under ``key``, or ``None`` when absent or expired."""
+        with self._lock:
+            if self._closed:
+                self._check_open()
+            try:
+                item = self._data[key]
+            except KeyError:
+                return None
+            if type(item) is not _Expiring:
+                return item
+            if monotonic() < item.expires:
+                return item.value
+            self._discard(key)
+            return None
+
+    def get_many(self, keys: Sequence[Hashable]) -> dict[Hashable, Any]:
+        """Return the present entries among ``keys``, under one lock."""
+        found: dict[Hashable, Any] = {}
+        with self._lock:
+            self._check_open()
+            for key in keys:
+                item = self._live(key)
+                if item is not _MISSING:
+                    found[key] = item.value if type(item) is _Expiring else item
+        return found
+
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until evicted).
+
+        Raises:
+            CacheValueError: when ``maxbytes`` is set and the value alone exceeds it
+                (any previous entry under ``key`` is removed).
+        """
+        item = value if ttl is None else _Expiring(value, monotonic() + ttl)
+        with self._lock:
+            self._check_open()
+            self._store(key, item)
+
+    def set_many(self, items: Mapping[Hashable, Any], ttl: float | None = None) -> None:
+        """Store every item with the same ``ttl``, under one lock."""
+        expires = None if ttl is None else monotonic() + ttl
+        with self._lock:
+            self._check_open()
+            for key, value in items.items():
+                self._store(key, value if expires is None else _Expiring(value, expires))
+
+    def add(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
+        """Store ``value`` only if ``key`` is absent or expired; return whether it was stored."""
+        with self._lock:
+            self._check_open()
+            if self._live(key) is not _MISSING:
+                return False
+            self._store(key, value if ttl is None else _Expiring(value, monotonic() + ttl))
+            return True
+
+    def delete(self, key: Hashable) -> bool:
+        """Remove ``key``; return whether a live entry was there."""
+        with self._lock:
+            self._check_open()
+            present = self._live(key) is not _MISSING
+            if present:
+                self._discard(key)
+            return present
+
+    def delete_many(self, keys: Sequence[Hashable]) -> int:
+        """Remove ``keys`` under one lock; return how many live entries were there."""
+        count = 0
+        with self._lock:
+            self._check_open()
+            for key in keys:
+                if self._live(key) is not _MISSING:
+                    self._discard(key)
+                    count += 1
+        return count
+
+    def touch(self, key: Hashable, ttl: float | None = None) -> bool:
+        """Give ``key`` a new ``ttl`` from now (``None``: never expires); return whether present."""
+        with self._lock:
+            self._check_open()
+            item = self._live(key)
+            if item is _MISSING:
+                return False
+            value = item.value if type(item) is _Expiring else item
+            self._store(key, value if ttl is None else _Expiring(value, monotonic() + ttl))
+            return True
+
+    def incr(self, key: Hashable, delta: int = 1) -> int:
+        """Add ``delta`` to the ``int`` under ``key`` and return the result; keeps its expiry.
+
+        Raises:
+            ValueError: when ``key`` is absent or expired.
+            TypeError: when the value is not an ``int`` (``bool`` included).
+        """
+        with self._lock:
+            self._check_open()
+            item = self._live(key)
+            if item is _MISSING:
+                raise ValueError(f"key {key!r} not found")
+            expiring = type(item) is _Expiring
+            value = item.value if expiring else item
+            if type(value) is not int:
+                raise TypeError(
+                    f"the value under {key!r} is {type(value).__name__}, not an integer"
+                )
+            result = value + delta
+            self._store(key, _Expiring(result, item.expires) if expiring else result)
+            return result
+
+    def clear(self) -> None:
+        """Remove every entry (one instance holds one namespace)."""
+        with self._lock:
+            self._check_open()
+            self._data.clear()
+
+    def keys(self) -> Iterator[Hashable]:
+        """Iterate over a snapshot of the live keys, without counting it as use."""
+        peek = cachetools.Cache.__getitem__  # the base lookup: no LRU reordering, no LFU count
+        with self._lock:
+            self._check_open()
+            data = self._data
+            now = monotonic()
+            live = []
+            for key in list(data):
+                item = peek(data, key)
+                if type(item) is not _Expiring or now < item.expires:
+                    live.append(key)
+        return iter(live)
+
+    def __len__(self) -> int:
+        """The number of entries held, counting expired ones not yet dropped."""
+        with self._lock:
+            return len(self._data)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._data.clear()
