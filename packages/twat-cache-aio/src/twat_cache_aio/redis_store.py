@@ -1,0 +1,173 @@
+"""The ``aiocache+redis://`` store: aiocache's ``RedisCache`` on redis-py's ``redis.asyncio``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from twat_cache_aio.store import Store, abort_connection, bytes_serializer, missing_client
+
+__all__ = ["RedisStore"]
+
+logger = logging.getLogger("twat_cache")
+
+SCAN_COUNT = 500  # keys per SCAN and per UNLINK: quick, yet never blocks the server for long
+_GLOB = re.compile(r"([*?\[\]\\])")
+# how Redis says that INCRBY cannot apply to a value (an overflow included)
+_NOT_AN_INTEGER = ("not an integer", "WRONGTYPE", "overflow")
+
+# Lua, run atomically by Redis. INCRBY alone would create a missing key.
+_INCR_SCRIPT = """
+if redis.call('exists', KEYS[1]) == 0 then return false end
+return redis.call('incrby', KEYS[1], ARGV[1])
+"""
+# PERSIST answers 0 for a key that exists without a ttl; touch() must say "present".
+_TOUCH_SCRIPT = """
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then
+  redis.call('persist', KEYS[1])
+  return 1
+end
+return redis.call('pexpire', KEYS[1], ARGV[1])
+"""
+
+
+class RedisStore(Store):
+    """aiocache's ``RedisCache`` (redis-py's ``redis.asyncio``), keys ``{namespace}:{key}``."""
+
+    kind = "redis"
+
+    def __init__(
+        self,
+        namespace: str,
+        *,
+        host: str,
+        port: int,
+        db: int,
+        username: str | None,
+        password: str | None,
+        timeout: float,
+        pool_max_size: int | None,
+        create_connection_timeout: float | None,
+        ssl: bool,
+    ) -> None:
+        super().__init__(namespace)
+        try:
+            import redis.asyncio
+            from aiocache.backends.redis import RedisCache
+        except ImportError as exc:  # pragma: no cover - the test environment has the extra
+            raise missing_client("redis", "redis", exc) from exc
+        self._cache_class: Any = RedisCache
+        self._blocking_pool: Any = redis.asyncio.BlockingConnectionPool
+        self.failures = (redis.RedisError, OSError, asyncio.TimeoutError)
+        self._response_error: type[Exception] = redis.ResponseError
+        self.settings: dict[str, Any] = {
+            "endpoint": host,
+            "port": port,
+            "db": db,
+            "password": password,
+            "pool_max_size": pool_max_size,
+            "create_connection_timeout": create_connection_timeout,
+            "ssl": ssl,
+            "timeout": timeout,
+        }
+        self._username = username
+        self.prefix = f"{namespace}:"
+        self._pattern = _GLOB.sub(r"\\\1", self.prefix) + "*"
+
+    def connect(self) -> Any:
+        """Return a ``RedisCache`` (redis-py connects on the first command)."""
+        pool_kwargs: dict[str, Any] = {}
+        if self._username is not None:
+            pool_kwargs["username"] = self._username
+        settings = dict(self.settings)
+        pool_class = None
+        if settings["pool_max_size"] is not None:
+            # redis-py's plain pool raises "Too many connections" at the limit; this one waits
+            pool_class = self._blocking_pool
+            pool_kwargs["timeout"] = settings["timeout"] or None
+        return self._cache_class(
+            serializer=bytes_serializer(),
+            namespace=self.namespace,
+            connection_pool_class=pool_class,
+            connection_pool_kwargs=pool_kwargs,
+            **settings,
+        )
+
+    async def disconnect(self, cache: Any) -> None:
+        """``aclose()`` the client.
+
+        (aiocache's own ``close()`` calls redis-py's ``close()``, deprecated since 5.0.1.)
+        """
+        client = cache.client
+        closer = getattr(client, "aclose", None) or client.close  # aclose: redis-py >= 5.0.1
+        try:
+            await closer()
+        except self.failures as exc:
+            logger.debug("closing aiocache+redis: %s", exc, extra={"engine": "aiocache+redis"})
+
+    def abandon(self, cache: Any) -> None:
+        """Close the sockets of a client whose event loop is closed."""
+        pool = cache.client.connection_pool
+        connections = {
+            id(connection): connection
+            for name in ("_available_connections", "_in_use_connections", "_connections")
+            for connection in getattr(pool, name, ())
+        }
+        for connection in connections.values():
+            writer = getattr(connection, "_writer", None)
+            if writer is not None:
+                connection._reader = connection._writer = None
+                abort_connection(writer)
+
+    async def delete_many(self, cache: Any, keys: list[str]) -> int:
+        """One DEL; Redis answers how many existed."""
+        return int(await cache.raw("delete", *[cache.build_key(key) for key in keys]))
+
+    async def touch(self, cache: Any, key: str, ttl: float | None) -> bool:
+        """PEXPIRE, or PERSIST for ``None``, in a script that answers whether the key exists."""
+        milliseconds = "" if ttl is None else str(max(1, int(ttl * 1000)))
+        return bool(await cache.raw("eval", _TOUCH_SCRIPT, 1, cache.build_key(key), milliseconds))
+
+    async def incr(self, cache: Any, key: str, delta: int) -> int:
+        """INCRBY in a script that first checks the key exists (INCRBY would create it)."""
+        try:
+            value = await cache.raw("eval", _INCR_SCRIPT, 1, cache.build_key(key), delta)
+        except self._response_error as exc:
+            if not any(sign in str(exc) for sign in _NOT_AN_INTEGER):
+                raise
+            raise TypeError(f"the value under {key!r} is not a 64-bit integer: {exc}") from exc
+        if value is None:
+            raise ValueError(f"no value under {key!r} to increment")
+        return int(value)
+
+    async def _scan(self, cache: Any) -> AsyncIterator[bytes]:
+        seen: set[bytes] = set()  # SCAN may return a key twice while the table grows
+        cursor = 0
+        while True:
+            cursor, names = await cache.raw("scan", cursor, match=self._pattern, count=SCAN_COUNT)
+            for name in names:
+                if name not in seen:
+                    seen.add(name)
+                    yield name
+            if not cursor:
+                return
+
+    async def clear(self, cache: Any) -> None:
+        """SCAN the namespace's prefix and UNLINK in batches (never FLUSHDB, never KEYS)."""
+        batch: list[bytes] = []
+        async for name in self._scan(cache):
+            batch.append(name)
+            if len(batch) >= SCAN_COUNT:
+                await cache.raw("unlink", *batch)
+                batch = []
+        if batch:
+            await cache.raw("unlink", *batch)
+
+    async def keys(self, cache: Any) -> AsyncIterator[str]:
+        """SCAN the namespace's prefix."""
+        async for name in self._scan(cache):
+            yield name.decode("utf-8", "replace")[len(self.prefix) :]
