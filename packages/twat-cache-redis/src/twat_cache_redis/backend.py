@@ -1,0 +1,242 @@
+"""The sync Redis engine: redis-py's ``Redis`` or ``RedisCluster`` client."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ResponseError
+from twat_cache.engines.base import BaseBackend
+
+from twat_cache_redis.keyspace import (
+    INCR_SCRIPT,
+    PERSIST_SCRIPT,
+    SCAN_COUNT,
+    Keyspace,
+    by_key,
+    by_slot,
+    found,
+    ttl_ms,
+)
+from twat_cache_redis.settings import CLIENT_ERRORS, RedisSettings, Translate
+
+if TYPE_CHECKING:
+    from twat_cache.config import CacheConfig
+    from twat_cache.urls import EngineURL
+
+    from twat_cache_redis.async_backend import AsyncRedisBackend
+
+__all__ = ["RedisBackend", "not_an_integer"]
+
+
+def not_an_integer(exc: ResponseError) -> bool:
+    """Whether Redis refused an increment because the value is not an integer."""
+    text = str(exc)
+    return "not an integer" in text or "WRONGTYPE" in text
+
+
+class RedisBackend(BaseBackend):
+    """Entries in Redis or a Redis Cluster, as ``namespace:key`` string keys.
+
+    Connections are made on first use, never at construction, and a connection
+    lost to a server restart is made again on the next call. Every client error
+    becomes a :class:`~twat_cache.exceptions.BackendError` naming the server
+    (never the password), with the client's exception as ``__cause__``.
+
+    Args:
+        settings: Where the server is and how to talk to it (see
+            :meth:`RedisSettings.from_url`); a local server by default.
+        namespace: The namespace; ``clear()`` and ``keys()`` touch only its keys.
+
+    Example:
+        >>> cache = RedisBackend.from_url("redis://127.0.0.1:6379/0", namespace="app")
+        >>> cache.set("k", b"v", ttl=60)  # doctest: +SKIP
+    """
+
+    stores_objects = False
+    blocking = True
+
+    def __init__(
+        self, settings: RedisSettings | None = None, *, namespace: str = "default"
+    ) -> None:
+        super().__init__(namespace)
+        self.settings = settings if settings is not None else RedisSettings()
+        self._keyspace = Keyspace(namespace)
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: CacheConfig, url: EngineURL) -> RedisBackend:
+        """Build the engine from a validated config and its URL; no connection is made.
+
+        Raises:
+            ConfigurationError: for an unknown or invalid URL option.
+        """
+        return cls(RedisSettings.from_url(url), namespace=config.namespace)
+
+    @classmethod
+    def from_url(cls, url: str, *, namespace: str = "default") -> RedisBackend:
+        """Build the engine from a URL such as ``redis://host:6379/0``; no connection is made.
+
+        Raises:
+            ConfigurationError: for an unknown or invalid URL option.
+        """
+        return cls(RedisSettings.from_url(url), namespace=namespace)
+
+    # core's base class types this as the AsyncBackend protocol, which a subclass of its
+    # BaseAsyncBackend does not satisfy yet (ClassVar vs attribute); see the README's notes
+    def make_async(self) -> AsyncRedisBackend:  # type: ignore[override,unused-ignore]
+        """Return an asyncio twin with the same settings and namespace (its own connections)."""
+        from twat_cache_redis.async_backend import AsyncRedisBackend
+
+        return AsyncRedisBackend(self.settings, namespace=self.namespace)
+
+    def _redis(self) -> Any:
+        self._check_open()
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                self._check_open()
+                if self._client is None:
+                    # RedisCluster reads the slot map here, so this may fail like any call
+                    self._client = self.settings.sync_client()
+                client = self._client
+        return client
+
+    def _errors(self, operation: str) -> Translate:
+        return Translate(self.settings, operation)
+
+    def get(self, key: str) -> bytes | None:
+        """Return the value under ``key``, or ``None``."""
+        with self._errors("get"):
+            value: bytes | None = self._redis().get(self._keyspace.key(key))
+            return value
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Return the present entries: one MGET (on a Cluster, one per slot, pipelined per node)."""
+        keys = list(keys)
+        if not keys:
+            self._check_open()
+            return {}
+        physical = [self._keyspace.key(k) for k in keys]
+        with self._errors("get_many"):
+            client = self._redis()
+            if not self.settings.cluster:
+                return found(keys, client.mget(physical))
+            pipe = client.pipeline()
+            groups = by_slot(physical)
+            for group in groups:
+                pipe.execute_command("MGET", *group)
+            values = by_key(groups, pipe.execute())
+            return found(keys, [values[k] for k in physical])
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry)."""
+        with self._errors("set"):
+            self._redis().set(self._keyspace.key(key), value, px=ttl_ms(ttl))
+
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
+        """Store every item: one pipeline of SETs (per node on a Cluster)."""
+        if not items:
+            self._check_open()
+            return
+        px = ttl_ms(ttl)
+        with self._errors("set_many"):
+            client = self._redis()
+            pipe = (
+                client.pipeline() if self.settings.cluster else client.pipeline(transaction=False)
+            )
+            for key, value in items.items():
+                pipe.set(self._keyspace.key(key), value, px=px)
+            pipe.execute()
+
+    def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` only if ``key`` is absent (SET NX, atomic); return whether it was."""
+        with self._errors("add"):
+            return bool(self._redis().set(self._keyspace.key(key), value, px=ttl_ms(ttl), nx=True))
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; return whether it was present."""
+        with self._errors("delete"):
+            return bool(self._redis().unlink(self._keyspace.key(key)))
+
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """Remove ``keys`` with UNLINK (one per slot on a Cluster); return how many were present."""
+        self._check_open()
+        if not keys:
+            return 0
+        with self._errors("delete_many"):
+            return self._unlink([self._keyspace.key(k) for k in keys])
+
+    def _unlink(self, physical: list[bytes]) -> int:
+        client = self._redis()
+        if not self.settings.cluster:
+            return int(client.unlink(*physical))
+        pipe = client.pipeline()
+        for group in by_slot(physical):
+            pipe.execute_command("UNLINK", *group)
+        return sum(int(n) for n in pipe.execute())
+
+    def touch(self, key: str, ttl: float | None = None) -> bool:
+        """Give ``key`` a new ``ttl`` (``None``: PERSIST); return whether it was present."""
+        physical = self._keyspace.key(key)
+        with self._errors("touch"):
+            client = self._redis()
+            if ttl is None:
+                return bool(client.eval(PERSIST_SCRIPT, 1, physical))
+            return bool(client.pexpire(physical, ttl_ms(ttl)))
+
+    def incr(self, key: str, delta: int = 1) -> int:
+        """Add ``delta`` to the integer under ``key`` atomically; return the new value.
+
+        Raises:
+            ValueError: when ``key`` is absent (it is not created), or when the result
+                would not fit Redis' 64-bit integers.
+            TypeError: when the value is not an integer.
+        """
+        with self._errors("incr"):
+            try:
+                value = self._redis().eval(INCR_SCRIPT, 1, self._keyspace.key(key), delta)
+            except ResponseError as exc:
+                if not_an_integer(exc):
+                    raise TypeError(f"the value under {key!r} is not an integer") from exc
+                if "overflow" in str(exc):
+                    raise ValueError(f"incrementing {key!r} by {delta} overflows 64 bits") from exc
+                raise
+        if value is None:
+            raise ValueError(f"key {key!r} not found")
+        return int(value)
+
+    def clear(self) -> None:
+        """Remove this namespace's keys: SCAN MATCH ``namespace:*`` + UNLINK in batches."""
+        with self._errors("clear"):
+            batch: list[bytes] = []
+            for physical in self._redis().scan_iter(match=self._keyspace.pattern, count=SCAN_COUNT):
+                batch.append(physical)
+                if len(batch) >= SCAN_COUNT:
+                    self._unlink(batch)
+                    batch = []
+            if batch:
+                self._unlink(batch)
+
+    def keys(self) -> Iterator[str]:
+        """Iterate over this namespace's keys (SCAN; on a Cluster, every primary)."""
+        self._check_open()
+        return self._scan()
+
+    def _scan(self) -> Iterator[str]:
+        seen: set[bytes] = set()  # SCAN may return a key twice while the table grows
+        with self._errors("keys"):
+            for physical in self._redis().scan_iter(match=self._keyspace.pattern, count=SCAN_COUNT):
+                if physical not in seen:
+                    seen.add(physical)
+                    yield self._keyspace.relative(physical)
+
+    def _close(self) -> None:
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(*CLIENT_ERRORS):  # closing must not fail on a dead server
+                client.close()

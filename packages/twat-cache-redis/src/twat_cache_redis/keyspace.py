@@ -1,0 +1,106 @@
+"""Where a namespace's entries live in Redis, shared by the sync and async engines.
+
+An entry ``key`` of namespace ``ns`` is the Redis key ``ns:key`` (UTF-8). No
+hash tag is added: on a Cluster a namespace's keys spread over every slot and
+node, so batch commands are split by slot (:func:`by_slot`) and ``clear()``
+scans every primary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from redis.crc import key_slot
+
+__all__ = [
+    "INCR_SCRIPT",
+    "PERSIST_SCRIPT",
+    "SCAN_COUNT",
+    "Keyspace",
+    "by_key",
+    "by_slot",
+    "found",
+    "ttl_ms",
+]
+
+# SCAN's COUNT hint and the size of each UNLINK batch of clear()
+SCAN_COUNT = 1000
+
+# INCRBY would create a missing key; the contract says a missing key is an error,
+# and one script on one key is atomic and runs on a Cluster too.
+INCR_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
+# PERSIST answers 0 for a key that exists without a ttl; touch() must say "present".
+PERSIST_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('PERSIST', KEYS[1])
+return 1
+"""
+
+_GLOB_SPECIAL = frozenset(b"*?[]\\")
+
+
+class Keyspace:
+    """The Redis keys of one namespace.
+
+    Args:
+        namespace: The namespace; its entries are the keys ``namespace:*``.
+
+    Example:
+        >>> Keyspace("app").key("user:1")
+        b'app:user:1'
+    """
+
+    __slots__ = ("pattern", "prefix")
+
+    def __init__(self, namespace: str) -> None:
+        self.prefix = namespace.encode() + b":"
+        self.pattern = _glob_escape(self.prefix) + b"*"
+
+    def key(self, key: str) -> bytes:
+        """Return the Redis key of entry ``key``."""
+        return self.prefix + key.encode()
+
+    def relative(self, physical: bytes | str) -> str:
+        """Return the entry key of a Redis key of this namespace."""
+        raw = physical.encode() if isinstance(physical, str) else physical
+        return raw[len(self.prefix) :].decode(errors="replace")
+
+
+def _glob_escape(text: bytes) -> bytes:
+    return b"".join(b"\\" + bytes((c,)) if c in _GLOB_SPECIAL else bytes((c,)) for c in text)
+
+
+def ttl_ms(ttl: float | None) -> int | None:
+    """Return ``ttl`` seconds as whole milliseconds (at least 1), or ``None`` for no expiry."""
+    if ttl is None:
+        return None
+    return max(1, math.ceil(ttl * 1000))
+
+
+def by_slot(keys: Iterable[bytes]) -> list[list[bytes]]:
+    """Group Redis keys by Cluster hash slot, so that each group is one multi-key command."""
+    groups: dict[int, list[bytes]] = {}
+    for key in keys:
+        groups.setdefault(key_slot(key), []).append(key)
+    return list(groups.values())
+
+
+def by_key(
+    groups: list[list[bytes]], replies: Sequence[Sequence[bytes | None]]
+) -> dict[bytes, bytes | None]:
+    """Map each Redis key to its value, from one MGET reply per group of :func:`by_slot`."""
+    return {
+        key: value
+        for group, reply in zip(groups, replies, strict=True)
+        for key, value in zip(group, reply, strict=True)
+    }
+
+
+def found(keys: Sequence[str], values: Sequence[bytes | None]) -> dict[str, bytes]:
+    """Pair ``keys`` with MGET's ``values``, leaving out the absent ones."""
+    return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
