@@ -15,6 +15,8 @@ import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from twat_cache.exceptions import CacheOperationError
+
 __all__ = ["AsyncAdapter", "SyncAdapter", "as_async", "as_sync", "run_blocking"]
 
 _T = TypeVar("_T")
@@ -77,6 +79,7 @@ class AsyncAdapter:
 
     async def keys(self) -> AsyncIterator[Any]:
         """See :meth:`Backend.keys` (collected in the worker thread)."""
+
         def snapshot() -> list[Any]:
             return list(self.backend.keys())
 
@@ -94,17 +97,19 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="twat-cache-loop", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="twat-cache-loop", daemon=True
+        )
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
-    def stop(self) -> None:
-        if self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=5)
-        if not self.loop.is_running():
+    def stop(self, timeout: float = 5.0) -> None:
+        # queued even if run_forever has not started yet, so there is no race with start()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)
+        if not self.thread.is_alive():  # else a callback blocks the loop: never close it running
             self.loop.close()
 
 
@@ -119,13 +124,24 @@ class SyncAdapter:
         self.stores_objects: bool = backend.stores_objects
         self._runner: _LoopThread | None = None
         self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
-        if self._runner is None:
-            with self._lock:
-                if self._runner is None:
-                    self._runner = _LoopThread()
-        return self._runner.run(coro)
+        with self._lock:
+            if self._closed:
+                coro.close()  # never started: no "coroutine was never awaited" warning
+                raise CacheOperationError(
+                    f"{type(self.backend).__name__} (namespace {self.namespace!r}) is closed"
+                )
+            runner = self._runner
+            if runner is None:
+                runner = self._runner = _LoopThread()
+        return runner.run(coro)
 
     def get(self, key: Any) -> Any:
         """See :meth:`AsyncBackend.get`."""
@@ -133,7 +149,7 @@ class SyncAdapter:
 
     def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
         """See :meth:`AsyncBackend.get_many`."""
-        return self._run(self.backend.get_many(keys))  # type: ignore[no-any-return]
+        return self._run(self.backend.get_many(keys))
 
     def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
         """See :meth:`AsyncBackend.set`."""
@@ -171,18 +187,27 @@ class SyncAdapter:
         """See :meth:`AsyncBackend.keys` (collected on the private loop)."""
 
         async def collect() -> list[Any]:
-            return [key async for key in self.backend.keys()]
+            keys = self.backend.keys()  # an async iterator, not a dict view
+            return [key async for key in keys]
 
         return iter(self._run(collect()))
 
     def close(self) -> None:
-        """Close the wrapped backend and stop the private loop."""
-        if self._runner is not None:
-            self._runner.run(self.backend.close())
-            self._runner.stop()
-            self._runner = None
+        """Close the wrapped backend and stop the private loop (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            runner, self._runner = self._runner, None
+        if runner is not None:
+            try:
+                runner.run(self.backend.close())
+            finally:
+                runner.stop()
         elif not getattr(self.backend, "closed", False):
-            asyncio.run(self.backend.close())
+            # never used from sync code: close it on a loop of its own, which works
+            # even when the caller is inside a running event loop
+            run_blocking(self.backend.close())
 
 
 def _is_async(backend: Any) -> bool:

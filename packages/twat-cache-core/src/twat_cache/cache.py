@@ -8,6 +8,7 @@ stats and logging. Engines only move bytes (or, in-process, objects).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import sys
@@ -15,7 +16,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from twat_cache.adapters import AsyncAdapter, as_async, as_sync, run_blocking
 from twat_cache.config import CacheConfig, _check_ttl, resolve_config
@@ -77,12 +78,22 @@ class Tagged:
 _live: weakref.WeakSet[Cache] = weakref.WeakSet()
 
 
+def _counter(raw: Any) -> int | None:
+    """A tag counter's value, or ``None`` when it is absent or unreadable."""
+    try:
+        return None if raw is None else int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
 def live_caches() -> list[Cache]:
     """Return every cache object that is still open in this process."""
     return [cache for cache in list(_live) if not cache.closed]
 
 
 TTL = float | None | _Sentinel
+# the tag versions an entry is written with; MISSING: do not write it
+_WriteVersions = dict[str, int] | Literal[_Sentinel.MISSING] | None
 
 
 class Cache:
@@ -193,7 +204,8 @@ class Cache:
             return False
         if self.config.strict:
             raise BackendUnavailableError(
-                f"cache {self.name}: backend unavailable, retrying after {self.config.retry_after} s"
+                f"cache {self.name}: backend unavailable, "
+                f"retrying after {self.config.retry_after} s"
             )
         return True
 
@@ -209,14 +221,17 @@ class Cache:
     def _tag_key(tag: str) -> str:
         return TAG_PREFIX + tag
 
-    def _versions_from(self, tags: Iterable[str], found: Mapping[Any, Any]) -> dict[str, int | None]:
+    def _versions_from(
+        self, tags: Iterable[str], found: Mapping[Any, Any]
+    ) -> dict[str, int | None]:
         versions: dict[str, int | None] = {}
         for tag in tags:
-            raw = found.get(self._tag_key(tag))
-            versions[tag] = None if raw is None else int(raw)
+            versions[tag] = _counter(found.get(self._tag_key(tag)))
         return versions
 
-    def _fresh(self, value: Any, stored: dict[str, int] | None, current: dict[str, int | None]) -> Any:
+    def _fresh(
+        self, value: Any, stored: dict[str, int] | None, current: dict[str, int | None]
+    ) -> Any:
         if stored is None or all(current.get(t) == v for t, v in stored.items()):
             return value
         return MISSING
@@ -242,8 +257,27 @@ class Cache:
                 if version is None:
                     start = time.time_ns()  # never reuse a version a lost counter once had
                     self._call(False, "add", self._tag_key(tag), self._raw_int(start))
-                    versions[tag] = self._versions_from([tag], self._call({}, "get_many", [self._tag_key(tag)]))[tag]
+                    versions[tag] = self._versions_from(
+                        [tag], self._call({}, "get_many", [self._tag_key(tag)])
+                    )[tag]
         return versions
+
+    @staticmethod
+    def _writable(versions: dict[str, int | None]) -> _WriteVersions:
+        """The tag versions to store with an entry, or MISSING when a tag has no counter.
+
+        An entry whose tag counter could not be read or created (the backend failed)
+        could not be invalidated by that tag, so it must not be written at all.
+        """
+        if not versions:
+            return None
+        if any(v is None for v in versions.values()):
+            return MISSING
+        return {t: v for t, v in versions.items() if v is not None}
+
+    def _versions_for_write(self, tags: Iterable[str]) -> _WriteVersions:
+        tags = tuple(tags) or self.config.tags
+        return self._writable(self._current_versions(tags, create=True) if tags else {})
 
     def _raw_int(self, value: int) -> Any:
         return value if self.local else encode_int(value)
@@ -263,11 +297,12 @@ class Cache:
 
     def store(self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> None:
         """Encode and write ``value`` (fail-open); raises SerializationError first if it cannot."""
-        tags = tuple(tags) or self.config.tags
-        versions = self._current_versions(tags, create=True) if tags else None
-        data = self._encode(value, {t: v for t, v in versions.items() if v is not None} if versions else None)
-        self._call(None, "set", key, data, self._ttl(ttl))
-        self.stats.sets += 1
+        versions = self._versions_for_write(tags)
+        if versions is MISSING:
+            return
+        data = self._encode(value, versions)
+        if self._call(MISSING, "set", key, data, self._ttl(ttl)) is not MISSING:
+            self.stats.sets += 1
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         """Return the value under ``key``, or ``default`` when absent, expired or unreadable."""
@@ -290,13 +325,18 @@ class Cache:
 
     def add(self, key: Hashable, value: Any, ttl: TTL = DEFAULT) -> bool:
         """Store ``value`` only if ``key`` is absent (atomic); return whether it was stored."""
-        stored: bool = self._call(False, "add", self._key(key), self._encode(value, None), self._ttl(ttl))
+        versions = self._versions_for_write(())
+        if versions is MISSING:
+            return False
+        stored: bool = self._call(
+            False, "add", self._key(key), self._encode(value, versions), self._ttl(ttl)
+        )
         return stored
 
     def delete(self, key: Hashable) -> bool:
         """Remove ``key``; return whether it was present."""
-        self.stats.deletes += 1
         deleted: bool = self._call(False, "delete", self._key(key))
+        self.stats.deletes += deleted
         return deleted
 
     def get_many(self, keys: Iterable[Hashable]) -> dict[Any, Any]:
@@ -320,9 +360,12 @@ class Cache:
         Raises:
             SerializationError: when any value cannot be encoded (nothing is written).
         """
-        encoded = {self._key(k): self._encode(v, None) for k, v in items.items()}
-        self._call(None, "set_many", encoded, self._ttl(ttl))
-        self.stats.sets += len(encoded)
+        versions = self._versions_for_write(())
+        if versions is MISSING:
+            return
+        encoded = {self._key(k): self._encode(v, versions) for k, v in items.items()}
+        if self._call(MISSING, "set_many", encoded, self._ttl(ttl)) is not MISSING:
+            self.stats.sets += len(encoded)
 
     def delete_many(self, keys: Iterable[Hashable]) -> int:
         """Remove ``keys``; return how many were present."""
@@ -345,6 +388,7 @@ class Cache:
         except _FAILURES as exc:
             self._failed(exc)
             raise BackendError(f"cache {self.name}: incr failed: {exc}") from exc
+        self._breaker.success()
         return result
 
     def decr(self, key: Hashable, delta: int = 1) -> int:
@@ -361,9 +405,22 @@ class Cache:
         self._call(None, "clear")
 
     def keys(self) -> Iterator[Any]:
-        """Iterate over the keys of this namespace (tag counters left out)."""
-        keys = self._call(iter(()), "keys")
-        return (k for k in keys if not (type(k) is str and k.startswith(TAG_PREFIX)))
+        """Iterate over the keys of this namespace (tag counters left out).
+
+        Raises:
+            CacheOperationError: when the engine cannot list its keys (memcached).
+        """
+        if self._unavailable():
+            return
+        try:
+            keys = self._backend.keys()  # an engine's key scan, not a dict view
+            for key in keys:
+                if not (type(key) is str and key.startswith(TAG_PREFIX)):
+                    yield key
+        except _FAILURES as exc:  # fail-open, also when a lazy scan fails half-way
+            self._failed(exc)
+            return
+        self._breaker.success()
 
     def __contains__(self, key: Hashable) -> bool:
         return self.lookup(self._key(key)) is not MISSING
@@ -374,10 +431,9 @@ class Cache:
         One ``incr`` per tag; no scan of the keyspace.
         """
         for tag in tags:
-            try:
+            # ValueError: no counter, so no live entry was written under this tag
+            with contextlib.suppress(ValueError):
                 self._call(None, "incr", self._tag_key(tag), 1)
-            except ValueError:
-                pass  # no entry was ever written under this tag's current counter
 
     def close(self) -> None:
         """Close the engine (idempotent)."""
@@ -392,7 +448,10 @@ class Cache:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -415,10 +474,16 @@ class Cache:
         if create:
             for tag, version in versions.items():
                 if version is None:
-                    await self._acall(False, "add", self._tag_key(tag), self._raw_int(time.time_ns()))
+                    await self._acall(
+                        False, "add", self._tag_key(tag), self._raw_int(time.time_ns())
+                    )
                     again = await self._acall({}, "get_many", [self._tag_key(tag)])
                     versions[tag] = self._versions_from([tag], again)[tag]
         return versions
+
+    async def _aversions_for_write(self, tags: Iterable[str]) -> _WriteVersions:
+        tags = tuple(tags) or self.config.tags
+        return self._writable(await self._acurrent_versions(tags, create=True) if tags else {})
 
     async def alookup(self, key: Any) -> Any:
         """Async :meth:`lookup`."""
@@ -426,19 +491,25 @@ class Cache:
         if raw is not None:
             value, stored = self._decode(key, raw)
             if stored is not None and value is not MISSING:
-                value = self._fresh(value, stored, await self._acurrent_versions(stored, create=False))
+                value = self._fresh(
+                    value, stored, await self._acurrent_versions(stored, create=False)
+                )
             if value is not MISSING:
                 self.stats.hits += 1
                 return value
         self.stats.misses += 1
         return MISSING
 
-    async def astore(self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> None:
+    async def astore(
+        self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()
+    ) -> None:
         """Async :meth:`store`."""
-        tags = tuple(tags) or self.config.tags
-        versions = await self._acurrent_versions(tags, create=True) if tags else None
-        data = self._encode(value, {t: v for t, v in versions.items() if v is not None} if versions else None)
-        await self._acall(None, "set", key, data, self._ttl(ttl))
+        versions = await self._aversions_for_write(tags)
+        if versions is MISSING:
+            return
+        data = self._encode(value, versions)
+        if await self._acall(MISSING, "set", key, data, self._ttl(ttl)) is MISSING:
+            return  # the backend failed (fail-open): nothing was written
         self.stats.sets += 1
 
     async def aget(self, key: Hashable, default: Any = None) -> Any:
@@ -446,19 +517,26 @@ class Cache:
         value = await self.alookup(self._key(key))
         return default if value is MISSING else value
 
-    async def aset(self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> None:
+    async def aset(
+        self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()
+    ) -> None:
         """Async :meth:`set`."""
         await self.astore(self._key(key), value, ttl, tags)
 
     async def aadd(self, key: Hashable, value: Any, ttl: TTL = DEFAULT) -> bool:
         """Async :meth:`add`."""
-        added: bool = await self._acall(False, "add", self._key(key), self._encode(value, None), self._ttl(ttl))
+        versions = await self._aversions_for_write(())
+        if versions is MISSING:
+            return False
+        added: bool = await self._acall(
+            False, "add", self._key(key), self._encode(value, versions), self._ttl(ttl)
+        )
         return added
 
     async def adelete(self, key: Hashable) -> bool:
         """Async :meth:`delete`."""
-        self.stats.deletes += 1
         deleted: bool = await self._acall(False, "delete", self._key(key))
+        self.stats.deletes += deleted
         return deleted
 
     async def aget_many(self, keys: Iterable[Hashable]) -> dict[Any, Any]:
@@ -469,7 +547,9 @@ class Cache:
         for key, raw in found.items():
             value, stored = self._decode(key, raw)
             if stored is not None and value is not MISSING:
-                value = self._fresh(value, stored, await self._acurrent_versions(stored, create=False))
+                value = self._fresh(
+                    value, stored, await self._acurrent_versions(stored, create=False)
+                )
             if value is not MISSING:
                 result[wanted[key]] = value
         self.stats.hits += len(result)
@@ -478,8 +558,12 @@ class Cache:
 
     async def aset_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> None:
         """Async :meth:`set_many`."""
-        encoded = {self._key(k): self._encode(v, None) for k, v in items.items()}
-        await self._acall(None, "set_many", encoded, self._ttl(ttl))
+        versions = await self._aversions_for_write(())
+        if versions is MISSING:
+            return
+        encoded = {self._key(k): self._encode(v, versions) for k, v in items.items()}
+        if await self._acall(MISSING, "set_many", encoded, self._ttl(ttl)) is MISSING:
+            return  # the backend failed (fail-open): nothing was written
         self.stats.sets += len(encoded)
 
     async def adelete_many(self, keys: Iterable[Hashable]) -> int:
@@ -497,6 +581,7 @@ class Cache:
         except _FAILURES as exc:
             self._failed(exc)
             raise BackendError(f"cache {self.name}: incr failed: {exc}") from exc
+        self._breaker.success()
         return result
 
     async def adecr(self, key: Hashable, delta: int = 1) -> int:
@@ -514,17 +599,22 @@ class Cache:
 
     async def akeys(self) -> AsyncIterator[Any]:
         """Async :meth:`keys`."""
-        async for key in self.async_backend.keys():
-            if not (type(key) is str and key.startswith(TAG_PREFIX)):
-                yield key
+        if self._unavailable():
+            return
+        try:
+            async for key in self.async_backend.keys():
+                if not (type(key) is str and key.startswith(TAG_PREFIX)):
+                    yield key
+        except _FAILURES as exc:
+            self._failed(exc)
+            return
+        self._breaker.success()
 
     async def ainvalidate_tags(self, *tags: str) -> None:
         """Async :meth:`invalidate_tags`."""
         for tag in tags:
-            try:
+            with contextlib.suppress(ValueError):  # no counter: no live entry under this tag
                 await self._acall(None, "incr", self._tag_key(tag), 1)
-            except ValueError:
-                pass
 
     async def aclose(self) -> None:
         """Close the engine (idempotent)."""
@@ -538,6 +628,9 @@ class Cache:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()

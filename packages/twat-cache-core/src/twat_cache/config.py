@@ -9,6 +9,7 @@ and what is allowed.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
@@ -17,9 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote_plus
 
 from twat_cache.exceptions import ConfigurationError, PathError
-from twat_cache.urls import EngineURL, parse_url
+from twat_cache.urls import EngineURL, parse_url, redact
 
 if sys.version_info >= (3, 11):
     from typing import TypedDict
@@ -140,35 +142,26 @@ class CacheConfig:
         for name in ("compress", "strict"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(name, getattr(self, name), "True or False")
-        if isinstance(self.jitter, bool) or not isinstance(self.jitter, (int, float)) or not (
-            0.0 <= self.jitter < 1.0
+        _check_number("jitter", self.jitter, "a number from 0 up to (not including) 1", below=1.0)
+        _check_number("retry_after", self.retry_after, "a finite number of seconds >= 0")
+        if self.secret is not None and (
+            not isinstance(self.secret, (str, bytes)) or not self.secret
         ):
-            raise ConfigurationError("jitter", self.jitter, "a number from 0 up to (not including) 1")
-        if (
-            isinstance(self.retry_after, bool)
-            or not isinstance(self.retry_after, (int, float))
-            or not math.isfinite(self.retry_after)
-            or self.retry_after < 0
-        ):
-            raise ConfigurationError("retry_after", self.retry_after, "a finite number of seconds >= 0")
-        if self.secret is not None and (not isinstance(self.secret, (str, bytes)) or not self.secret):
             raise ConfigurationError("secret", "<hidden>", "a non-empty str or bytes, or None")
-        tags = (self.tags,) if isinstance(self.tags, str) else tuple(self.tags)
-        for tag in tags:
-            if not isinstance(tag, str) or not _TAG.match(tag):
-                raise ConfigurationError("tags", tag, "strings of 1-128 characters without spaces")
-        set_(self, "tags", tags)
-        if self.url is not None and (not isinstance(self.url, str) or "://" not in self.url):
+        set_(self, "tags", _check_tags(self.tags))
+        _check_places(self.url, self.folder, self.options)
+        if self.serializer == "msgpack" and importlib.util.find_spec("msgpack") is None:
             raise ConfigurationError(
-                "url", self.url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+                "serializer",
+                "msgpack",
+                'msgpack is not installed: pip install "twat-cache-core[msgpack]"',
             )
-        if self.serializer == "msgpack":
-            try:
-                import msgpack  # noqa: F401
-            except ImportError:
-                raise ConfigurationError(
-                    "serializer", "msgpack", 'msgpack is not installed: pip install "twat-cache-core[msgpack]"'
-                ) from None
+
+    def __repr__(self) -> str:  # the URL may hold a password, and the secret is never shown
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "secret"}
+        if self.url is not None:
+            shown["url"] = redact(self.url)
+        return "CacheConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
     def engine(self) -> str:
@@ -194,9 +187,52 @@ class CacheConfig:
 def _check_ttl(name: str, ttl: object) -> float | None:
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl) or ttl <= 0:
-        raise ConfigurationError(name, ttl, "a positive, finite number of seconds, or None for no expiry")
+    if (
+        isinstance(ttl, bool)
+        or not isinstance(ttl, (int, float))
+        or not math.isfinite(ttl)
+        or ttl <= 0
+    ):
+        raise ConfigurationError(
+            name, ttl, "a positive, finite number of seconds, or None for no expiry"
+        )
     return float(ttl)
+
+
+def _check_number(name: str, value: object, allowed: str, below: float | None = None) -> None:
+    """Check a finite number >= 0 (and < ``below`` when given)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (below is not None and value >= below)
+    ):
+        raise ConfigurationError(name, value, allowed)
+
+
+def _check_tags(tags: object) -> tuple[str, ...]:
+    """Return ``tags`` as a tuple (a lone string is one tag); check each tag."""
+    if isinstance(tags, str):
+        tags = (tags,)
+    if not isinstance(tags, (tuple, list, set, frozenset)):
+        raise ConfigurationError("tags", tags, "a list of strings")
+    for tag in tags:
+        if not isinstance(tag, str) or not _TAG.match(tag):
+            raise ConfigurationError("tags", tag, "strings of 1-128 characters without spaces")
+    return tuple(tags)
+
+
+def _check_places(url: object, folder: object, options: object) -> None:
+    """Check the types of ``url``, ``folder`` and ``options`` (engines check their values)."""
+    if url is not None and (not isinstance(url, str) or "://" not in url):
+        raise ConfigurationError(
+            "url", url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+        )
+    if folder is not None and not isinstance(folder, (str, os.PathLike)):
+        raise ConfigurationError("folder", folder, "a path (str or os.PathLike), or None")
+    if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+        raise ConfigurationError("options", options, "a mapping of option names to values")
 
 
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -206,7 +242,8 @@ def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
 
 _FIELD_NAMES = frozenset(f.name for f in fields(CacheConfig))
 _CONVERTERS: dict[str, Any] = {
-    "ttl": lambda v: None if v.lower() in ("", "none", "0") else _number("ttl", v),
+    # "0" is not "no expiry": it is refused, as ttl=0 is (None or "none" means no expiry)
+    "ttl": lambda v: None if v.lower() in ("", "none") else _number("ttl", v),
     "maxsize": lambda v: None if v.lower() in ("", "none") else _integer("maxsize", v),
     "maxbytes": lambda v: None if v.lower() in ("", "none") else _integer("maxbytes", v),
     "compress": lambda v: _boolean("compress", v),
@@ -218,7 +255,7 @@ _CONVERTERS: dict[str, Any] = {
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
-    "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error",
+    "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
 )  # fmt: skip
 
 
@@ -251,6 +288,7 @@ def _from_text(values: Mapping[str, str]) -> dict[str, Any]:
 
 def resolve_config(
     url: str | None = None,
+    /,
     *,
     base: CacheConfig | None = None,
     environ: Mapping[str, str] | None = None,
@@ -258,12 +296,14 @@ def resolve_config(
 ) -> CacheConfig:
     """Build a :class:`CacheConfig` from every source, later wins.
 
-    Order: ``base`` (or the defaults) < ``TWAT_CACHE_*`` variables < the URL's
-    query string < keyword ``options``.
+    Order: the defaults < ``TWAT_CACHE_*`` variables < the URL's query string <
+    keyword ``options``. A ``base`` config replaces the first two: it already is
+    a complete configuration, so the environment is not read again over it.
 
     Args:
-        url: The cache URL; falls back to ``options["url"]``, then ``TWAT_CACHE_URL``.
-        base: A config to start from instead of the defaults.
+        url: The cache URL; falls back to ``options["url"]``, then ``base.url``,
+            then ``TWAT_CACHE_URL``.
+        base: A config to start from instead of the defaults and the environment.
         environ: The environment to read (``os.environ`` by default).
         **options: Keyword options (see :class:`CacheOptions`).
 
@@ -272,27 +312,29 @@ def resolve_config(
 
     Raises:
         ConfigurationError: naming the field, the value and what is allowed.
+
+    Example:
+        >>> resolve_config("memory://?ttl=5", environ={"TWAT_CACHE_TTL": "1"}).ttl
+        5.0
     """
     unknown = sorted(set(options) - _FIELD_NAMES)
     if unknown:
-        raise ConfigurationError(
-            "option", unknown[0], "one of " + ", ".join(sorted(_FIELD_NAMES))
-        )
-    env = os.environ if environ is None else environ
+        raise ConfigurationError("option", unknown[0], "one of " + ", ".join(sorted(_FIELD_NAMES)))
     values: dict[str, Any] = {}
-    env_values = {
-        name: env[f"TWAT_CACHE_{name.upper()}"]
-        for name in (*_TEXT_FIELDS, "url")
-        if f"TWAT_CACHE_{name.upper()}" in env
-    }
-    env_url = env_values.pop("url", None)
-    values.update(_from_text(env_values))
-    chosen_url = url if url is not None else options.pop("url", None)
-    options.pop("url", None)
-    if chosen_url is None and base is not None and base.url is not None:
-        chosen_url = base.url
+    env_url: str | None = None
+    if base is None:
+        env = os.environ if environ is None else environ
+        env_values = {
+            name: env[f"TWAT_CACHE_{name.upper()}"]
+            for name in (*_TEXT_FIELDS, "url")
+            if f"TWAT_CACHE_{name.upper()}" in env
+        }
+        env_url = env_values.pop("url", None) or None
+        values.update(_from_text(env_values))
+    given_url = options.pop("url", None)
+    chosen_url = url if url is not None else given_url
     if chosen_url is None:
-        chosen_url = env_url or None
+        chosen_url = base.url if base is not None else env_url
     if chosen_url is not None:
         if not isinstance(chosen_url, str) or "://" not in chosen_url:
             raise ConfigurationError(
@@ -312,7 +354,7 @@ def _strip_query(url: str, remove: Mapping[str, str]) -> str:
     if not remove or "?" not in url:
         return url
     head, _, query = url.partition("?")
-    kept = [p for p in query.split("&") if p.split("=", 1)[0] not in remove]
+    kept = [p for p in query.split("&") if unquote_plus(p.split("=", 1)[0]) not in remove]
     return head + ("?" + "&".join(kept) if kept else "")
 
 
@@ -326,7 +368,9 @@ def ensure_folder(folder: str | os.PathLike[str]) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PathError("folder", str(path), f"a folder that can be created ({exc.strerror})") from exc
+        raise PathError(
+            "folder", str(path), f"a folder that can be created ({exc.strerror})"
+        ) from exc
     if not os.access(path, os.W_OK | os.X_OK):
         raise PathError("folder", str(path), "a writable folder")
     return path

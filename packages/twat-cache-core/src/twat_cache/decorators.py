@@ -14,12 +14,13 @@ import inspect
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
 
-from twat_cache.cache import MISSING, NONE_VALUE, Cache, Tagged
-from twat_cache.config import CacheOptions
-from twat_cache.exceptions import CacheKeyError, SerializationError
+from twat_cache.cache import _FAILURES, MISSING, NONE_VALUE, Cache, Tagged
+from twat_cache.config import CacheOptions, resolve_config
+from twat_cache.exceptions import CacheOperationError, ConfigurationError, SerializationError
 from twat_cache.keys import KeyPlan, freeze
+from twat_cache.registry import engine_class
 
 if sys.version_info >= (3, 11):
     from typing import ParamSpec, Unpack
@@ -56,8 +57,14 @@ class CacheInfo(NamedTuple):
 class _Cached(Generic[P, R]):
     """What sync and async cached functions share."""
 
-    def __init__(self, func: Callable[..., Any], cache: Cache, owns_cache: bool, key: KeyFunc | None) -> None:
-        functools.update_wrapper(self, func)
+    # copied from the function by functools.update_wrapper
+    __name__: str
+    __qualname__: str
+
+    def __init__(
+        self, func: Callable[..., Any], cache: Cache, owns_cache: bool, key: KeyFunc | None
+    ) -> None:
+        functools.update_wrapper(cast("Callable[..., Any]", self), func)
         self.__wrapped__ = func
         self.cache = cache
         self._owns_cache = owns_cache
@@ -82,13 +89,12 @@ class _Cached(Generic[P, R]):
         if not self._local:
             return self._plan.shared_key(args, kwargs)
         key = self._plan.local_key(args, kwargs)
-        if not self._bare:
-            key = (self._plan.prefix, key)
         try:
             hash(key)
         except TypeError:  # an unhashable argument (list, dict, set...)
-            return freeze(key)
-        return key
+            key = freeze(key)
+        # frozen or not, the prefix stays visible so that cache_clear() finds the key
+        return key if self._bare else (self._plan.prefix, key)
 
     def cache_key(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Return the key a call with these arguments is stored under."""
@@ -99,18 +105,37 @@ class _Cached(Generic[P, R]):
         return self.cache.delete(self._key(args, kwargs))
 
     def cache_clear(self) -> None:
-        """Remove this function's entries (all of its cache when it owns one)."""
+        """Remove this function's entries.
+
+        An in-process cache of the function's own is emptied. On a shared engine
+        the namespace also holds other functions' entries, so only the keys of
+        this function are removed -- or, on an engine that cannot list its keys
+        (memcached), the whole namespace, which costs others misses but never
+        serves a stale value. Entries stored under a ``key=`` function's own
+        string are not found by the scan.
+        """
         self._stats.reset()
-        if self._owns_cache:
+        if self._owns_cache and self._local:
             self.cache.clear()
             return
         prefix = self._plan.prefix
-        stale = [
-            k
-            for k in self.cache.keys()
-            if (isinstance(k, str) and k.startswith(prefix + ":"))
-            or (isinstance(k, tuple) and k[:1] == (prefix,))
-        ]
+        try:
+            stale = [
+                k
+                for k in list(self.cache.keys())
+                if (isinstance(k, str) and k.startswith(prefix + ":"))
+                or (isinstance(k, tuple) and k[:1] == (prefix,))
+            ]
+        except CacheOperationError as exc:
+            logger.info(
+                "%s: cannot list keys (%s); clearing namespace %r",
+                prefix,
+                exc,
+                self.cache.config.namespace,
+                extra={"function": prefix},
+            )
+            self.cache.clear()
+            return
         self.cache.delete_many(stale)
 
     def cache_info(self) -> CacheInfo:
@@ -124,7 +149,10 @@ class _Cached(Generic[P, R]):
         if not self._warn:
             raise exc
         logger.warning(
-            "%s: result not cached: %s", self._plan.prefix, exc, extra={"function": self._plan.prefix}
+            "%s: result not cached: %s",
+            self._plan.prefix,
+            exc,
+            extra={"function": self._plan.prefix},
         )
 
     def __repr__(self) -> str:
@@ -135,14 +163,22 @@ class CachedFunction(_Cached[P, R]):
     """A cached sync function. Call it as the original."""
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Return the cached result of the call, running the function on a miss."""
         if self._bare:
             # hot path of in-process caches: the arguments are the key
-            key: Any = args if (not kwargs and len(args) == self._nargs) else self._plan.local_key(args, kwargs)
+            key: Any = (
+                args
+                if (not kwargs and len(args) == self._nargs)
+                else self._plan.local_key(args, kwargs)
+            )
             try:
-                value = self._get(key)
-            except TypeError:  # an unhashable argument (list, dict, set...)
-                key = freeze(key)
-                value = self._get(key)
+                try:
+                    value = self._get(key)
+                except TypeError:  # an unhashable argument (list, dict, set...)
+                    key = freeze(key)
+                    value = self._get(key)
+            except _FAILURES:  # fail-open: the lookup below records it (once, by the breaker)
+                value = None
             if value is not None and type(value) is not Tagged:
                 self._stats.hits += 1
                 return None if value is NONE_VALUE else value  # type: ignore[return-value]
@@ -167,10 +203,13 @@ class CachedFunction(_Cached[P, R]):
 class AsyncCachedFunction(_Cached[P, R]):
     """A cached coroutine function: ``await`` it as the original."""
 
-    def __init__(self, func: Callable[..., Any], cache: Cache, owns_cache: bool, key: KeyFunc | None) -> None:
+    def __init__(
+        self, func: Callable[..., Any], cache: Cache, owns_cache: bool, key: KeyFunc | None
+    ) -> None:
         super().__init__(func, cache, owns_cache, key)
         self._is_coroutine = inspect.iscoroutinefunction(func)
-        if sys.version_info >= (3, 12):  # let inspect.iscoroutinefunction() see through us
+        # let inspect.iscoroutinefunction() see through us (the function exists from 3.12 on)
+        if sys.version_info >= (3, 12):  # pragma: no cover - depends on the Python version
             inspect.markcoroutinefunction(self)
 
     async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -179,13 +218,21 @@ class AsyncCachedFunction(_Cached[P, R]):
         return await asyncio.to_thread(self.__wrapped__, *args, **kwargs)
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Return the cached result of the call, awaiting the function on a miss."""
         if self._bare:
-            key: Any = args if (not kwargs and len(args) == self._nargs) else self._plan.local_key(args, kwargs)
+            key: Any = (
+                args
+                if (not kwargs and len(args) == self._nargs)
+                else self._plan.local_key(args, kwargs)
+            )
             try:
-                value = self._get(key)
-            except TypeError:
-                key = freeze(key)
-                value = self._get(key)
+                try:
+                    value = self._get(key)
+                except TypeError:
+                    key = freeze(key)
+                    value = self._get(key)
+            except _FAILURES:
+                value = None
             if value is not None and type(value) is not Tagged:
                 self._stats.hits += 1
                 return None if value is NONE_VALUE else value  # type: ignore[return-value]
@@ -214,7 +261,7 @@ class AsyncCachedFunction(_Cached[P, R]):
 class _BoundCached:
     """A cached method bound to an instance (the instance is part of the key)."""
 
-    __slots__ = ("__self__", "__func__")
+    __slots__ = ("__func__", "__self__")
 
     def __init__(self, func: _Cached[Any, Any], instance: object) -> None:
         self.__func__ = func
@@ -250,18 +297,24 @@ class Decorator:
         self._key = key
         self._force_async = force_async
         if cache is not None and (url is not None or options):
-            raise CacheKeyError("pass either cache= or a URL and options, not both")
+            raise ConfigurationError("cache", cache, "either cache= or a URL and options, not both")
         if cache is None:
             # validate now, at decoration time, even before the function is known
-            from twat_cache.config import resolve_config
-
             self._config = resolve_config(url, **options)
+            engine_class(self._config.engine)  # an unknown or missing engine fails here too
 
+    # A coroutine function matches both overloads; the first one, for it, must win.
     @overload
-    def __call__(self, func: Callable[P, Coroutine[Any, Any, R]]) -> AsyncCachedFunction[P, R]: ...
+    def __call__(  # type: ignore[overload-overlap]
+        self, func: Callable[P, Coroutine[Any, Any, R]]
+    ) -> AsyncCachedFunction[P, R]: ...
     @overload
     def __call__(self, func: Callable[P, R]) -> CachedFunction[P, R]: ...
     def __call__(self, func: Callable[P, Any]) -> Any:
+        if isinstance(func, (classmethod, staticmethod)):  # @ucache above @classmethod
+            return type(func)(self(func.__func__))
+        if not callable(func):
+            raise TypeError(f"a cache decorator takes a function, not {func!r}")
         is_async = inspect.iscoroutinefunction(func) or self._force_async
         owns = self._cache is None
         cache = self._cache
@@ -283,8 +336,11 @@ class AsyncDecorator(Decorator):
         return super().__call__(func)
 
 
+# A coroutine function matches both overloads; the first one, for it, must win.
 @overload
-def ucache(url: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncCachedFunction[P, R]: ...
+def ucache(  # type: ignore[overload-overlap]
+    url: Callable[P, Coroutine[Any, Any, R]], /
+) -> AsyncCachedFunction[P, R]: ...
 @overload
 def ucache(url: Callable[P, R], /) -> CachedFunction[P, R]: ...
 @overload
@@ -330,14 +386,12 @@ def ucache(
         >>> square(3), square(3), square.cache_info().hits
         (9, 9, 1)
     """
-    if callable(url):
+    if callable(url) or isinstance(url, (classmethod, staticmethod)):
         return Decorator(None, {})(url)
     return Decorator(url, options, cache, key)
 
 
-def mcache(
-    *, key: KeyFunc | None = None, **options: Unpack[CacheOptions]
-) -> Decorator:
+def mcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator:
     """Cache in process memory (``memory://``): the fastest, per process.
 
     Args:
@@ -352,9 +406,7 @@ def mcache(
     return Decorator("memory://", dict(options), key=key)
 
 
-def bcache(
-    *, key: KeyFunc | None = None, **options: Unpack[CacheOptions]
-) -> Decorator:
+def bcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator:
     """Cache on local disk (``disk://``, diskcache): survives restarts, shared by processes.
 
     Args:
@@ -367,9 +419,7 @@ def bcache(
     return Decorator("disk://", dict(options), key=key)
 
 
-def fcache(
-    *, key: KeyFunc | None = None, **options: Unpack[CacheOptions]
-) -> Decorator:
+def fcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator:
     """Cache large values on disk, one file per value (``disk://`` with ``min_file_size=0``).
 
     Args:

@@ -32,6 +32,7 @@ __all__ = ["KeyPlan", "canonical_bytes", "digest"]
 _MAX_DEPTH = 32
 _MAX_PREFIX = 160
 _EMPTY = inspect.Parameter.empty
+_PLAIN = (int, str, float, bytes, tuple)
 
 
 def _len(data: bytes) -> bytes:
@@ -47,7 +48,8 @@ def _qualified(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
-def _encode(value: Any, out: list[bytes], depth: int) -> None:  # noqa: C901, PLR0912
+# one flat dispatch on the value's type reads better than helpers split to please a counter
+def _encode(value: Any, out: list[bytes], depth: int) -> None:  # noqa: PLR0912, PLR0915
     if depth > _MAX_DEPTH:
         raise CacheKeyError("cannot build a cache key: arguments are nested too deeply (or cyclic)")
     kind = type(value)
@@ -69,7 +71,10 @@ def _encode(value: Any, out: list[bytes], depth: int) -> None:  # noqa: C901, PL
         for item in value:
             _encode(item, out, depth + 1)
     elif kind is dict:
-        items = sorted((canonical_bytes(k, depth + 1), v) for k, v in value.items())
+        # sort on the encoded key only: the values need not be comparable
+        items = sorted(
+            ((canonical_bytes(k, depth + 1), v) for k, v in value.items()), key=lambda kv: kv[0]
+        )
         out.append(b"d" + len(items).to_bytes(4, "big"))
         for key_bytes, item in items:
             out.append(key_bytes)
@@ -77,16 +82,20 @@ def _encode(value: Any, out: list[bytes], depth: int) -> None:  # noqa: C901, PL
     elif kind in (set, frozenset):
         members = sorted(canonical_bytes(v, depth + 1) for v in value)
         out.append(b"S" + len(members).to_bytes(4, "big") + b"".join(members))
+    elif isinstance(value, type) or inspect.isroutine(value):
+        # before __cache_key__: a class defining it is an argument, not a keyed instance
+        out.append(b"C" + _text(_qualified(value)))
     elif hasattr(value, "__cache_key__"):
         out.append(b"K" + _text(_qualified(kind)))
         _encode(value.__cache_key__(), out, depth + 1)
     elif isinstance(value, enum.Enum):
         out.append(b"E" + _text(_qualified(kind)))
         _encode(value.value, out, depth + 1)
-    elif isinstance(value, (int, str, float, bytes, tuple)):  # subclasses: keep the type
+    elif isinstance(value, _PLAIN):  # subclasses: keep the type, encode the plain value
         out.append(b"u" + _text(_qualified(kind)))
-        _encode(kind.__mro__[-2](value), out, depth + 1)
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        base: type[Any] = next(b for b in _PLAIN if isinstance(value, b))
+        _encode(base(value), out, depth + 1)
+    elif dataclasses.is_dataclass(value):  # an instance: classes were handled above
         out.append(b"D" + _text(_qualified(kind)))
         for f in dataclasses.fields(value):
             out.append(_text(f.name))
@@ -95,8 +104,6 @@ def _encode(value: Any, out: list[bytes], depth: int) -> None:  # noqa: C901, PL
         out.append(b"z" + _text(_qualified(kind)) + _text(value.isoformat()))
     elif isinstance(value, (decimal.Decimal, uuid.UUID, pathlib.PurePath, complex, _dt.timedelta)):
         out.append(b"x" + _text(_qualified(kind)) + _text(str(value)))
-    elif isinstance(value, type) or inspect.isroutine(value):
-        out.append(b"C" + _text(_qualified(value)))
     elif hasattr(value, "__dict__") and not inspect.ismodule(value):
         out.append(b"O" + _text(_qualified(kind)))
         _encode(vars(value), out, depth + 1)
@@ -182,9 +189,8 @@ class KeyPlan:
             if given == self._nparams:
                 return args
             if given < self._nparams and self._defaults[given] is not _EMPTY:
-                rest = self._defaults[given:]
-                if _EMPTY not in rest:
-                    return args + rest
+                # every parameter after one with a default has a default too
+                return args + self._defaults[given:]
         if self._signature is None:
             return (args, tuple(sorted(kwargs.items())))
         bound = self._signature.bind(*args, **kwargs)

@@ -21,7 +21,13 @@ from twat_cache.config import CacheConfig
 from twat_cache.engines.builtin import BuiltinMemoryBackend
 from twat_cache.exceptions import ConfigurationError, EngineNotAvailableError
 
-__all__ = ["ENTRY_POINT_GROUP", "available_engines", "create_backend", "engine_class", "register_engine"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "available_engines",
+    "create_backend",
+    "engine_class",
+    "register_engine",
+]
 
 logger = logging.getLogger("twat_cache")
 
@@ -55,7 +61,10 @@ def _entry_points() -> dict[str, EntryPoint]:
 
 
 def register_engine(scheme: str, engine: type[Any]) -> None:
-    """Register ``engine`` for ``scheme`` at run time (tests, or code not installed as a package)."""
+    """Register ``engine`` for ``scheme`` at run time (tests, or code not installed as a package).
+
+    A registered engine wins over an entry point of the same name.
+    """
     _registered[scheme.lower()] = engine
 
 
@@ -90,7 +99,7 @@ def engine_class(scheme: str) -> type[Any]:
     if scheme in _EXTRAS:
         extra = _EXTRAS[scheme]
         raise EngineNotAvailableError(
-            f"the {scheme!r} engine needs twat-cache-{extra}: pip install \"twat-cache[{extra}]\""
+            f'the {scheme!r} engine needs twat-cache-{extra}: pip install "twat-cache[{extra}]"'
         )
     raise ConfigurationError("url scheme", scheme, "one of " + ", ".join(available_engines()))
 

@@ -10,16 +10,21 @@ The stored form of a value is either
 A frame never starts with a digit or ``-``, so the two forms cannot be confused.
 With a secret, an entry whose signature does not match -- tampered, written
 with another secret, or unsigned -- is rejected *before* it is unpickled.
+Plain integers are not signed (the server must be able to increment them): a
+writer without the secret can at most make an entry read back as an integer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import json
-import pickle
+
+# pickle is the default codec; with a secret, frames are verified before anything is loaded
+import pickle  # nosec B403
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from twat_cache.exceptions import ConfigurationError, SerializationError
@@ -126,6 +131,10 @@ class Serializer:
     def loads(self, data: bytes) -> tuple[Any, dict[str, int] | None]:
         """Decode a stored entry into ``(value, tag_versions_or_None)``.
 
+        A frame written with another serializer is read with that one, except
+        that only a ``pickle`` serializer ever unpickles: a cache configured for
+        ``json`` or ``msgpack`` rejects pickle frames.
+
         Raises:
             CorruptEntryError: when the entry is corrupt, tampered with or unsigned
                 while a secret is set. Nothing is unpickled before the check.
@@ -140,7 +149,35 @@ class Serializer:
         if data[0] != _MAGIC or len(data) < 2:
             raise CorruptEntryError("entry is not a twat-cache frame")
         flags = data[1]
-        body = memoryview(data)[2:]
+        body = self._verified(flags, memoryview(data)[2:])
+        fmt = flags & 0x0F
+        load = self._load
+        if fmt != self._format:
+            name = _name_of(fmt)
+            if name == "pickle":
+                raise CorruptEntryError(
+                    f"entry was written with pickle; this cache reads {self.name}"
+                )
+            load = _codec(name)[1]
+        tags: dict[str, int] | None = None
+        try:
+            if flags & _TAGGED:
+                size = int.from_bytes(body[:4], "big")
+                tags = json.loads(bytes(body[4 : 4 + size]))
+                body = body[4 + size :]
+                if not isinstance(tags, dict):
+                    raise CorruptEntryError("entry has a malformed tag block")
+            payload = bytes(body)
+            if flags & _COMPRESSED:
+                payload = zlib.decompress(payload)
+            return load(payload), tags
+        except CorruptEntryError:
+            raise
+        except Exception as exc:
+            raise CorruptEntryError(f"entry cannot be decoded: {exc}") from exc
+
+    def _verified(self, flags: int, body: memoryview) -> memoryview:
+        """Check the frame's signature (when a secret is set) and return what follows it."""
         if self.secret is not None:
             if not flags & _SIGNED or len(body) < _MAC_SIZE:
                 raise CorruptEntryError("entry is not signed, but a secret is set")
@@ -150,24 +187,7 @@ class Serializer:
                 raise CorruptEntryError("entry signature does not match")
         elif flags & _SIGNED:
             body = body[_MAC_SIZE:]  # signed by a writer with a secret; readable without one
-        tags: dict[str, int] | None = None
-        try:
-            if flags & _TAGGED:
-                size = int.from_bytes(body[:4], "big")
-                tags = json.loads(bytes(body[4 : 4 + size]))
-                body = body[4 + size :]
-            payload = bytes(body)
-            if flags & _COMPRESSED:
-                payload = zlib.decompress(payload)
-            fmt = flags & 0x0F
-            if fmt != self._format:
-                _, load = _codec(_name_of(fmt))
-                return load(payload), tags
-            return self._load(payload), tags
-        except CorruptEntryError:
-            raise
-        except Exception as exc:
-            raise CorruptEntryError(f"entry cannot be decoded: {exc}") from exc
+        return body
 
     def sign(self, value: bytes) -> bytes:
         """Return ``value`` signed the way frames are (for callers storing raw tokens)."""
@@ -187,15 +207,29 @@ def _json_dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _codec(name: str) -> tuple[Any, Any]:
+def _pickle_dumps(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _codec(name: str) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
     if name == "pickle":
-        return (lambda v: pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)), pickle.loads
+        return _pickle_dumps, pickle.loads
     if name == "json":
         return _json_dumps, json.loads
     try:
-        import msgpack
+        msgpack = importlib.import_module("msgpack")  # optional; untyped
     except ImportError:
         raise ConfigurationError(
-            "serializer", "msgpack", 'msgpack is not installed: pip install "twat-cache-core[msgpack]"'
+            "serializer",
+            "msgpack",
+            'msgpack is not installed: pip install "twat-cache-core[msgpack]"',
         ) from None
-    return (lambda v: msgpack.packb(v, use_bin_type=True)), (lambda b: msgpack.unpackb(b, raw=False))
+
+    def packb(value: Any) -> bytes:
+        return bytes(msgpack.packb(value, use_bin_type=True))
+
+    def unpackb(data: bytes) -> Any:
+        # strict_map_key=False: a dict with int keys must read back, not fail forever
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+    return packb, unpackb

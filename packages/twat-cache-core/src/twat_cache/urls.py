@@ -16,13 +16,21 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from twat_cache.exceptions import ConfigurationError
 
-__all__ = ["EngineURL", "parse_url"]
+__all__ = ["EngineURL", "parse_url", "redact"]
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*$")
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+# query options whose values are credentials (password=, aws_secret_access_key=, token=...)
+_CREDENTIAL_NAMES = r"pas+w|pwd|secret|token|credential|auth"  # "pas+w": also a misspelt pasword
+_SECRET_OPTION = re.compile(rf"([?&][^=&#]*(?:{_CREDENTIAL_NAMES})[^=&#]*=)[^&#]*", re.IGNORECASE)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+_SECRET_NAME = re.compile(_CREDENTIAL_NAMES, re.IGNORECASE)
 _T = TypeVar("_T")
+
+
+def _shown(name: str, value: str) -> str:
+    """``value`` as an error message may show it: hidden when ``name`` is a credential."""
+    return "***" if _SECRET_NAME.search(name) else value
 
 
 @dataclass
@@ -50,10 +58,8 @@ class EngineURL:
 
     @property
     def redacted(self) -> str:
-        """The URL with its password replaced by ``***``."""
-        if self.password is None:
-            return self.raw
-        return _PASSWORD.sub(r"\1***@", self.raw, count=1)
+        """The URL with its password (and secret query options) replaced by ``***``."""
+        return redact(self.raw)
 
     @property
     def host(self) -> str | None:
@@ -66,7 +72,7 @@ class EngineURL:
         return self.hosts[0][1] if self.hosts else None
 
     def _error(self, name: str, value: str, allowed: str) -> ConfigurationError:
-        return ConfigurationError(f"{self.scheme} option {name!r}", value, allowed)
+        return ConfigurationError(f"{self.scheme} option {name!r}", _shown(name, value), allowed)
 
     def _take(self, name: str) -> str | None:
         self._used.add(name)
@@ -129,15 +135,38 @@ class EngineURL:
             known = ", ".join(sorted(self._used)) or "none"
             raise ConfigurationError(
                 f"{self.scheme} URL option {unknown[0]!r}",
-                self.options[unknown[0]],
+                _shown(unknown[0], self.options[unknown[0]]),
                 f"known options are: {known}",
             )
 
     def require_host(self, default_port: int) -> list[tuple[str, int]]:
         """Return the hosts with ports filled in; raise when there is none."""
         if not self.hosts:
-            raise ConfigurationError("url", self.redacted, f"a host is required: {self.scheme}://HOST:PORT")
+            raise ConfigurationError(
+                "url", self.redacted, f"a host is required: {self.scheme}://HOST:PORT"
+            )
         return [(h, p if p is not None else default_port) for h, p in self.hosts]
+
+
+def redact(url: str) -> str:
+    """Return ``url`` with the password and credential-like query options replaced by ``***``.
+
+    Example:
+        >>> redact("redis://user:s3cret@host:6379/0?password=x&db=1")
+        'redis://user:***@host:6379/0?password=***&db=1'
+    """
+    head, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    # the authority ends where urlsplit ends it: at the first '/', '?' or '#'
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    if "@" in netloc:  # the password may itself hold '@': the hosts follow the last one
+        userinfo, hosts = netloc.rsplit("@", 1)
+        user, colon, _ = userinfo.partition(":")
+        if colon:
+            netloc = f"{user}:***@{hosts}"
+    return head + sep + netloc + _SECRET_OPTION.sub(r"\1***", tail)
 
 
 def _parse_hosts(netloc: str, raw: str) -> list[tuple[str, int | None]]:
@@ -179,11 +208,16 @@ def parse_url(url: str, extra_options: Mapping[str, object] | None = None) -> En
         [('a', 7000), ('b', 7001)]
     """
     if not isinstance(url, str) or "://" not in url:
-        raise ConfigurationError("url", url, "a URL such as memory://, disk:///path or redis://host:6379/0")
+        raise ConfigurationError(
+            "url", url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+        )
     scheme = url.split("://", 1)[0].lower()
     if not _SCHEME.match(scheme):
         raise ConfigurationError("url scheme", scheme, "letters, digits, '+', '-' and '.'")
-    parts = urlsplit(url.replace(scheme + "://", "x://", 1))
+    try:
+        parts = urlsplit("x://" + url.split("://", 1)[1])
+    except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 address
+        raise ConfigurationError("url", redact(url), f"a well-formed URL ({exc})") from None
     netloc = parts.netloc
     username = password = None
     if "@" in netloc:
@@ -192,14 +226,18 @@ def parse_url(url: str, extra_options: Mapping[str, object] | None = None) -> En
         username = unquote(user) or None
         password = unquote(pw) if sep else None
     try:
-        query = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+        query = dict(
+            parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+        )
     except ValueError:
-        raise ConfigurationError("url query", parts.query, "name=value pairs joined by '&'") from None
+        raise ConfigurationError(
+            "url query", parts.query, "name=value pairs joined by '&'"
+        ) from None
     for name, value in (extra_options or {}).items():
         query[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return EngineURL(
         scheme=scheme,
-        hosts=_parse_hosts(netloc, url),
+        hosts=_parse_hosts(netloc, redact(url)),
         path=unquote(parts.path),
         username=username,
         password=password,

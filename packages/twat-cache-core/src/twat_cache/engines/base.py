@@ -59,7 +59,8 @@ class _Lifecycle:
     def _check_open(self) -> None:
         if self._closed:
             raise CacheOperationError(
-                f"{type(self).__name__} (namespace {self.namespace!r}) is closed", engine=type(self).__name__
+                f"{type(self).__name__} (namespace {self.namespace!r}) is closed",
+                engine=type(self).__name__,
             )
 
     def __repr__(self) -> str:
@@ -126,7 +127,10 @@ class BaseBackend(_Lifecycle):
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -188,6 +192,9 @@ class BaseAsyncBackend(_Lifecycle):
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.close()

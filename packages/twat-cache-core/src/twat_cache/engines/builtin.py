@@ -94,7 +94,10 @@ class BuiltinMemoryBackend(BaseBackend):
         """Remove ``key``; return whether it was present."""
         with self._lock:
             self._check_open()
-            return self._live(key, time.monotonic()) is not None and self._data.pop(key, None) is not None
+            return (
+                self._live(key, time.monotonic()) is not None
+                and self._data.pop(key, None) is not None
+            )
 
     def touch(self, key: Hashable, ttl: float | None = None) -> bool:
         """Give ``key`` a new ``ttl``."""

@@ -28,6 +28,12 @@ what an engine honestly cannot do (each documented in the engine's README):
 Requires pytest and pytest-asyncio (``pip install "twat-cache-core[testing]"``).
 """
 
-from twat_cache.testing.conformance import AsyncBackendConformance, BackendConformance
+import pytest
+
+# the kit's asserts are plain asserts in an installed module: have pytest rewrite them
+# (as it does for test files) so that a failing engine sees the values compared
+pytest.register_assert_rewrite("twat_cache.testing.conformance")
+
+from twat_cache.testing.conformance import AsyncBackendConformance, BackendConformance  # noqa: E402
 
 __all__ = ["AsyncBackendConformance", "BackendConformance"]

@@ -41,6 +41,11 @@ def _decode(backend: Any, value: Any) -> Any:
     return value if backend.stores_objects or value is None else bytes(value)
 
 
+async def _akeys(backend: Any) -> list[Any]:
+    keys = backend.keys()  # an async iterator, not a dict view
+    return [key async for key in keys]
+
+
 class _Kit:
     max_value_size: int = 10 * 1024 * 1024
     ttl_resolution: float = 0.0
@@ -52,9 +57,11 @@ class _Kit:
         raise NotImplementedError("subclass the kit and provide a make_backend fixture")
 
     def short_ttl(self) -> float:
+        """The ttl the kit uses for expiry tests (at least ``ttl_resolution``)."""
         return max(0.5, self.ttl_resolution)
 
     def sizes(self) -> list[int]:
+        """The value sizes the kit stores (up to ``max_value_size``)."""
         return [s for s in SIZES if s <= self.max_value_size]
 
 
@@ -63,6 +70,7 @@ class BackendConformance(_Kit):
 
     @pytest.fixture
     def backends(self, make_backend: MakeBackend) -> Iterator[Callable[[], Any]]:
+        """Make fresh backends, each in a namespace of its own; close them afterwards."""
         made: list[Any] = []
 
         def make() -> Any:
@@ -76,18 +84,22 @@ class BackendConformance(_Kit):
 
     @pytest.fixture
     def backend(self, backends: Callable[[], Any]) -> Any:
+        """One fresh backend."""
         return backends()
 
     def test_roundtrip_binary_values(self, backend: Any) -> None:
+        """Every byte value, from empty to the largest size, reads back unchanged."""
         for size in self.sizes():
             value = _payload(size)
             backend.set(f"v{size}", value)
             assert _decode(backend, backend.get(f"v{size}")) == value, f"value of {size} bytes"
 
     def test_missing_key_is_none(self, backend: Any) -> None:
+        """A key never written reads as ``None``."""
         assert backend.get("absent") is None
 
     def test_set_replaces(self, backend: Any) -> None:
+        """``set`` replaces the value of an existing key."""
         backend.set("k", b"one")
         backend.set("k", b"two")
         assert _decode(backend, backend.get("k")) == b"two"
@@ -96,12 +108,14 @@ class BackendConformance(_Kit):
         "key", ["ключ-ünïcødé-键-🔑", "with space and\ttab", "x" * 1000, "a:b/c?d=e&f#g"]
     )
     def test_unusual_keys(self, backend: Any, key: str) -> None:
+        """Unicode, whitespace, long and URL-like keys work and do not collide."""
         backend.set(key, b"v")
         assert _decode(backend, backend.get(key)) == b"v"
         assert backend.get(key + "-other") is None
         assert backend.delete(key) is True
 
     def test_ttl_expires_and_none_never_expires(self, backend: Any) -> None:
+        """An entry expires after its ttl; ``ttl=None`` never expires."""
         backend.set("short", b"s", ttl=self.short_ttl())
         backend.set("forever", b"f", ttl=None)
         assert _decode(backend, backend.get("short")) == b"s"
@@ -112,11 +126,13 @@ class BackendConformance(_Kit):
         assert _decode(backend, backend.get("forever")) == b"f"
 
     def test_add_only_when_absent(self, backend: Any) -> None:
+        """``add`` stores only when the key is absent and says whether it did."""
         assert backend.add("k", b"first") is True
         assert backend.add("k", b"second") is False
         assert _decode(backend, backend.get("k")) == b"first"
 
     def test_add_is_atomic(self, backend: Any) -> None:
+        """Of threads racing to ``add`` one key, exactly one wins (locks rely on it)."""
         barrier = threading.Barrier(_THREADS)
         results: list[bool] = []
 
@@ -132,6 +148,7 @@ class BackendConformance(_Kit):
         assert sorted(results) == [False] * (_THREADS - 1) + [True]
 
     def test_add_after_expiry(self, backend: Any) -> None:
+        """``add`` succeeds again once the entry under the key has expired."""
         backend.add("k", b"old", ttl=self.short_ttl())
         deadline = time.monotonic() + _DEADLINE + self.short_ttl()
         while not backend.add("k", b"new"):
@@ -140,7 +157,8 @@ class BackendConformance(_Kit):
         assert _decode(backend, backend.get("k")) == b"new"
 
     def test_incr(self, backend: Any) -> None:
-        with pytest.raises(ValueError):
+        """``incr`` adds to a stored integer; ValueError when absent, TypeError on a non-integer."""
+        with pytest.raises(ValueError):  # noqa: PT011 - each engine words the message its way
             backend.incr("missing")
         backend.set("n", _integer(backend, 5))
         assert backend.incr("n") == 6
@@ -151,6 +169,7 @@ class BackendConformance(_Kit):
             backend.incr("text")
 
     def test_incr_is_atomic(self, backend: Any) -> None:
+        """Concurrent ``incr`` calls lose no update."""
         backend.set("n", _integer(backend, 0))
         per_thread = 25
         barrier = threading.Barrier(_THREADS)
@@ -168,12 +187,14 @@ class BackendConformance(_Kit):
         assert backend.incr("n", 0) == _THREADS * per_thread
 
     def test_get_many_and_set_many(self, backend: Any) -> None:
+        """Batch reads leave absent keys out; batch writes store every item."""
         backend.set_many({"a": b"1", "b": b"2", "c": b"3"}, ttl=None)
         found = backend.get_many(["a", "missing", "c"])
         assert {k: _decode(backend, v) for k, v in found.items()} == {"a": b"1", "c": b"3"}
         assert backend.get_many([]) == {}
 
     def test_set_many_ttl(self, backend: Any) -> None:
+        """``set_many`` gives every item the ttl."""
         backend.set_many({"a": b"1", "b": b"2"}, ttl=self.short_ttl())
         assert len(backend.get_many(["a", "b"])) == 2
         deadline = time.monotonic() + _DEADLINE + self.short_ttl()
@@ -182,6 +203,7 @@ class BackendConformance(_Kit):
             time.sleep(0.1)
 
     def test_delete_and_delete_many(self, backend: Any) -> None:
+        """Deletes say whether (how many) keys were present."""
         backend.set_many({"a": b"1", "b": b"2", "c": b"3"})
         assert backend.delete("a") is True
         assert backend.delete("a") is False
@@ -190,6 +212,7 @@ class BackendConformance(_Kit):
         assert backend.get_many(["a", "b", "c"]) == {}
 
     def test_touch(self, backend: Any) -> None:
+        """``touch`` sets a new ttl on a present key; ``touch(key, None)`` makes it persist."""
         assert backend.touch("missing", 10) is False
         backend.set("k", b"v", ttl=None)
         assert backend.touch("k", self.short_ttl()) is True
@@ -200,9 +223,12 @@ class BackendConformance(_Kit):
         backend.set("p", b"v", ttl=self.short_ttl())
         assert backend.touch("p", None) is True
         time.sleep(self.short_ttl() + 0.6)
-        assert _decode(backend, backend.get("p")) == b"v", "touch(ttl=None) must make the entry persist"
+        assert _decode(backend, backend.get("p")) == b"v", (
+            "touch(ttl=None) must make the entry persist"
+        )
 
     def test_clear_only_this_namespace(self, backends: Callable[[], Any]) -> None:
+        """``clear`` empties this namespace and leaves every other one alone."""
         mine, other = backends(), backends()
         mine.set_many({"a": b"1", "b": b"2"})
         other.set("a", b"other")
@@ -213,6 +239,7 @@ class BackendConformance(_Kit):
         assert _decode(mine, mine.get("a")) == b"again"
 
     def test_keys_only_this_namespace(self, backends: Callable[[], Any]) -> None:
+        """``keys`` lists this namespace only (or raises CacheOperationError)."""
         mine, other = backends(), backends()
         mine.set_many({"a": b"1", "b": b"2"})
         other.set("c", b"3")
@@ -224,6 +251,7 @@ class BackendConformance(_Kit):
         assert sorted(other.keys()) == ["c"]
 
     def test_close_is_idempotent_and_final(self, make_backend: MakeBackend) -> None:
+        """``close`` may be called twice; operations after it raise CacheOperationError."""
         backend = as_sync(make_backend(_namespace()))
         backend.set("k", b"v")
         backend.close()
@@ -241,6 +269,7 @@ class AsyncBackendConformance(_Kit):
 
     @pytest_asyncio.fixture
     async def abackends(self, make_backend: MakeBackend) -> AsyncIterator[Callable[[], Any]]:
+        """Make fresh async backends, each in a namespace of its own; close them afterwards."""
         made: list[Any] = []
 
         def make() -> Any:
@@ -254,6 +283,7 @@ class AsyncBackendConformance(_Kit):
 
     @pytest_asyncio.fixture
     async def abackend(self, abackends: Callable[[], Any]) -> Any:
+        """One fresh async backend."""
         return abackends()
 
     async def _wait_gone(self, check: Callable[[], Any], what: str) -> None:
@@ -263,24 +293,30 @@ class AsyncBackendConformance(_Kit):
             await asyncio.sleep(0.1)
 
     async def test_roundtrip_binary_values(self, abackend: Any) -> None:
+        """Every byte value, from empty to the largest size, reads back unchanged."""
         for size in self.sizes():
             value = _payload(size)
             await abackend.set(f"v{size}", value)
-            assert _decode(abackend, await abackend.get(f"v{size}")) == value, f"value of {size} bytes"
+            assert _decode(abackend, await abackend.get(f"v{size}")) == value, (
+                f"value of {size} bytes"
+            )
 
     async def test_missing_and_replace(self, abackend: Any) -> None:
+        """An absent key reads as ``None``; ``set`` replaces a value."""
         assert await abackend.get("absent") is None
         await abackend.set("k", b"one")
         await abackend.set("k", b"two")
         assert _decode(abackend, await abackend.get("k")) == b"two"
 
     async def test_unusual_keys(self, abackend: Any) -> None:
+        """Unicode, whitespace and long keys work."""
         for key in ["ключ-ünïcødé-键-🔑", "with space", "x" * 1000]:
             await abackend.set(key, b"v")
             assert _decode(abackend, await abackend.get(key)) == b"v"
             assert await abackend.delete(key) is True
 
     async def test_ttl_expires_and_none_never_expires(self, abackend: Any) -> None:
+        """An entry expires after its ttl; ``ttl=None`` never expires."""
         await abackend.set("short", b"s", ttl=self.short_ttl())
         await abackend.set("forever", b"f", ttl=None)
         assert _decode(abackend, await abackend.get("short")) == b"s"
@@ -292,12 +328,16 @@ class AsyncBackendConformance(_Kit):
         assert _decode(abackend, await abackend.get("forever")) == b"f"
 
     async def test_add_is_atomic(self, abackend: Any) -> None:
-        results = await asyncio.gather(*(abackend.add("lock", f"t{i}".encode()) for i in range(_THREADS)))
+        """Of concurrent ``add`` calls on one key, exactly one wins."""
+        results = await asyncio.gather(
+            *(abackend.add("lock", f"t{i}".encode()) for i in range(_THREADS))
+        )
         assert sorted(results) == [False] * (_THREADS - 1) + [True]
         assert await abackend.add("lock", b"again") is False
 
     async def test_incr(self, abackend: Any) -> None:
-        with pytest.raises(ValueError):
+        """``incr`` is atomic under concurrency; ValueError when absent, TypeError if not an int."""
+        with pytest.raises(ValueError):  # noqa: PT011 - each engine words the message its way
             await abackend.incr("missing")
         await abackend.set("n", _integer(abackend, 0))
         await asyncio.gather(*(abackend.incr("n") for _ in range(40)))
@@ -307,6 +347,7 @@ class AsyncBackendConformance(_Kit):
             await abackend.incr("text")
 
     async def test_many(self, abackend: Any) -> None:
+        """Batch reads, writes and deletes."""
         await abackend.set_many({"a": b"1", "b": b"2", "c": b"3"}, ttl=None)
         found = await abackend.get_many(["a", "missing", "c"])
         assert {k: _decode(abackend, v) for k, v in found.items()} == {"a": b"1", "c": b"3"}
@@ -315,6 +356,7 @@ class AsyncBackendConformance(_Kit):
         assert await abackend.delete("c") is False
 
     async def test_touch(self, abackend: Any) -> None:
+        """``touch`` sets a new ttl on a present key."""
         assert await abackend.touch("missing", 10) is False
         await abackend.set("k", b"v", ttl=None)
         assert await abackend.touch("k", self.short_ttl()) is True
@@ -325,19 +367,22 @@ class AsyncBackendConformance(_Kit):
         await self._wait_gone(present, "touch did not set the new ttl")
 
     async def test_clear_and_keys_only_this_namespace(self, abackends: Callable[[], Any]) -> None:
+        """``keys`` and ``clear`` touch this namespace only."""
         mine, other = abackends(), abackends()
         await mine.set_many({"a": b"1", "b": b"2"})
         await other.set("c", b"3")
         if self.supports_keys:
-            assert sorted([k async for k in mine.keys()]) == ["a", "b"]
+            assert sorted(await _akeys(mine)) == ["a", "b"]
+            assert sorted(await _akeys(other)) == ["c"]
         else:
             with pytest.raises(CacheOperationError):
-                _ = [k async for k in mine.keys()]
+                await _akeys(mine)
         await mine.clear()
         assert await mine.get_many(["a", "b"]) == {}
         assert _decode(other, await other.get("c")) == b"3"
 
     async def test_close_is_idempotent_and_final(self, make_backend: MakeBackend) -> None:
+        """``close`` may be called twice; operations after it raise CacheOperationError."""
         backend = as_async(make_backend(_namespace()))
         await backend.set("k", b"v")
         await backend.close()
