@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from twat_cache.cache import live_caches
 
 # engines the cross-package tests run the same decorated code against
 LOCAL = ["memory", "builtin"]
@@ -40,3 +43,11 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def namespace() -> str:
     """A namespace no other test uses (servers are shared by the session)."""
     return "x" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(autouse=True)
+def _close_caches() -> Iterator[None]:
+    """Close every cache a test opened (decorators included), so no socket leaks into the next test."""
+    yield
+    for cache in live_caches():
+        cache.close()

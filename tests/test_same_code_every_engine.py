@@ -85,6 +85,9 @@ def test_async_function(engine_url: str, namespace: str) -> None:
         assert await fetch(user_id=7) == {"id": 7}
         assert await blocking(4) == 8
         assert await blocking(4) == 8
+        # async clients belong to this event loop: close them before asyncio.run() ends it
+        await fetch.cache.aclose()
+        await blocking.cache.aclose()
 
     asyncio.run(scenario())
     assert calls == 1

@@ -132,7 +132,7 @@ def main() -> int:
         runner.run(f"{name}: bandit", [*lint, "bandit", "-q", "-r", f"{rel}/src"])
 
     if not args.no_cross and not args.only and (ROOT / "tests").is_dir():
-        cross = ["uv", "run", "--quiet", "--package", "twat-cache", "--isolated", "--all-extras", "--group", "dev"]
+        cross = ["uv", "run", "--quiet", "--package", "twat-cache", "--isolated", "--all-extras", "--group", "dev", "--group", "cross"]
         runner.run("cross-package tests", [*cross, "pytest", "tests"], pytest_run=True)
         if not args.no_lint:
             lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]

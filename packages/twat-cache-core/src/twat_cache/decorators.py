@@ -14,11 +14,16 @@ import inspect
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
+from typing import Any, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
 from twat_cache.cache import _FAILURES, MISSING, NONE_VALUE, Cache, Tagged
 from twat_cache.config import CacheOptions, resolve_config
-from twat_cache.exceptions import CacheOperationError, ConfigurationError, SerializationError
+from twat_cache.exceptions import (
+    CacheOperationError,
+    CacheValueError,
+    ConfigurationError,
+    SerializationError,
+)
 from twat_cache.keys import KeyPlan, freeze
 from twat_cache.registry import engine_class
 
@@ -54,55 +59,119 @@ class CacheInfo(NamedTuple):
     currsize: int
 
 
-class _Cached(Generic[P, R]):
-    """What sync and async cached functions share."""
+@runtime_checkable
+class CachedFunction(Protocol[P, R]):
+    """A cached sync function: call it as the original; it also has the cache helpers.
 
-    # copied from the function by functools.update_wrapper
-    __name__: str
-    __qualname__: str
+    The object is a plain function (as fast to call as one) for functions, and a
+    descriptor for methods, whose helpers then take the arguments after ``self``.
+    """
+
+    cache: Cache
+    __wrapped__: Callable[..., Any]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Return the cached result of the call, running the function on a miss."""
+        ...
+
+    def cache_info(self) -> CacheInfo:
+        """Return hits, misses, maxsize and current size."""
+        ...
+
+    def cache_clear(self) -> None:
+        """Remove this function's entries."""
+        ...
+
+    def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Remove the entry of a call with these arguments; return whether it existed."""
+        ...
+
+    def cache_key(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Return the key a call with these arguments is stored under."""
+        ...
+
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
+        """Bind to an instance (methods)."""
+        ...
+
+
+@runtime_checkable
+class AsyncCachedFunction(Protocol[P, R]):
+    """A cached coroutine function: ``await`` it as the original (see :class:`CachedFunction`)."""
+
+    cache: Cache
+    __wrapped__: Callable[..., Any]
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        """Return the cached result of the call, awaiting the function on a miss."""
+        ...
+
+    def cache_info(self) -> CacheInfo:
+        """Return hits, misses, maxsize and current size."""
+        ...
+
+    def cache_clear(self) -> None:
+        """Remove this function's entries."""
+        ...
+
+    def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Remove the entry of a call with these arguments; return whether it existed."""
+        ...
+
+    def cache_key(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Return the key a call with these arguments is stored under."""
+        ...
+
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
+        """Bind to an instance (methods)."""
+        ...
+
+
+class _Controller:
+    """Everything a cached function knows besides its call path: keys, helpers, stats."""
 
     def __init__(
         self, func: Callable[..., Any], cache: Cache, owns_cache: bool, key: KeyFunc | None
     ) -> None:
-        functools.update_wrapper(cast("Callable[..., Any]", self), func)
-        self.__wrapped__ = func
+        self.func = func
         self.cache = cache
-        self._owns_cache = owns_cache
-        self._plan = KeyPlan(func, key)
-        self._local = cache.local
-        self._stats = cache.stats
-        self._get = cache.backend.get
+        self.owns_cache = owns_cache
+        self.plan = KeyPlan(func, key)
+        self.local = cache.local
+        self.stats = cache.stats
         # a decorator's own in-process cache needs no function prefix in its keys
-        self._bare = owns_cache and cache.local and key is None
-        self._nargs = len(inspect.signature(func).parameters) if self._plan_is_simple(func) else -1
-        self._warn = cache.config.on_serialization_error == "warn"
+        self.bare = owns_cache and cache.local and key is None
+        self.nargs = self._simple_arity(func)
+        self.warn = cache.config.on_serialization_error == "warn"
 
     @staticmethod
-    def _plan_is_simple(func: Callable[..., Any]) -> bool:
+    def _simple_arity(func: Callable[..., Any]) -> int:
+        """The parameter count when every parameter is positional-or-keyword, else -1."""
         try:
             params = inspect.signature(func).parameters.values()
         except (TypeError, ValueError):
-            return False
-        return all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+            return -1
+        simple = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+        return len(params) if simple else -1
 
-    def _key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not self._local:
-            return self._plan.shared_key(args, kwargs)
-        key = self._plan.local_key(args, kwargs)
+    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if not self.local:
+            return self.plan.shared_key(args, kwargs)
+        key = self.plan.local_key(args, kwargs)
         try:
             hash(key)
         except TypeError:  # an unhashable argument (list, dict, set...)
             key = freeze(key)
         # frozen or not, the prefix stays visible so that cache_clear() finds the key
-        return key if self._bare else (self._plan.prefix, key)
+        return key if self.bare else (self.plan.prefix, key)
 
-    def cache_key(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+    def cache_key(self, *args: Any, **kwargs: Any) -> Any:
         """Return the key a call with these arguments is stored under."""
-        return self._key(args, kwargs)
+        return self.key(args, kwargs)
 
-    def invalidate(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+    def invalidate(self, *args: Any, **kwargs: Any) -> bool:
         """Remove the entry of a call with these arguments; return whether it existed."""
-        return self.cache.delete(self._key(args, kwargs))
+        return self.cache.delete(self.key(args, kwargs))
 
     def cache_clear(self) -> None:
         """Remove this function's entries.
@@ -114,11 +183,11 @@ class _Cached(Generic[P, R]):
         serves a stale value. Entries stored under a ``key=`` function's own
         string are not found by the scan.
         """
-        self._stats.reset()
-        if self._owns_cache and self._local:
+        self.stats.reset()
+        if self.owns_cache and self.local:
             self.cache.clear()
             return
-        prefix = self._plan.prefix
+        prefix = self.plan.prefix
         try:
             stale = [
                 k
@@ -143,119 +212,156 @@ class _Cached(Generic[P, R]):
         backend = self.cache.backend
         size = len(backend) if hasattr(backend, "__len__") else -1
         maxsize = getattr(backend, "maxsize", self.cache.config.maxsize)
-        return CacheInfo(self._stats.hits, self._stats.misses, maxsize, size)
+        return CacheInfo(self.stats.hits, self.stats.misses, maxsize, size)
 
-    def _encode_failed(self, exc: SerializationError) -> None:
-        if not self._warn:
+    def not_stored(self, exc: CacheValueError) -> None:
+        """A result could not be stored: raise, or log and go on, as configured.
+
+        A value the serializer cannot encode raises unless ``on_serialization_error``
+        is ``warn``; a value the engine refuses (too large) is logged, and raises
+        only in ``strict`` mode -- the caller still gets the function's result.
+        """
+        if isinstance(exc, SerializationError) and not self.warn:
+            raise exc
+        if not isinstance(exc, SerializationError) and self.cache.config.strict:
             raise exc
         logger.warning(
-            "%s: result not cached: %s",
-            self._plan.prefix,
-            exc,
-            extra={"function": self._plan.prefix},
+            "%s: result not cached: %s", self.plan.prefix, exc, extra={"function": self.plan.prefix}
         )
 
-    def __repr__(self) -> str:
-        return f"<cached {self._plan.prefix} on {self.cache!r}>"
+    def fast_lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        """The in-process lookup after the inline fast path missed: ``(key, value)``."""
+        key = self.key(args, kwargs)
+        return key, self.cache.lookup(key)
+
+    def attach(self, wrapper: Any) -> Any:
+        """Give ``wrapper`` the function's metadata and the cache helpers."""
+        functools.update_wrapper(wrapper, self.func)
+        wrapper.cache = self.cache
+        wrapper.cache_info = self.cache_info
+        wrapper.cache_clear = self.cache_clear
+        wrapper.invalidate = self.invalidate
+        wrapper.cache_key = self.cache_key
+        return wrapper
 
 
-class CachedFunction(_Cached[P, R]):
-    """A cached sync function. Call it as the original."""
+def _sync_wrapper(ctl: _Controller) -> Callable[..., Any]:
+    func, cache, stats, nargs = ctl.func, ctl.cache, ctl.stats, ctl.nargs
+    lookup, store, key_of, local_key = cache.lookup, cache.store, ctl.key, ctl.plan.local_key
+    get = cache.backend.get
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Return the cached result of the call, running the function on a miss."""
-        if self._bare:
-            # hot path of in-process caches: the arguments are the key
-            key: Any = (
-                args
-                if (not kwargs and len(args) == self._nargs)
-                else self._plan.local_key(args, kwargs)
-            )
+    def compute(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = func(*args, **kwargs)
+        try:
+            store(key, result)
+        except CacheValueError as exc:
+            ctl.not_stored(exc)
+        return result
+
+    if ctl.bare:
+        # the hot path of in-process caches: the arguments are the key, one dict lookup
+        def cached(*args: Any, **kwargs: Any) -> Any:
             try:
-                try:
-                    value = self._get(key)
-                except TypeError:  # an unhashable argument (list, dict, set...)
-                    key = freeze(key)
-                    value = self._get(key)
-            except _FAILURES:  # fail-open: the lookup below records it (once, by the breaker)
+                value = get(args if not kwargs and len(args) == nargs else local_key(args, kwargs))
+            except (TypeError, *_FAILURES):  # unhashable arguments, or a failing engine
                 value = None
             if value is not None and type(value) is not Tagged:
-                self._stats.hits += 1
-                return None if value is NONE_VALUE else value  # type: ignore[return-value]
-        else:
-            key = self._key(args, kwargs)
-        value = self.cache.lookup(key)
-        if value is not MISSING:
-            return value  # type: ignore[no-any-return]
-        result = self.__wrapped__(*args, **kwargs)
+                stats.hits += 1
+                return None if value is NONE_VALUE else value
+            key, value = ctl.fast_lookup(args, kwargs)
+            if value is not MISSING:
+                return value
+            return compute(key, args, kwargs)
+
+    else:
+
+        def cached(*args: Any, **kwargs: Any) -> Any:
+            key = key_of(args, kwargs)
+            value = lookup(key)
+            if value is not MISSING:
+                return value
+            return compute(key, args, kwargs)
+
+    return cached
+
+
+def _async_wrapper(ctl: _Controller) -> Callable[..., Any]:
+    func, cache, stats, nargs = ctl.func, ctl.cache, ctl.stats, ctl.nargs
+    key_of, local_key = ctl.key, ctl.plan.local_key
+    get = cache.backend.get
+    is_coroutine = inspect.iscoroutinefunction(func)
+
+    async def compute(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if is_coroutine:
+            result = await func(*args, **kwargs)
+        else:  # acache on a blocking function: run it in a worker thread
+            result = await asyncio.to_thread(func, *args, **kwargs)
         try:
-            self.cache.store(key, result)
-        except SerializationError as exc:
-            self._encode_failed(exc)
-        return result  # type: ignore[no-any-return]
+            if ctl.local:
+                cache.store(key, result)
+            else:
+                await cache.astore(key, result)
+        except CacheValueError as exc:
+            ctl.not_stored(exc)
+        return result
 
-    def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
-        if instance is None:
-            return self
-        return _BoundCached(self, instance)
+    if ctl.bare:
+
+        async def cached(*args: Any, **kwargs: Any) -> Any:
+            try:
+                value = get(args if not kwargs and len(args) == nargs else local_key(args, kwargs))
+            except (TypeError, *_FAILURES):
+                value = None
+            if value is not None and type(value) is not Tagged:
+                stats.hits += 1
+                return None if value is NONE_VALUE else value
+            key, value = ctl.fast_lookup(args, kwargs)  # in-process: no need for a thread
+            if value is not MISSING:
+                return value
+            return await compute(key, args, kwargs)
+
+    else:
+
+        async def cached(*args: Any, **kwargs: Any) -> Any:
+            key = key_of(args, kwargs)
+            value = await (cache.alookup(key) if not ctl.local else _ready(cache.lookup(key)))
+            if value is not MISSING:
+                return value
+            return await compute(key, args, kwargs)
+
+    return cached
 
 
-class AsyncCachedFunction(_Cached[P, R]):
-    """A cached coroutine function: ``await`` it as the original."""
+async def _ready(value: Any) -> Any:
+    return value
 
-    def __init__(
-        self, func: Callable[..., Any], cache: Cache, owns_cache: bool, key: KeyFunc | None
-    ) -> None:
-        super().__init__(func, cache, owns_cache, key)
-        self._is_coroutine = inspect.iscoroutinefunction(func)
-        # let inspect.iscoroutinefunction() see through us (the function exists from 3.12 on)
-        if sys.version_info >= (3, 12):  # pragma: no cover - depends on the Python version
+
+def _defined_in_class(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` was written in a class body (so it will be a method)."""
+    parts = getattr(func, "__qualname__", "").split(".")
+    return len(parts) >= 2 and parts[-2] != "<locals>"
+
+
+class _CachedMethod:
+    """A cached function defined in a class: binds like a method, helpers included."""
+
+    def __init__(self, ctl: _Controller, call: Callable[..., Any]) -> None:
+        ctl.attach(self)
+        self._ctl = ctl
+        self._call = call
+        if inspect.iscoroutinefunction(call) and sys.version_info >= (3, 12):  # pragma: no cover
             inspect.markcoroutinefunction(self)
 
-    async def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if self._is_coroutine:
-            return await self.__wrapped__(*args, **kwargs)
-        return await asyncio.to_thread(self.__wrapped__, *args, **kwargs)
-
-    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Return the cached result of the call, awaiting the function on a miss."""
-        if self._bare:
-            key: Any = (
-                args
-                if (not kwargs and len(args) == self._nargs)
-                else self._plan.local_key(args, kwargs)
-            )
-            try:
-                try:
-                    value = self._get(key)
-                except TypeError:
-                    key = freeze(key)
-                    value = self._get(key)
-            except _FAILURES:
-                value = None
-            if value is not None and type(value) is not Tagged:
-                self._stats.hits += 1
-                return None if value is NONE_VALUE else value  # type: ignore[return-value]
-            value = self.cache.lookup(key)  # in-process: no need for a thread
-        else:
-            key = self._key(args, kwargs)
-            value = await self.cache.alookup(key)
-        if value is not MISSING:
-            return value  # type: ignore[no-any-return]
-        result = await self._run(args, kwargs)
-        try:
-            if self._local:
-                self.cache.store(key, result)
-            else:
-                await self.cache.astore(key, result)
-        except SerializationError as exc:
-            self._encode_failed(exc)
-        return result  # type: ignore[no-any-return]
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(*args, **kwargs)
 
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
         if instance is None:
             return self
         return _BoundCached(self, instance)
+
+    def __repr__(self) -> str:
+        return f"<cached method {self._ctl.plan.prefix} on {self._ctl.cache!r}>"
 
 
 class _BoundCached:
@@ -263,21 +369,29 @@ class _BoundCached:
 
     __slots__ = ("__func__", "__self__")
 
-    def __init__(self, func: _Cached[Any, Any], instance: object) -> None:
+    def __init__(self, func: _CachedMethod, instance: object) -> None:
         self.__func__ = func
         self.__self__ = instance
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.__func__(self.__self__, *args, **kwargs)  # type: ignore[operator]
+        return self.__func__(self.__self__, *args, **kwargs)
 
     def invalidate(self, *args: Any, **kwargs: Any) -> bool:
-        return self.__func__.invalidate(self.__self__, *args, **kwargs)
+        return self.__func__._ctl.invalidate(self.__self__, *args, **kwargs)
 
     def cache_key(self, *args: Any, **kwargs: Any) -> Any:
-        return self.__func__.cache_key(self.__self__, *args, **kwargs)
+        return self.__func__._ctl.cache_key(self.__self__, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__func__, name)
+
+
+def _wrap(func: Callable[..., Any], cache: Cache, owns: bool, key: KeyFunc | None, is_async: bool) -> Any:
+    ctl = _Controller(func, cache, owns, key)
+    call = _async_wrapper(ctl) if is_async else _sync_wrapper(ctl)
+    if _defined_in_class(func):
+        return _CachedMethod(ctl, call)
+    return ctl.attach(call)
 
 
 class Decorator:
@@ -320,9 +434,7 @@ class Decorator:
         cache = self._cache
         if cache is None:
             cache = Cache(config=self._config, name=f"{func.__module__}.{func.__qualname__}")
-        if is_async:
-            return AsyncCachedFunction(func, cache, owns, self._key)
-        return CachedFunction(func, cache, owns, self._key)
+        return _wrap(func, cache, owns, self._key, is_async)
 
 
 class AsyncDecorator(Decorator):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from time import monotonic
@@ -70,9 +71,31 @@ def _sizeof(item: Any) -> int:
     return size
 
 
+class _OrderedLRU(OrderedDict[Hashable, Any]):
+    """The default store (lru, bounded by count): an ``OrderedDict`` in recency order.
+
+    cachetools' LRUCache runs several Python-level calls per hit; here a hit is
+    two C calls (``get`` and ``move_to_end``), each atomic under the GIL, so the
+    engine reads it without taking its lock (see ``MemoryBackend.get``). Writes
+    still take the lock.
+    """
+
+    def __init__(self, maxsize: float) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def __setitem__(self, key: Hashable, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
+
+
 def _make_store(
     policy: str, limit: float, sizeof: Callable[[Any], int] | None
-) -> cachetools.Cache[Any, Any]:
+) -> cachetools.Cache[Any, Any] | _OrderedLRU:
+    if policy == "lru" and sizeof is None:
+        return _OrderedLRU(limit)
     if policy == "lru":
         return cachetools.LRUCache(limit, getsizeof=sizeof)
     if policy == "lfu":
@@ -137,6 +160,8 @@ class MemoryBackend(BaseBackend):
             self._data = _make_store(policy, maxbytes, _sizeof)
             self._count_limit = count_limit
         self._lock = threading.Lock()
+        # the default store is read without the lock (two C calls, atomic under the GIL)
+        self._fast = self._data if isinstance(self._data, _OrderedLRU) else None
 
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> MemoryBackend:
@@ -189,6 +214,21 @@ class MemoryBackend(BaseBackend):
     # -- the Backend protocol -----------------------------------------------------------
     def get(self, key: Hashable) -> Any:
         """Return the value under ``key``, or ``None`` when absent or expired."""
+        fast = self._fast
+        if fast is not None:
+            item = fast.get(key)
+            if item is None:
+                if self._closed:
+                    self._check_open()
+                return None
+            try:
+                fast.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile: still a valid read
+                pass
+            if type(item) is not _Expiring:
+                return item
+            if monotonic() < item.expires:
+                return item.value
         with self._lock:
             if self._closed:
                 self._check_open()
@@ -304,7 +344,8 @@ class MemoryBackend(BaseBackend):
 
     def keys(self) -> Iterator[Hashable]:
         """Iterate over a snapshot of the live keys, without counting it as use."""
-        peek = cachetools.Cache.__getitem__  # the base lookup: no LRU reordering, no LFU count
+        # the base lookup: no LRU reordering, no LFU count
+        peek = dict.__getitem__ if self._fast is not None else cachetools.Cache.__getitem__
         with self._lock:
             self._check_open()
             data = self._data

@@ -61,14 +61,25 @@ class BuiltinMemoryBackend(BaseBackend):
         return item
 
     def get(self, key: Hashable) -> Any:
-        """Return the value under ``key``, or ``None``."""
-        with self._lock:
+        """Return the value under ``key``, or ``None``.
+
+        A live hit takes no lock: ``dict.get`` and ``move_to_end`` are single C
+        calls, atomic under the GIL; only dropping an expired entry locks.
+        """
+        item = self._data.get(key)
+        if item is None or self._closed:
             self._check_open()
-            item = self._live(key, time.monotonic())
-            if item is None:
-                return None
-            self._data.move_to_end(key)
+            return None
+        if item[1] is None or item[1] > time.monotonic():
+            try:
+                self._data.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile: still a valid read
+                pass
             return item[0]
+        with self._lock:
+            if self._data.get(key) is item:
+                del self._data[key]
+        return None
 
     def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
         """Store ``value``; evict the least recently used entry when full."""
