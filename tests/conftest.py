@@ -22,7 +22,11 @@ def make_url(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "builtin://"
     if name == "disk":
         return f"disk://{tmp_path / 'disk'}"
-    fixture = {"redis": "redis_server", "redis-cluster": "redis_cluster", "memcached-ring": "memcached_ring"}[name]
+    fixture = {
+        "redis": "redis_server",
+        "redis-cluster": "redis_cluster",
+        "memcached-ring": "memcached_ring",
+    }[name]
     url: str = request.getfixturevalue(fixture).url
     return url
 

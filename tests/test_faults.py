@@ -17,7 +17,9 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 @pytest.mark.parametrize("scheme", ["redis", "memcached"])
-def test_server_not_running_at_decoration_time(scheme: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_server_not_running_at_decoration_time(
+    scheme: str, caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port()  # nothing listens there
     url = f"{scheme}://127.0.0.1:{port}"
     calls = 0
@@ -41,7 +43,9 @@ def test_server_not_running_at_decoration_time(scheme: str, caplog: pytest.LogCa
 
     with pytest.raises(BackendError) as info:
         strict_double(1)
-    assert f"127.0.0.1:{port}" in str(info.value) or f"127.0.0.1:{port}" in str(info.value.__cause__)
+    assert f"127.0.0.1:{port}" in str(info.value) or f"127.0.0.1:{port}" in str(
+        info.value.__cause__
+    )
 
 
 def test_redis_killed_between_calls_then_back(fresh_redis_server: Any) -> None:

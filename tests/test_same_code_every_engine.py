@@ -30,7 +30,9 @@ def test_sync_function(engine_url: str, namespace: str) -> None:
         return {"sum": (p.x + p.y) * scale, "tags": tags, "none": None}
 
     first = describe(Point(1, 2), ["a", "b"])
-    assert describe(Point(1, 2), ["a", "b"]) == first == {"sum": 3, "tags": ["a", "b"], "none": None}
+    assert (
+        describe(Point(1, 2), ["a", "b"]) == first == {"sum": 3, "tags": ["a", "b"], "none": None}
+    )
     assert describe(Point(1, 2), tags=["a", "b"], scale=1) == first  # same call, other spelling
     assert len(calls) == 1
     assert describe(Point(1, 2), ["a", "b"], scale=2)["sum"] == 6
@@ -118,7 +120,9 @@ def test_tags_invalidate_across_cache_objects(shared_url: str, namespace: str) -
     reader.close()
 
 
-def test_tampered_entry_is_a_logged_miss(shared_url: str, namespace: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_tampered_entry_is_a_logged_miss(
+    shared_url: str, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
     signed = Cache(shared_url, namespace=namespace, secret="s3cret")
     other = Cache(shared_url, namespace=namespace, secret="another")
     signed.set("k", {"v": 1})
@@ -149,7 +153,9 @@ def test_persists_across_processes(shared_url: str, namespace: str, tmp_path: Pa
         )
     )
     outputs = [
-        subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120).stdout
+        subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120
+        ).stdout
         for _ in range(2)
     ]
     assert outputs[0].split() == ["computed", "40", "0"]

@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import time
+
 try:
     import tomllib
 except ImportError:  # Python 3.10
@@ -48,7 +49,12 @@ def package_info(path: Path) -> dict[str, object]:
 
 
 def ordered_packages() -> list[dict[str, object]]:
-    infos = [package_info(p) for p in sorted((ROOT / "packages").iterdir()) if (p / "pyproject.toml").exists()]
+    infos = [
+        package_info(p)
+        for p in sorted((ROOT / "packages").iterdir())
+        if (p / "pyproject.toml").exists()
+    ]
+
     # core first, engines next, the packages that gather others (cli, meta) last
     def rank(info: dict[str, object]) -> tuple[int, str]:
         name = str(info["name"])
@@ -68,7 +74,9 @@ class Runner:
     def run(self, label: str, cmd: list[str], pytest_run: bool = False) -> bool:
         print(f"\n=== {label}\n$ {' '.join(cmd)}", flush=True)
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert proc.stdout is not None
         tail: list[str] = []
         for line in proc.stdout:
@@ -106,10 +114,14 @@ def uv_env(info: dict[str, object], *groups: str) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", action="append", help="run only this package (repeatable)")
     parser.add_argument("--no-lint", action="store_true", help="skip mypy, ruff and bandit")
-    parser.add_argument("--no-cross", action="store_true", help="skip the cross-package tests in tests/")
+    parser.add_argument(
+        "--no-cross", action="store_true", help="skip the cross-package tests in tests/"
+    )
     args = parser.parse_args()
 
     runner = Runner()
@@ -118,13 +130,27 @@ def main() -> int:
     for info in packages:
         name, path, module = str(info["name"]), Path(str(info["path"])), info["import"]
         rel = path.relative_to(ROOT)
-        cov = [f"--cov={module}", "--cov-report=term-missing:skip-covered", f"--cov-fail-under={COVERAGE}"]
-        runner.run(f"{name}: tests", [*uv_env(info, "dev"), "pytest", f"{rel}/tests", *cov], pytest_run=True)
+        cov = [
+            f"--cov={module}",
+            "--cov-report=term-missing:skip-covered",
+            f"--cov-fail-under={COVERAGE}",
+        ]
+        runner.run(
+            f"{name}: tests",
+            [*uv_env(info, "dev"), "pytest", f"{rel}/tests", *cov],
+            pytest_run=True,
+        )
         if args.no_lint:
             continue
         targets = [f"{rel}/src", f"{rel}/tests"]
-        mypy = [*uv_env(info, "dev", "lint"), "mypy", "--strict", "--cache-dir", f".mypy_cache/{name}"]
-        runner.run(f"{name}: mypy --strict", [*mypy, *targets])
+        mypy = [
+            *uv_env(info, "dev", "lint"),
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            f".mypy_cache/{name}",
+        ]
+        runner.run(f"{name}: mypy --strict (3.13)", [*mypy, "--python-version", "3.13", *targets])
         runner.run(f"{name}: mypy --strict (3.10)", [*mypy, "--python-version", "3.10", *targets])
         lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
         runner.run(f"{name}: ruff check", [*lint, "ruff", "check", str(rel)])
@@ -132,17 +158,34 @@ def main() -> int:
         runner.run(f"{name}: bandit", [*lint, "bandit", "-q", "-r", f"{rel}/src"])
 
     if not args.no_cross and not args.only and (ROOT / "tests").is_dir():
-        cross = ["uv", "run", "--quiet", "--package", "twat-cache", "--isolated", "--all-extras", "--group", "dev", "--group", "cross"]
+        cross = [
+            "uv",
+            "run",
+            "--quiet",
+            "--package",
+            "twat-cache",
+            "--isolated",
+            "--all-extras",
+            "--group",
+            "dev",
+            "--group",
+            "cross",
+        ]
         runner.run("cross-package tests", [*cross, "pytest", "tests"], pytest_run=True)
         if not args.no_lint:
             lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
             runner.run("tools: ruff check", [*lint, "ruff", "check", "tools", "tests", "examples"])
-            runner.run("tools: ruff format", [*lint, "ruff", "format", "--check", "tools", "tests", "examples"])
+            runner.run(
+                "tools: ruff format",
+                [*lint, "ruff", "format", "--check", "tools", "tests", "examples"],
+            )
 
     print("\n=== summary")
     for label, elapsed, ok in runner.steps:
         print(f"{'ok    ' if ok else 'FAILED'} {elapsed:7.1f} s  {label}")
-    print(f"total {time.monotonic() - started:.0f} s; failed steps: {', '.join(runner.failures) or 'none'}")
+    print(
+        f"total {time.monotonic() - started:.0f} s; failed steps: {', '.join(runner.failures) or 'none'}"
+    )
     print(f"{runner.passed} passed, {runner.failed} failed")
     return 1 if runner.failures else 0
 

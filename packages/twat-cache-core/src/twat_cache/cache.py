@@ -78,6 +78,14 @@ class Tagged:
 _live: weakref.WeakSet[Cache] = weakref.WeakSet()
 
 
+def _close_quietly(backend: Any) -> None:
+    """Close a dropped cache's engine so that its sockets and files are released."""
+    try:
+        backend.close()
+    except Exception:
+        logger.debug("closing a dropped cache's engine failed", exc_info=True)
+
+
 def _counter(raw: Any) -> int | None:
     """A tag counter's value, or ``None`` when it is absent or unreadable."""
     try:
@@ -132,6 +140,10 @@ class Cache:
         raw = backend if backend is not None else create_backend(config)
         self._raw = raw
         self._backend = as_sync(raw)
+        # a cache dropped without close() (say, a decorated local function) releases its engine
+        self._finalizer = weakref.finalize(self, _close_quietly, self._backend)
+        if backend is not None:
+            self._finalizer.detach()  # the caller's engine: theirs to close
         self._abackend: Any = None
         self.local: bool = bool(raw.stores_objects)
         self._serializer = (
@@ -376,9 +388,12 @@ class Cache:
     def incr(self, key: Hashable, delta: int = 1) -> int:
         """Add ``delta`` to the integer under ``key`` atomically; return the new value.
 
+        Integers are stored raw so that the server increments them; a tagged entry
+        is not raw, so keep counters out of tags (and out of a cache made with ``tags=``).
+
         Raises:
             ValueError: when ``key`` is absent.
-            TypeError: when the value is not an integer.
+            TypeError: when the value is not an integer (or is a tagged entry).
             BackendError: when the backend fails (a counter has no fail-open answer).
         """
         if self._unavailable():
@@ -439,6 +454,7 @@ class Cache:
         """Close the engine (idempotent)."""
         if not self._closed:
             self._closed = True
+            self._finalizer.detach()
             self._backend.close()
             twin = self._abackend
             if twin is not None and twin is not self._raw and not isinstance(twin, AsyncAdapter):
@@ -620,6 +636,7 @@ class Cache:
         """Close the engine (idempotent)."""
         if not self._closed:
             self._closed = True
+            self._finalizer.detach()
             if self._abackend is not None:
                 await self._abackend.close()
             await asyncio.to_thread(self._backend.close)

@@ -47,6 +47,7 @@ logger = logging.getLogger("twat_cache")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 KeyFunc = Callable[..., Hashable]
 
 
@@ -60,7 +61,7 @@ class CacheInfo(NamedTuple):
 
 
 @runtime_checkable
-class CachedFunction(Protocol[P, R]):
+class CachedFunction(Protocol[P, R_co]):
     """A cached sync function: call it as the original; it also has the cache helpers.
 
     The object is a plain function (as fast to call as one) for functions, and a
@@ -69,8 +70,10 @@ class CachedFunction(Protocol[P, R]):
 
     cache: Cache
     __wrapped__: Callable[..., Any]
+    __name__: str
+    __qualname__: str
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
         """Return the cached result of the call, running the function on a miss."""
         ...
 
@@ -96,13 +99,15 @@ class CachedFunction(Protocol[P, R]):
 
 
 @runtime_checkable
-class AsyncCachedFunction(Protocol[P, R]):
+class AsyncCachedFunction(Protocol[P, R_co]):
     """A cached coroutine function: ``await`` it as the original (see :class:`CachedFunction`)."""
 
     cache: Cache
     __wrapped__: Callable[..., Any]
+    __name__: str
+    __qualname__: str
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R_co]:
         """Return the cached result of the call, awaiting the function on a miss."""
         ...
 
@@ -386,7 +391,9 @@ class _BoundCached:
         return getattr(self.__func__, name)
 
 
-def _wrap(func: Callable[..., Any], cache: Cache, owns: bool, key: KeyFunc | None, is_async: bool) -> Any:
+def _wrap(
+    func: Callable[..., Any], cache: Cache, owns: bool, key: KeyFunc | None, is_async: bool
+) -> Any:
     ctl = _Controller(func, cache, owns, key)
     call = _async_wrapper(ctl) if is_async else _sync_wrapper(ctl)
     if _defined_in_class(func):
@@ -419,9 +426,7 @@ class Decorator:
 
     # A coroutine function matches both overloads; the first one, for it, must win.
     @overload
-    def __call__(  # type: ignore[overload-overlap]
-        self, func: Callable[P, Coroutine[Any, Any, R]]
-    ) -> AsyncCachedFunction[P, R]: ...
+    def __call__(self, func: Callable[P, Coroutine[Any, Any, R]]) -> AsyncCachedFunction[P, R]: ...
     @overload
     def __call__(self, func: Callable[P, R]) -> CachedFunction[P, R]: ...
     def __call__(self, func: Callable[P, Any]) -> Any:
@@ -450,9 +455,7 @@ class AsyncDecorator(Decorator):
 
 # A coroutine function matches both overloads; the first one, for it, must win.
 @overload
-def ucache(  # type: ignore[overload-overlap]
-    url: Callable[P, Coroutine[Any, Any, R]], /
-) -> AsyncCachedFunction[P, R]: ...
+def ucache(url: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncCachedFunction[P, R]: ...
 @overload
 def ucache(url: Callable[P, R], /) -> CachedFunction[P, R]: ...
 @overload

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from twat_cache.exceptions import CacheOperationError
 
@@ -31,8 +31,8 @@ __all__ = ["BaseAsyncBackend", "BaseBackend"]
 class _Lifecycle:
     """What both base classes share: namespace, construction from config, closed state."""
 
-    stores_objects: ClassVar[bool] = False
-    blocking: ClassVar[bool] = True
+    stores_objects: bool = False
+    blocking: bool = True
 
     def __init__(self, namespace: str = "default") -> None:
         self.namespace = namespace
