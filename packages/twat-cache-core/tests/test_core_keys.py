@@ -428,3 +428,21 @@ def test_decorating_a_callable_without_signature(namespace: str) -> None:
     cached = ucache(h)
     assert cached(1, 2) == cached(1, 2) == 2
     assert calls == [(1, 2)]
+
+
+def test_memoised_digests_keep_types_apart() -> None:
+    from twat_cache.keys import KeyPlan
+
+    def f(x: object) -> object:
+        return x
+
+    plan = KeyPlan(f)
+    one = plan.shared_key((1,), {})
+    assert plan.shared_key((1,), {}) == one, "a repeated call gets the same key"
+    assert plan.shared_key((1.0,), {}) != one
+    assert plan.shared_key((True,), {}) != one
+    assert plan.shared_key(("1",), {}) != one
+    assert plan.shared_key((1.0,), {}) == plan.shared_key((1.0,), {})
+    for i in range(1500):  # past the memo's size: it starts over, keys stay right
+        assert plan.shared_key((i,), {}) == plan.shared_key((i,), {})
+    assert plan.shared_key((1,), {}) == one

@@ -30,6 +30,10 @@ from twat_cache.exceptions import CacheKeyError
 __all__ = ["KeyPlan", "canonical_bytes", "digest"]
 
 _MAX_DEPTH = 32
+# immutable types whose equality matches the encoding: their digests are memoised. bool and
+# float are left out: True == 1 == 1.0 would share a memo slot though their encodings differ
+_MEMO_TYPES = frozenset({int, str, bytes, type(None)})
+_MEMO_SIZE = 1024
 _MAX_PREFIX = 160
 _EMPTY = inspect.Parameter.empty
 _PLAIN = (int, str, float, bytes, tuple)
@@ -157,11 +161,12 @@ class KeyPlan:
         True
     """
 
-    __slots__ = ("_custom", "_defaults", "_nparams", "_prefix", "_signature", "_simple")
+    __slots__ = ("_custom", "_defaults", "_memo", "_nparams", "_prefix", "_signature", "_simple")
 
     def __init__(self, func: Callable[..., Any], key: Callable[..., Any] | None = None) -> None:
         self._custom = key
         self._prefix = function_prefix(func)
+        self._memo: dict[tuple[Any, ...], str] = {}
         try:
             self._signature: inspect.Signature | None = inspect.signature(func)
         except (TypeError, ValueError):  # some builtins have no signature
@@ -221,6 +226,16 @@ class KeyPlan:
         if self._custom is not None:
             custom = self._custom(*args, **kwargs)
             return custom if isinstance(custom, str) else f"{self._prefix}:{digest(custom)}"
+        memo = self._memo
+        if not kwargs and all(type(a) in _MEMO_TYPES for a in args):
+            # plain immutable arguments: the digest of a repeated call is looked up, not recomputed
+            key = memo.get(args)
+            if key is None:
+                key = f"{self._prefix}:{digest(self.arguments(args, kwargs))}"
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[args] = key
+            return key
         return f"{self._prefix}:{digest(self.arguments(args, kwargs))}"
 
 
