@@ -10,7 +10,10 @@ from twat_cache_meta import installed_engines
 
 def test_every_extra_engine_is_registered() -> None:
     engines = installed_engines()
-    for scheme in ("memory", "disk", "redis", "rediss", "redis+cluster", "memcached", "builtin"):
+    for scheme in (
+        "memory", "disk", "sqlite", "redis", "rediss", "redis+cluster", "memcached",
+        "postgresql", "s3", "aiocache+memory", "aiocache+redis", "builtin",
+    ):  # fmt: skip
         assert scheme in engines, f"{scheme} missing from {engines}"
     assert engines["memory"].startswith("twat-cache-memory")
     assert engines["disk"].startswith("twat-cache-disk")
