@@ -58,7 +58,9 @@ async def async_part() -> None:
     first = time.perf_counter() - start
     start = time.perf_counter()
     await fetch(7)
-    print(f"  first await {1000 * first:.1f} ms, second {1000 * (time.perf_counter() - start):.3f} ms")
+    print(
+        f"  first await {1000 * first:.1f} ms, second {1000 * (time.perf_counter() - start):.3f} ms"
+    )
 
 
 def main() -> None:
@@ -75,7 +77,10 @@ def main() -> None:
         print("3. the Cache object on disk")
         with CacheContext(f"disk://{Path(folder) / 'objects'}", ttl=5) as cache:
             cache.set("config", {"feature": True})
-            print(f"  cache.get('config') = {cache.get('config')}; 'config' in cache: {'config' in cache}")
+            print(
+                f"  cache.get('config') = {cache.get('config')};"
+                f" 'config' in cache: {'config' in cache}"
+            )
             cache.set("visits", 0)
             cache.incr("visits")
             print(f"  visits after incr: {cache.get('visits')}")
@@ -85,7 +90,10 @@ def main() -> None:
 
     print("5. stats of every cache in this process (get_stats())")
     for name, counters in get_stats().items():
-        print(f"  {name:<32} hits={counters['hits']} misses={counters['misses']} sets={counters['sets']}")
+        print(
+            f"  {name:<32} hits={counters['hits']} misses={counters['misses']}"
+            f" sets={counters['sets']}"
+        )
 
 
 if __name__ == "__main__":

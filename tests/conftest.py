@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-
 from twat_cache.cache import live_caches
 
 # engines the cross-package tests run the same decorated code against
@@ -83,7 +82,7 @@ def namespace() -> str:
 
 @pytest.fixture(autouse=True)
 def _close_caches() -> Iterator[None]:
-    """Close every cache a test opened (decorators included), so no socket leaks into the next test."""
+    """Close every cache a test opened (decorators too): no socket leaks into the next test."""
     yield
     for cache in live_caches():
         cache.close()

@@ -7,9 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from twat_cache_harness import free_port
-
 from twat_cache import BackendError, Cache, ucache
+from twat_cache_harness import free_port
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

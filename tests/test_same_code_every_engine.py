@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from twat_cache import Cache, SerializationError, acache, ucache
 
 

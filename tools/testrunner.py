@@ -59,7 +59,9 @@ def ordered_packages() -> list[dict[str, object]]:
     def rank(info: dict[str, object]) -> tuple[int, str]:
         name = str(info["name"])
         workspace_deps = [d for d in info["deps"] if str(d).startswith("twat-cache")]  # type: ignore[attr-defined]
-        return (0 if name == "twat-cache-core" else 1 + len(workspace_deps) // 2, name)
+        if name == "twat-cache-core":
+            return (0, name)
+        return (2 if name == "twat-cache" or len(workspace_deps) > 1 else 1, name)
 
     return sorted(infos, key=rank)
 
@@ -81,7 +83,7 @@ class Runner:
         tail: list[str] = []
         for line in proc.stdout:
             sys.stdout.write(line)
-            tail = (tail + [line])[-5:]
+            tail = [*tail, line][-5:]
         code = proc.wait()
         elapsed = time.monotonic() - start
         ok = code == 0
@@ -172,6 +174,18 @@ def main() -> int:
             "cross",
         ]
         runner.run("cross-package tests", [*cross, "pytest", "tests"], pytest_run=True)
+        plugin = ["uv", "run", "--quiet", "--isolated", "--group", "dev"]
+        plugin += [
+            "--with-editable",
+            "examples/plugin-engine",
+            "--with-editable",
+            "packages/twat-cache-core",
+        ]
+        runner.run(
+            "examples/plugin-engine: tests (a third-party engine)",
+            [*plugin, "pytest", "examples/plugin-engine/tests"],
+            pytest_run=True,
+        )
         if not args.no_lint:
             lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
             runner.run("tools: ruff check", [*lint, "ruff", "check", "tools", "tests", "examples"])
@@ -183,9 +197,8 @@ def main() -> int:
     print("\n=== summary")
     for label, elapsed, ok in runner.steps:
         print(f"{'ok    ' if ok else 'FAILED'} {elapsed:7.1f} s  {label}")
-    print(
-        f"total {time.monotonic() - started:.0f} s; failed steps: {', '.join(runner.failures) or 'none'}"
-    )
+    failed = ", ".join(runner.failures) or "none"
+    print(f"total {time.monotonic() - started:.0f} s; failed steps: {failed}")
     print(f"{runner.passed} passed, {runner.failed} failed")
     return 1 if runner.failures else 0
 

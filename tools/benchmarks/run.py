@@ -93,7 +93,6 @@ def bench_memory(b: Bench) -> None:
     import functools
 
     import cachetools
-
     from twat_cache import mcache, ucache
 
     n = 200_000
@@ -138,7 +137,7 @@ def bench_memory(b: Bench) -> None:
             return x
 
         b.add("memory", "cachebox.cached(LRUCache)", b.sync(lambda: f_cb(1), n), lru_ref)
-    except Exception as exc:  # noqa: BLE001 - an optional peer
+    except Exception as exc:
         b.missing("memory", "cachebox.cached(LRUCache)", lru_ref, exc)
     b.add("memory", "twat mcache() hit", b.sync(lambda: f_m(1), n), lru_ref)
     b.add("memory", "twat ucache() hit (default engine)", b.sync(lambda: f_u(1), n), lru_ref)
@@ -168,7 +167,7 @@ def bench_async(b: Bench) -> None:
             return x
 
         b.add("async", ref, b.aio(lambda: f_aio(1), n // 10), ref)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         b.missing("async", ref, ref, exc)
     try:
         from cashews import Cache as CashewsCache
@@ -181,7 +180,7 @@ def bench_async(b: Bench) -> None:
             return x
 
         b.add("async", "cashews @cache (mem://)", b.aio(lambda: f_cashews(1), n // 10), ref)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         b.missing("async", "cashews @cache (mem://)", ref, exc)
     b.add("async", "twat acache() hit", b.aio(lambda: f_ours(1), n), ref)
 
@@ -190,7 +189,6 @@ def bench_disk(b: Bench) -> None:
     import pickle
 
     import diskcache
-
     from twat_cache import Cache, bcache
 
     n = 20_000
@@ -223,7 +221,6 @@ def bench_redis(b: Bench, url: str, host: str, port: int) -> None:
 
     import redis
     import redis.asyncio as aredis
-
     from twat_cache import Cache, ucache
 
     n = 10_000
@@ -271,7 +268,7 @@ def bench_redis(b: Bench, url: str, host: str, port: int) -> None:
             return {"a": x}
 
         b.add("redis", "cashews @cache (redis) hit", b.aio(lambda: g_cashews(1), n), aref)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         b.missing("redis", "cashews @cache (redis) hit", aref, exc)
     try:
         from aiocache import RedisCache, cached
@@ -281,7 +278,7 @@ def bench_redis(b: Bench, url: str, host: str, port: int) -> None:
             return {"a": x}
 
         b.add("redis", "aiocache @cached (redis) hit", b.aio(lambda: g_aio(1), n), aref)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         b.missing("redis", "aiocache @cached (redis) hit", aref, exc)
 
     keys = [f"k{i}" for i in range(100)]
@@ -291,12 +288,19 @@ def bench_redis(b: Bench, url: str, host: str, port: int) -> None:
     many_ref = "100 single redis-py GETs"
     b.add("redis", many_ref, b.sync(lambda: [client.get(k) for k in raw_keys], n // 100), many_ref)
     b.add("redis", "redis-py MGET of 100", b.sync(lambda: client.mget(raw_keys), n // 10), many_ref)
-    b.add("redis", "twat Cache.get_many(100) on redis", b.sync(lambda: cache.get_many(keys), n // 10), many_ref)
+    b.add(
+        "redis",
+        "twat Cache.get_many(100) on redis",
+        b.sync(lambda: cache.get_many(keys), n // 10),
+        many_ref,
+    )
     cache.close()
     client.close()
 
 
-def bench_simple_engine(b: Bench, group: str, url: str, raw_name: str, raw_get: Callable[[], Any]) -> None:
+def bench_simple_engine(
+    b: Bench, group: str, url: str, raw_name: str, raw_get: Callable[[], Any]
+) -> None:
     from twat_cache import ucache
 
     n = 5_000 if group != "s3" else 500
@@ -316,7 +320,13 @@ def bench_memcached(b: Bench, host: str, port: int, url: str) -> None:
 
     client = Client((host, port))
     client.set("bench", pickle.dumps({"a": 1}))
-    bench_simple_engine(b, "memcached", url, "pymemcache get + pickle.loads", lambda: pickle.loads(client.get("bench")))
+    bench_simple_engine(
+        b,
+        "memcached",
+        url,
+        "pymemcache get + pickle.loads",
+        lambda: pickle.loads(client.get("bench")),
+    )
 
 
 def bench_postgres(b: Bench, url: str) -> None:
@@ -326,7 +336,9 @@ def bench_postgres(b: Bench, url: str) -> None:
 
     conn = psycopg.connect(url, autocommit=True)
     conn.execute("CREATE TABLE IF NOT EXISTS bench_raw (key text primary key, value bytea)")
-    conn.execute("INSERT INTO bench_raw VALUES ('k', %s) ON CONFLICT DO NOTHING", (pickle.dumps({"a": 1}),))
+    conn.execute(
+        "INSERT INTO bench_raw VALUES ('k', %s) ON CONFLICT DO NOTHING", (pickle.dumps({"a": 1}),)
+    )
 
     def raw() -> Any:
         row = conn.execute("SELECT value FROM bench_raw WHERE key = %s", ("k",)).fetchone()
@@ -348,7 +360,9 @@ def bench_sqlite(b: Bench) -> None:
     def raw() -> Any:
         return pickle.loads(conn.execute("SELECT value FROM t WHERE key = ?", ("k",)).fetchone()[0])
 
-    bench_simple_engine(b, "sqlite", f"sqlite:///{folder}/ours.db", "sqlite3 SELECT + pickle.loads", raw)
+    bench_simple_engine(
+        b, "sqlite", f"sqlite:///{folder}/ours.db", "sqlite3 SELECT + pickle.loads", raw
+    )
 
 
 def bench_s3(b: Bench, endpoint: str) -> None:
@@ -397,7 +411,12 @@ def bench_rss(b: Bench) -> None:
     ref = "cachetools LRUCache: RSS of 1M entries"
     results = {}
     for kind in ("cachetools", "ours"):
-        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(n), kind], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _RSS_CHILD, str(n), kind],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results[kind] = int(out.stdout.strip()) / n  # bytes per entry
     note = f"{n:,} entries; bytes per entry"
     b.add("rss", ref, results["cachetools"], ref, note)
@@ -417,7 +436,7 @@ def run_groups(b: Bench, only: set[str]) -> None:
         print(f"-- {group}", flush=True)
         try:
             func()
-        except Exception as exc:  # noqa: BLE001 - a group that cannot run is reported, not fatal
+        except Exception as exc:
             b.missing(group, f"({group} group)", "-", exc)
 
     for group, func in (("memory", bench_memory), ("async", bench_async), ("disk", bench_disk)):
@@ -448,7 +467,8 @@ def run_groups(b: Bench, only: set[str]) -> None:
 
 
 def versions() -> str:
-    names = ["twat-cache-core", "cachetools", "diskcache", "redis", "aiocache", "cashews", "cachebox",
+    names = ["twat-cache-core", "cachetools", "diskcache", "redis", "aiocache", "cashews",
+             "cachebox",
              "pymemcache", "psycopg", "boto3", "moto"]  # fmt: skip
     found = []
     for name in names:
@@ -460,7 +480,10 @@ def versions() -> str:
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| group | what | ns per call | calls/s | ratio | reference | target |", "|---|---|---:|---:|---:|---|---|"]
+    lines = [
+        "| group | what | ns per call | calls/s | ratio | reference | target |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
     for r in rows:
         if r.ns is None:
             lines.append(f"| {r.group} | {r.name} | – | – | – | {r.reference} | {r.note} |")
@@ -469,8 +492,14 @@ def table(rows: list[Row]) -> str:
         ns = f"{r.ns:,.0f}" if r.group != "rss" else f"{r.ns:,.0f} B/entry"
         ratio = f"{r.ratio:.2f}×" if r.ratio is not None else "–"
         target = TARGETS.get(r.name)
-        mark = "" if target is None or r.ratio is None else (f"≤ {target}× " + ("met" if r.ratio <= target else "**not met**"))
-        lines.append(f"| {r.group} | {r.name} | {ns} | {per_s} | {ratio} | {r.reference} | {mark} |")
+        mark = (
+            ""
+            if target is None or r.ratio is None
+            else (f"≤ {target}× " + ("met" if r.ratio <= target else "**not met**"))
+        )
+        lines.append(
+            f"| {r.group} | {r.name} | {ns} | {per_s} | {ratio} | {r.reference} | {mark} |"
+        )
     return "\n".join(lines)
 
 
@@ -501,18 +530,34 @@ def compare(rows: list[Row], base_path: Path, tolerance: float = 1.25) -> list[s
     worse = []
     for row in rows:
         old = base.get((row.group, row.name))
-        if old and old.get("ratio") and row.ratio and row.name.startswith("twat") and row.ratio > old["ratio"] * tolerance:
+        if (
+            old
+            and old.get("ratio")
+            and row.ratio
+            and row.name.startswith("twat")
+            and row.ratio > old["ratio"] * tolerance
+        ):
             worse.append(f"{row.group}/{row.name}: ratio {old['ratio']:.2f} -> {row.ratio:.2f}")
     return worse
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer repeats and calls")
-    parser.add_argument("--only", action="append", choices=GROUPS, help="run only this group (repeatable)")
-    parser.add_argument("--compare", type=Path, help="fail if a ratio is >25%% worse than in this JSON")
-    parser.add_argument("--output", type=Path, default=ROOT / ".bench", help="folder for the raw JSON")
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and the chart")
+    parser.add_argument(
+        "--only", action="append", choices=GROUPS, help="run only this group (repeatable)"
+    )
+    parser.add_argument(
+        "--compare", type=Path, help="fail if a ratio is >25%% worse than in this JSON"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / ".bench", help="folder for the raw JSON"
+    )
+    parser.add_argument(
+        "--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md and the chart"
+    )
     args = parser.parse_args()
 
     bench = Bench(args.quick)
@@ -525,13 +570,16 @@ def main() -> int:
     print(f"\n{header}\n\n{text}")
     args.output.mkdir(parents=True, exist_ok=True)
     result = {"header": header, "quick": args.quick, "rows": [asdict(r) for r in bench.rows]}
-    (args.output / ("quick.json" if args.quick else "latest.json")).write_text(json.dumps(result, indent=2))
+    (args.output / ("quick.json" if args.quick else "latest.json")).write_text(
+        json.dumps(result, indent=2)
+    )
     if not args.no_docs and not args.quick and not args.only:
         doc = (
             "# Benchmarks\n\n<!-- generated by `bash tools/bench`; do not edit by hand -->\n\n"
-            "Each row: best of several repeats of a tight loop, nanoseconds per call, in one process and "
-            "one run; *ratio* divides by the row's reference (lower is faster). Servers ran on loopback, "
-            "started by the test harness. Targets come from the benchmark issue.\n\n"
+            "Each row: best of several repeats of a tight loop, nanoseconds per call, in one "
+            "process and one run; *ratio* divides by the row's reference (lower is faster). "
+            "Servers ran on loopback, started by the test harness. Targets come from the "
+            "benchmark issue.\n\n"
             f"{header}\n\n{text}\n\n![ratios](benchmarks.png)\n"
         )
         (ROOT / "docs" / "benchmarks.md").write_text(doc)

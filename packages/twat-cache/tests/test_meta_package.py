@@ -1,8 +1,8 @@
 """The meta package's extras pull every engine in, each found by its URL scheme."""
 
-import subprocess
-import sys
+import runpy
 
+import pytest
 from twat_cache import CacheConfig
 from twat_cache.registry import create_backend, engine_class
 from twat_cache_meta import installed_engines
@@ -28,9 +28,8 @@ def test_memory_url_uses_the_memory_package_not_the_builtin() -> None:
         backend.close()
 
 
-def test_module_lists_engines() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "twat_cache_meta"], capture_output=True, text=True, check=True
-    ).stdout
+def test_module_lists_engines(capsys: pytest.CaptureFixture[str]) -> None:
+    runpy.run_module("twat_cache_meta", run_name="__main__")
+    out = capsys.readouterr().out
     assert "disk" in out
     assert "twat-cache-redis" in out

@@ -3,4 +3,4 @@
 from twat_cache_meta import installed_engines
 
 for scheme, provider in installed_engines().items():
-    print(f"{scheme:20} {provider}")  # noqa: T201
+    print(f"{scheme:20} {provider}")
