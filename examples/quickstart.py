@@ -72,6 +72,7 @@ def main() -> None:
     print("2. a disk cache (@bcache) survives a process restart")
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(2):
+            sys.stdout.flush()  # keep our lines before the child's
             subprocess.run([sys.executable, __file__, "--disk-child", folder], check=True)
 
         print("3. the Cache object on disk")
