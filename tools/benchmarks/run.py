@@ -52,38 +52,70 @@ class Row:
     ratio: float | None = None
 
 
+class Pending:
+    """A measurement registered now and taken by :meth:`Bench.settle`, interleaved with the others."""
+
+    def __init__(self, func: Callable[[], Any], number: int, is_async: bool) -> None:
+        self.func = func
+        self.number = number
+        self.is_async = is_async
+        self.best = float("inf")
+
+
 class Bench:
     def __init__(self, quick: bool) -> None:
         self.quick = quick
         self.repeat = 3 if quick else 7
         self.rows: list[Row] = []
+        self._pending: list[tuple[Row, Pending]] = []
 
-    def sync(self, func: Callable[[], Any], number: int) -> float:
-        number = max(1, number // 10) if self.quick else number
-        func()  # warm
-        best = min(timeit.Timer(func).repeat(self.repeat, number))
-        return best / number * 1e9
+    def _scaled(self, number: int) -> int:
+        return max(1, number // 10) if self.quick else number
 
-    def aio(self, make: Callable[[], Awaitable[Any]], number: int) -> float:
-        number = max(1, number // 10) if self.quick else number
+    def sync(self, func: Callable[[], Any], number: int) -> Pending:
+        """Register a sync measurement (taken at the group's settle())."""
+        return Pending(func, self._scaled(number), is_async=False)
 
-        async def loop() -> float:
-            await make()
-            best = float("inf")
+    def aio(self, make: Callable[[], Awaitable[Any]], number: int) -> Pending:
+        """Register an async measurement (taken at the group's settle(), on one event loop)."""
+        return Pending(make, self._scaled(number), is_async=True)
+
+    def add(
+        self, group: str, name: str, ns: float | Pending | None, reference: str, note: str = ""
+    ) -> None:
+        row = Row(group, name, None if isinstance(ns, Pending) else ns, reference, note)
+        self.rows.append(row)
+        if isinstance(ns, Pending):
+            self._pending.append((row, ns))
+
+    def settle(self) -> None:
+        """Take every registered measurement: repeats interleaved, so that drift on a busy
+        machine (load, frequency) hits ours and the references alike; best of the repeats."""
+        loop = asyncio.new_event_loop()
+        try:
+            for _, p in self._pending:  # warm up: connections, first misses
+                loop.run_until_complete(p.func()) if p.is_async else p.func()
             for _ in range(self.repeat):
-                start = timeit.default_timer()
-                for _ in range(number):
-                    await make()
-                best = min(best, timeit.default_timer() - start)
-            return best
-
-        return asyncio.run(loop()) / number * 1e9
-
-    def add(self, group: str, name: str, ns: float | None, reference: str, note: str = "") -> None:
-        self.rows.append(Row(group, name, ns, reference, note))
+                for _, p in self._pending:
+                    if p.is_async:
+                        p.best = min(p.best, loop.run_until_complete(_async_loop(p.func, p.number)))
+                    else:
+                        p.best = min(p.best, min(timeit.Timer(p.func).repeat(1, p.number)))
+        finally:
+            loop.close()
+        for row, p in self._pending:
+            row.ns = p.best / p.number * 1e9
+        self._pending.clear()
 
     def missing(self, group: str, name: str, reference: str, exc: BaseException) -> None:
         self.add(group, name, None, reference, f"not measured: {type(exc).__name__}: {exc}"[:120])
+
+
+async def _async_loop(make: Callable[[], Awaitable[Any]], number: int) -> float:
+    start = timeit.default_timer()
+    for _ in range(number):
+        await make()
+    return timeit.default_timer() - start
 
 
 # -- groups ------------------------------------------------------------------------------
@@ -143,6 +175,7 @@ def bench_memory(b: Bench) -> None:
     b.add("memory", "twat ucache() hit (default engine)", b.sync(lambda: f_u(1), n), lru_ref)
     b.add("memory", "twat ucache('builtin://') hit", b.sync(lambda: f_builtin(1), n), lru_ref)
     b.add("memory", "twat mcache(ttl=60) hit", b.sync(lambda: f_m_ttl(1), n), ttl_ref)
+    b.settle()
 
 
 def bench_async(b: Bench) -> None:
@@ -183,6 +216,7 @@ def bench_async(b: Bench) -> None:
     except Exception as exc:
         b.missing("async", "cashews @cache (mem://)", ref, exc)
     b.add("async", "twat acache() hit", b.aio(lambda: f_ours(1), n), ref)
+    b.settle()
 
 
 def bench_disk(b: Bench) -> None:
@@ -212,6 +246,7 @@ def bench_disk(b: Bench) -> None:
         b.add("disk", "twat bcache() hit", b.sync(lambda: f_ours(1), n), ref_hit)
         cache = Cache(f"disk://{folder}/obj")
         b.add("disk", "twat Cache.get (miss)", b.sync(lambda: cache.get("absent"), n), ref_miss)
+        b.settle()
         raw.close()
         cache.close()
 
@@ -235,14 +270,7 @@ def bench_redis(b: Bench, url: str, host: str, port: int) -> None:
 
     b.add("redis", "twat ucache(redis) hit", b.sync(lambda: f_ours(1), n), ref)
 
-    async def raw_async() -> Any:
-        aclient = aredis.Redis(host=host, port=port)
-        try:
-            return await aclient.get("bench:k")
-        finally:
-            await aclient.aclose()
-
-    # one client per event loop: b.aio runs its own loop
+    # an async client belongs to the loop it first ran on: settle() runs them all on one loop
     state: dict[str, Any] = {}
 
     async def araw() -> Any:
@@ -294,6 +322,7 @@ def bench_redis(b: Bench, url: str, host: str, port: int) -> None:
         b.sync(lambda: cache.get_many(keys), n // 10),
         many_ref,
     )
+    b.settle()
     cache.close()
     client.close()
 
@@ -311,6 +340,7 @@ def bench_simple_engine(
 
     b.add(group, raw_name, b.sync(raw_get, n), raw_name)
     b.add(group, f"twat ucache({group}) hit", b.sync(lambda: f_ours(1), n), raw_name)
+    b.settle()
 
 
 def bench_memcached(b: Bench, host: str, port: int, url: str) -> None:

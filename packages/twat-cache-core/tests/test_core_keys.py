@@ -446,3 +446,22 @@ def test_memoised_digests_keep_types_apart() -> None:
     for i in range(1500):  # past the memo's size: it starts over, keys stay right
         assert plan.shared_key((i,), {}) == plan.shared_key((i,), {})
     assert plan.shared_key((1,), {}) == one
+
+
+def test_fit_key_keeps_safe_keys_and_replaces_unsafe_ones() -> None:
+    from twat_cache.keys import fit_key
+
+    assert fit_key("ns:1:", "user:42", 250) == "ns:1:user:42"
+    keys = ("a b", "a_b", "tab\there", "ключ", "#user:42", "x" * 300)
+    unsafe = [fit_key("ns:1:", k, 250) for k in keys]
+    assert unsafe[1] == "ns:1:a_b"
+    for stand_in in unsafe[:1] + unsafe[2:]:
+        assert stand_in.startswith("ns:1:#")
+        assert len(stand_in) <= 250
+        assert " " not in stand_in
+        assert "\t" not in stand_in
+        assert stand_in.isascii()
+    assert unsafe[0] != fit_key("ns:1:", "a_b", 250), "a b and a_b never collide"
+    assert len(set(unsafe)) == len(unsafe)
+    assert fit_key("ns:1:", "a b", 250) == unsafe[0], "stable"
+    assert fit_key("h" * 240 + ":", "k" * 20, 250).startswith("h" * 240 + ":#")

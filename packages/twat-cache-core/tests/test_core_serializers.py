@@ -232,3 +232,13 @@ def test_zlib_frames_are_plain_zlib() -> None:
     s = Serializer("json", compress=True, compress_threshold=0)
     data = s.dumps(["x"] * 100)
     assert zlib.decompress(data[2:]) == b'["' + b'","'.join([b"x"] * 100) + b'"]'
+
+
+def test_a_plain_frame_with_a_broken_payload_is_corrupt() -> None:
+    from twat_cache.serializers import CorruptEntryError, Serializer
+
+    serializer = Serializer("pickle")
+    good = serializer.dumps({"a": 1})
+    assert serializer.loads(good) == ({"a": 1}, None)
+    with pytest.raises(CorruptEntryError):
+        serializer.loads(good[:2] + b"\x00not a pickle")

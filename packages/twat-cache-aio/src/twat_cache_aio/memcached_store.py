@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import math
-import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.exceptions import CacheValueError
+from twat_cache.keys import fit_key
 
 from twat_cache_aio.store import Store, abort_connection, bytes_serializer, missing_client
 
@@ -24,7 +23,6 @@ logger = logging.getLogger("twat_cache")
 
 MEMCACHED_MAX_KEY = 250  # bytes, memcached's limit
 _RELATIVE_EXPTIME_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
-_SAFE_KEY = re.compile(r"[\x21-\x7e]+")  # printable ASCII: no spaces, no control characters
 _HASHED = "#"  # hashed keys start with it; a literal key that does is hashed too
 
 
@@ -154,18 +152,10 @@ class MemcachedStore(Store):
         """Return the memcached key of ``key`` under ``generation``.
 
         Keys with spaces, control or non-ASCII characters, or too long for
-        memcached's 250 bytes, become ``#`` and a blake2b digest (aiocache would
-        turn spaces into ``_``, so that ``"a b"`` and ``"a_b"`` collided).
+        memcached's 250 bytes, get a hashed stand-in (core's ``fit_key``; aiocache
+        would turn spaces into ``_``, so that ``"a b"`` and ``"a_b"`` collided).
         """
-        head = f"{self.namespace}:{generation}:"
-        if (
-            _SAFE_KEY.fullmatch(key)
-            and not key.startswith(_HASHED)
-            and len(head) + len(key) <= MEMCACHED_MAX_KEY
-        ):
-            return head + key
-        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-        return f"{head}{_HASHED}{digest}"
+        return fit_key(f"{self.namespace}:{generation}:", key, MEMCACHED_MAX_KEY, _HASHED)
 
     # -- generations ---------------------------------------------------------------------
 

@@ -296,7 +296,18 @@ class Cache:
 
     def lookup(self, key: Any) -> Any:
         """Return the live value under ``key``, or :data:`MISSING` (counts hit or miss)."""
-        raw = self._call(None, "get", key)
+        breaker = self._breaker
+        if breaker.open_until and self._unavailable():
+            raw = None
+        else:
+            try:  # _call() inlined: this is every engine's hit path
+                raw = self._backend.get(key)
+            except _FAILURES as exc:
+                self._failed(exc)
+                raw = None
+            else:
+                if breaker.open_until:
+                    breaker.success()
         if raw is not None:
             value, stored = self._decode(key, raw)
             if stored is not None and value is not MISSING:

@@ -21,13 +21,14 @@ import enum
 import hashlib
 import inspect
 import pathlib
+import re
 import uuid
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from twat_cache.exceptions import CacheKeyError
 
-__all__ = ["KeyPlan", "canonical_bytes", "digest"]
+__all__ = ["KeyPlan", "canonical_bytes", "digest", "fit_key"]
 
 _MAX_DEPTH = 32
 # immutable types whose equality matches the encoding: their digests are memoised. bool and
@@ -237,6 +238,36 @@ class KeyPlan:
                 memo[args] = key
             return key
         return f"{self._prefix}:{digest(self.arguments(args, kwargs))}"
+
+
+_PRINTABLE = re.compile(r"[\x21-\x7e]*")  # printable ASCII: no spaces, no control characters
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+
+
+def fit_key(head: str, key: str, max_length: int, marker: str = "#") -> str:
+    """Return ``head + key`` when it is printable ASCII within ``max_length``, else a safe stand-in.
+
+    For servers with narrow key rules (memcached: 250 bytes, no spaces or control
+    characters). An unsafe or too long key becomes ``head + marker + readable
+    prefix + "~" + BLAKE2b digest``; a key that itself starts with ``marker`` is
+    replaced too, so a stand-in can never equal a real key.
+
+    Example:
+        >>> fit_key("app:7:", "user:1", 250)
+        'app:7:user:1'
+        >>> fit_key("app:7:", "naïve key", 250)[:15]
+        'app:7:#na_ve_ke'
+    """
+    if (
+        _PRINTABLE.fullmatch(key)
+        and not key.startswith(marker)
+        and len(head) + len(key) <= max_length
+    ):
+        return head + key
+    hashed = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    room = max(0, min(40, max_length - len(head) - len(hashed) - 2))
+    readable = _UNPRINTABLE.sub("_", key[:room])
+    return f"{head}{marker}{readable}~{hashed}"
 
 
 def freeze(key: Hashable) -> bytes:

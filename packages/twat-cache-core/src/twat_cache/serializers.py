@@ -79,7 +79,9 @@ class Serializer:
         ({'a': 1}, None)
     """
 
-    __slots__ = ("_dump", "_format", "_load", "compress", "compress_threshold", "name", "secret")
+    __slots__ = (
+        "_dump", "_format", "_load", "_plain_head", "compress", "compress_threshold", "name", "secret",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -93,6 +95,7 @@ class Serializer:
             raise ConfigurationError("serializer", name, "one of " + ", ".join(_FORMATS))
         self.name = name
         self._format = _FORMATS[name]
+        self._plain_head = bytes((_MAGIC, self._format))
         self.compress = compress
         self.secret = secret
         self.compress_threshold = compress_threshold
@@ -139,6 +142,12 @@ class Serializer:
             CorruptEntryError: when the entry is corrupt, tampered with or unsigned
                 while a secret is set. Nothing is unpickled before the check.
         """
+        if self.secret is None and data[:2] == self._plain_head:
+            # the common frame: this serializer, no signature, tags or compression
+            try:
+                return self._load(data[2:]), None
+            except Exception as exc:
+                raise CorruptEntryError(f"entry cannot be decoded: {exc}") from exc
         if not data:
             raise CorruptEntryError("empty entry")
         if data[0] in _DIGITS:

@@ -194,21 +194,24 @@ class DiskBackend(BaseBackend):
         )
 
     # -- internals -----------------------------------------------------------------
+    def _storage_error(self, operation: str, exc: BaseException) -> BackendError:
+        reason = (
+            f"SQLite stayed locked for more than timeout={self.timeout} s"
+            if isinstance(exc, diskcache.Timeout)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        return BackendError(
+            f"disk cache {str(self.directory)!r}: {operation} failed: {reason}",
+            engine="disk",
+            operation=operation,
+        )
+
     @contextmanager
     def _storage_errors(self, operation: str) -> Iterator[None]:
         try:
             yield
         except _STORAGE_ERRORS as exc:
-            reason = (
-                f"SQLite stayed locked for more than timeout={self.timeout} s"
-                if isinstance(exc, diskcache.Timeout)
-                else f"{type(exc).__name__}: {exc}"
-            )
-            raise BackendError(
-                f"disk cache {str(self.directory)!r}: {operation} failed: {reason}",
-                engine="disk",
-                operation=operation,
-            ) from exc
+            raise self._storage_error(operation, exc) from exc
 
     def _open(self) -> tuple[Any, ...]:
         """Open the database(s) on first use, so that decorating a function costs no SQLite work."""
@@ -236,6 +239,9 @@ class DiskBackend(BaseBackend):
         return self._caches or self._open()
 
     def _shard(self, key: str) -> Any:
+        caches = self._caches
+        if len(caches) == 1 and not self._closed:
+            return caches[0]
         caches = self._all()
         if len(caches) == 1:
             return caches[0]
@@ -254,8 +260,10 @@ class DiskBackend(BaseBackend):
     def get(self, key: str) -> bytes | None:
         """Return the bytes under ``key``, or ``None`` when absent or expired."""
         shard = self._shard(key)
-        with self._storage_errors("get"):
+        try:  # inline rather than _storage_errors(): this is the hit path
             value = shard.get(key)
+        except _STORAGE_ERRORS as exc:
+            raise self._storage_error("get", exc) from exc
         return None if value is None else _from_disk(value)
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:

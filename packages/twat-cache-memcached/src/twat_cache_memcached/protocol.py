@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import time
 from typing import TYPE_CHECKING
 
 from twat_cache.exceptions import ConfigurationError
+from twat_cache.keys import fit_key
 
 if TYPE_CHECKING:
     from twat_cache.urls import EngineURL
@@ -26,8 +26,6 @@ DEFAULT_PORT = 11211
 DEFAULT_ITEM_SIZE_LIMIT = 1024 * 1024  # memcached's default -I
 MAX_KEY_LENGTH = 250  # memcached's limit, in bytes
 _RELATIVE_EXPTIME_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
-_SAFE_KEY = re.compile(r"[\x21-\x7e]*")  # printable ASCII: no spaces, no control characters
-_UNSAFE_CHAR = re.compile(r"[^\x21-\x7e]")
 _SIZE = re.compile(r"(\d+)([kKmM]?)")
 _HASHED = "#"  # hashed keys start with it; a literal key that does is hashed too
 
@@ -36,25 +34,14 @@ def physical_key(namespace: str, generation: int, key: str) -> str:
     """Return the memcached key of ``key``: ``{namespace}:{generation}:{key}``.
 
     Keys longer than 250 bytes in all, or with spaces, control or non-ASCII
-    characters, become ``#{readable prefix}~{blake2b hex}`` after the prefix.
+    characters, become ``#{readable prefix}~{blake2b hex}`` after the prefix
+    (core's :func:`twat_cache.keys.fit_key`).
 
     Example:
         >>> physical_key("app", 7, "user:1")
         'app:7:user:1'
-        >>> physical_key("app", 7, "naïve key")[:15]
-        'app:7:#na_ve_ke'
     """
-    head = f"{namespace}:{generation}:"
-    if (
-        _SAFE_KEY.fullmatch(key)
-        and not key.startswith(_HASHED)
-        and len(head) + len(key) <= MAX_KEY_LENGTH
-    ):
-        return head + key
-    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    room = min(40, MAX_KEY_LENGTH - len(head) - len(digest) - 2)
-    readable = _UNSAFE_CHAR.sub("_", key[:room])
-    return f"{head}{_HASHED}{readable}~{digest}"
+    return fit_key(f"{namespace}:{generation}:", key, MAX_KEY_LENGTH, _HASHED)
 
 
 def to_exptime(ttl: float | None) -> int:
