@@ -53,7 +53,7 @@ class Row:
 
 
 class Pending:
-    """A measurement registered now and taken by :meth:`Bench.settle`, interleaved with the others."""
+    """A measurement registered now, taken by :meth:`Bench.settle` interleaved with the others."""
 
     def __init__(self, func: Callable[[], Any], number: int, is_async: bool) -> None:
         self.func = func

@@ -80,7 +80,8 @@ class Serializer:
     """
 
     __slots__ = (
-        "_dump", "_format", "_load", "_plain_head", "compress", "compress_threshold", "name", "secret",
+        "_dump", "_format", "_load", "_plain_head",
+        "compress", "compress_threshold", "name", "secret",
     )  # fmt: skip
 
     def __init__(
@@ -131,7 +132,7 @@ class Serializer:
         mac = hmac.new(self.secret, bytes((flags,)) + body, hashlib.sha256).digest()
         return bytes((_MAGIC, flags)) + mac + body
 
-    def loads(self, data: bytes) -> tuple[Any, dict[str, int] | None]:
+    def loads(self, data: bytes) -> tuple[Any, dict[str, int] | None]:  # noqa: PLR0912
         """Decode a stored entry into ``(value, tag_versions_or_None)``.
 
         A frame written with another serializer is read with that one, except
