@@ -94,7 +94,7 @@ class CircuitBreaker:
             self.open_until = time.monotonic() + self.retry_after
         if first:
             logger.warning(
-                "cache backend %s failed (%s: %s); calls run uncached, retrying in %.1f s",
+                "cache backend %s failed (%s: %s); left alone for %.1f s",
                 self.name,
                 type(exc).__name__,
                 exc,
