@@ -25,6 +25,7 @@ from twat_cache.exceptions import (
     SerializationError,
 )
 from twat_cache.keys import KeyPlan, freeze
+from twat_cache.policies import AsyncSingleFlight, SingleFlight
 from twat_cache.registry import engine_class
 
 if sys.version_info >= (3, 11):
@@ -255,13 +256,19 @@ def _sync_wrapper(ctl: _Controller) -> Callable[..., Any]:
     lookup, store, key_of, local_key = cache.lookup, cache.store, ctl.key, ctl.plan.local_key
     get = cache.backend.get
 
-    def compute(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    flight = SingleFlight()
+
+    def run_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         result = func(*args, **kwargs)
         try:
             store(key, result)
         except CacheValueError as exc:
             ctl.not_stored(exc)
         return result
+
+    def compute(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # concurrent misses of one key run the function once (stampede protection)
+        return flight.run(key, lambda: run_and_store(key, args, kwargs))
 
     if ctl.bare:
         # the hot path of in-process caches: the arguments are the key, one dict lookup
@@ -296,7 +303,13 @@ def _async_wrapper(ctl: _Controller) -> Callable[..., Any]:
     get = cache.backend.get
     is_coroutine = inspect.iscoroutinefunction(func)
 
+    flight = AsyncSingleFlight()
+
     async def compute(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # concurrent misses of one key await one call (stampede protection)
+        return await flight.run(key, lambda: run_and_store(key, args, kwargs))
+
+    async def run_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if is_coroutine:
             result = await func(*args, **kwargs)
         else:  # acache on a blocking function: run it in a worker thread
