@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import pytest
-from twat_cache import Cache, CacheValueError, ucache
+from twat_cache import Cache, CacheValueError, NodeError, ucache
 from twat_cache.engines import BuiltinMemoryBackend
 from twat_cache.registry import register_engine
 
@@ -87,3 +87,30 @@ def test_refused_value_raises_in_strict_mode() -> None:
 
     with pytest.raises(CacheValueError):
         payload(100)
+
+
+class _OneNodeDown(BuiltinMemoryBackend):
+    """A ring-like engine whose key "down" lives on a failed node."""
+
+    def get(self, key: Any) -> Any:
+        if key == "down":
+            raise NodeError("node 127.0.0.1:1 failed", server="127.0.0.1:1")
+        return super().get(key)
+
+
+register_engine("coretest-ring", _OneNodeDown)
+
+
+def test_a_node_error_fails_open_without_pausing_the_backend(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = Cache("coretest-ring://", retry_after=300)
+    cache.set("up", 1)
+    with caplog.at_level(logging.WARNING, logger="twat_cache"):
+        assert cache.get("down") is None
+    assert cache.stats.errors == 1
+    assert "127.0.0.1:1" in caplog.text
+    assert cache.get("up") == 1, "the other nodes keep answering: the breaker stayed closed"
+    strict = Cache("coretest-ring://", strict=True)
+    with pytest.raises(NodeError):
+        strict.get("down")

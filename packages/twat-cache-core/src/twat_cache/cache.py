@@ -20,7 +20,7 @@ from typing import Any, Final, Literal
 
 from twat_cache.adapters import AsyncAdapter, as_async, as_sync, run_blocking
 from twat_cache.config import CacheConfig, _check_ttl, resolve_config
-from twat_cache.exceptions import BackendError, BackendUnavailableError
+from twat_cache.exceptions import BackendError, BackendUnavailableError, NodeError
 from twat_cache.keys import digest
 from twat_cache.policies import CacheStats, CircuitBreaker, jittered
 from twat_cache.registry import create_backend
@@ -223,7 +223,12 @@ class Cache:
 
     def _failed(self, exc: BaseException) -> None:
         self.stats.errors += 1
-        self._breaker.failure(exc)
+        if isinstance(exc, NodeError):  # the engine routes around one node: keep using it
+            logger.warning(
+                "cache %s: %s", self.name, exc, extra={"cache": self.name, "error": repr(exc)}
+            )
+        else:
+            self._breaker.failure(exc)
         if self.config.strict:
             if isinstance(exc, BackendError):
                 raise exc

@@ -19,6 +19,7 @@ __all__ = [
     "ConfigurationError",
     "EngineError",
     "EngineNotAvailableError",
+    "NodeError",
     "PathError",
     "ResourceError",
     "SerializationError",
@@ -70,6 +71,14 @@ class EngineNotAvailableError(EngineError, ImportError):
 
 class BackendError(EngineError):
     """A storage server or file failed; the client's exception is ``__cause__``."""
+
+
+class NodeError(BackendError):
+    """One server of several failed; the others still answer (a memcached ring node, say).
+
+    Core fails open for that call but keeps the backend in use: the engine routes
+    around the node, so pausing the whole backend would cost every other key.
+    """
 
 
 class BackendUnavailableError(BackendError):

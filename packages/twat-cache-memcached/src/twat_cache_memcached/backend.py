@@ -29,6 +29,7 @@ from twat_cache.exceptions import (
     CacheOperationError,
     CacheValueError,
     ConfigurationError,
+    NodeError,
 )
 
 from twat_cache_memcached.protocol import (
@@ -56,10 +57,10 @@ _T = TypeVar("_T")
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
-def _backend_error(node: Node, exc: Exception) -> BackendError:
-    return BackendError(
-        f"memcached {node.name} failed: {type(exc).__name__}: {exc}", server=node.name
-    )
+def _backend_error(node: Node, exc: Exception, ring: bool) -> BackendError:
+    # in a ring, one node failing is a NodeError: core keeps using the ring, which routes around it
+    kind = NodeError if ring else BackendError
+    return kind(f"memcached {node.name} failed: {type(exc).__name__}: {exc}", server=node.name)
 
 
 class MemcachedBackend(BaseBackend):
@@ -182,7 +183,7 @@ class MemcachedBackend(BaseBackend):
             result = operation(*args)
         except (OSError, MemcacheUnexpectedCloseError) as exc:
             self._ring.failed(node)
-            raise _backend_error(node, exc) from exc
+            raise _backend_error(node, exc, len(self._ring.nodes) > 1) from exc
         except MemcacheServerError as exc:
             if "too large" in str(exc):
                 raise CacheValueError(
@@ -190,9 +191,9 @@ class MemcachedBackend(BaseBackend):
                     f"{self.item_size_limit}; the server's -I bounds key, value and header)",
                     server=node.name,
                 ) from exc
-            raise _backend_error(node, exc) from exc
+            raise _backend_error(node, exc, len(self._ring.nodes) > 1) from exc
         except MemcacheError as exc:
-            raise _backend_error(node, exc) from exc
+            raise _backend_error(node, exc, len(self._ring.nodes) > 1) from exc
         finally:
             if node.slots is not None:
                 node.slots.release()
