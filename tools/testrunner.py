@@ -128,6 +128,9 @@ def main() -> int:
 
     runner = Runner()
     started = time.monotonic()
+    if not args.only:
+        # one implementation for sync and async: the generated sync twins must be current
+        runner.run("generated sync twins are current", ["bash", "tools/unasync", "--check"])
     packages = [p for p in ordered_packages() if not args.only or p["name"] in args.only]
     for info in packages:
         name, path, module = str(info["name"]), Path(str(info["path"])), info["import"]

@@ -40,7 +40,7 @@ from twat_cache.exceptions import (
     SerializationError,
     TwatCacheError,
 )
-from twat_cache.protocols import AsyncBackend, Backend
+from twat_cache.protocols import AsyncBackend, Backend, Capabilities
 
 try:
     __version__ = version("twat-cache-core")
@@ -62,6 +62,7 @@ __all__ = [
     "CacheOptions",
     "CacheValueError",
     "CachedFunction",
+    "Capabilities",
     "ConcurrencyError",
     "ConfigurationError",
     "EngineError",

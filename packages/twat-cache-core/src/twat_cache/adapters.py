@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequenc
 from typing import Any, TypeVar
 
 from twat_cache.exceptions import CacheOperationError
+from twat_cache.protocols import Capabilities, capabilities_of
 
 __all__ = ["AsyncAdapter", "SyncAdapter", "as_async", "as_sync", "run_blocking"]
 
@@ -29,6 +30,7 @@ class AsyncAdapter:
         self.backend = backend
         self.namespace: str = backend.namespace
         self.stores_objects: bool = backend.stores_objects
+        self.capabilities: Capabilities = capabilities_of(backend)
         self._direct = not getattr(backend, "blocking", True)
 
     async def _call(self, name: str, *args: Any) -> Any:
@@ -122,6 +124,7 @@ class SyncAdapter:
         self.backend = backend
         self.namespace: str = backend.namespace
         self.stores_objects: bool = backend.stores_objects
+        self.capabilities: Capabilities = capabilities_of(backend)
         self._runner: _LoopThread | None = None
         self._lock = threading.Lock()
         self._closed = False

@@ -18,9 +18,78 @@ adapts the other side (see :mod:`twat_cache.adapters`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["AsyncBackend", "Backend"]
+__all__ = [
+    "AsyncBackend",
+    "Backend",
+    "Capabilities",
+    "capabilities_of",
+    "derived_capabilities",
+]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do: a small frozen record that core reads.
+
+    Core never probes an engine (no ``hasattr``, no catching
+    ``NotImplementedError``): it reads this record, and the conformance kit checks
+    that the engine keeps every promise made here.
+
+    Attributes:
+        lists_keys: ``keys()`` iterates the namespace (False: memcached).
+        native_ttl: The storage expires entries itself (False: the engine checks
+            an expiry time on read and purges later).
+        atomic_add: ``add`` is atomic across every client of the storage.
+        atomic_incr: ``incr`` is atomic across every client of the storage.
+        native_async: The engine (or its ``make_async`` twin) talks to its
+            storage with async I/O, no worker thread.
+        stores_objects: Values are kept as Python objects (in-process engines):
+            core skips serialization and may key on tuples.
+        blocking: Calls may wait on I/O; False when every call returns at once,
+            so async callers call it directly instead of through a thread.
+        shared: Other processes see the same entries.
+        persistent: Entries survive a restart of the process that wrote them.
+        max_key_length: The longest key (in UTF-8 bytes) the storage accepts;
+            core hashes longer keys before they reach the engine.
+        max_value_size: The largest value in bytes (None: no limit of its own).
+    """
+
+    lists_keys: bool = True
+    native_ttl: bool = True
+    atomic_add: bool = True
+    atomic_incr: bool = True
+    native_async: bool = False
+    stores_objects: bool = False
+    blocking: bool = True
+    shared: bool = True
+    persistent: bool = False
+    max_key_length: int | None = None
+    max_value_size: int | None = None
+
+
+def capabilities_of(backend: object) -> Capabilities:
+    """Return ``backend.capabilities``; engines written before the record get one derived.
+
+    An engine without a ``capabilities`` attribute is described from its older
+    ``stores_objects`` and ``blocking`` attributes, with the record's defaults.
+    """
+    declared = getattr(backend, "capabilities", None)
+    if isinstance(declared, Capabilities):
+        return declared
+    return derived_capabilities(backend)
+
+
+def derived_capabilities(backend: object) -> Capabilities:
+    """The record of an engine that declares none, from ``stores_objects`` and ``blocking``."""
+    stores_objects = bool(getattr(backend, "stores_objects", False))
+    return Capabilities(
+        stores_objects=stores_objects,
+        blocking=bool(getattr(backend, "blocking", True)),
+        shared=not stores_objects,
+    )
 
 
 @runtime_checkable
@@ -34,11 +103,14 @@ class Backend(Protocol):
             they are (core then skips serialization and may use tuple keys).
         blocking: False when every call returns at once (in-process engines), so
             async callers may call it directly instead of through a thread.
+        capabilities: What the engine can do (see :class:`Capabilities`); core
+            reads this record rather than probing the engine.
     """
 
     namespace: str
     stores_objects: bool
     blocking: bool
+    capabilities: Capabilities
 
     def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``, or ``None`` when absent or expired."""
@@ -46,11 +118,15 @@ class Backend(Protocol):
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Return the present entries among ``keys`` (absent ones are left out)."""
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key``, replacing any entry, for ``ttl`` seconds."""
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key``, replacing any entry, for ``ttl`` seconds.
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store every item with the same ``ttl``."""
+        Return whether the value was stored (False: the storage refused it, e.g.
+        too large); a failure of the storage raises instead.
+        """
+
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item with the same ``ttl``; return whether all were stored."""
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent; atomic. Return whether it was stored."""
@@ -83,6 +159,7 @@ class AsyncBackend(Protocol):
 
     namespace: str
     stores_objects: bool
+    capabilities: Capabilities
 
     async def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``, or ``None``."""
@@ -90,11 +167,11 @@ class AsyncBackend(Protocol):
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Return the present entries among ``keys``."""
 
-    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds."""
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key`` for ``ttl`` seconds; return whether it was stored."""
 
-    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store every item with the same ``ttl``."""
+    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item with the same ``ttl``; return whether all were stored."""
 
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent; atomic."""

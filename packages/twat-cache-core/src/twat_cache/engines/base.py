@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.exceptions import CacheOperationError
+from twat_cache.protocols import Capabilities, derived_capabilities
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -50,6 +51,11 @@ class _Lifecycle:
         """
         url.finish()
         return cls(namespace=config.namespace)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this engine can do; engines override it with a class attribute."""
+        return derived_capabilities(self)
 
     @property
     def closed(self) -> bool:
