@@ -131,6 +131,11 @@ def main() -> int:
     if not args.only:
         # one implementation for sync and async: the generated sync twins must be current
         runner.run("generated sync twins are current", ["bash", "tools/unasync", "--check"])
+    # the catalog of the workspace's engines in core is generated from the pyprojects (cheap)
+    runner.run(
+        "generated engine catalog is current",
+        [sys.executable, "tools/gen_engines.py", "--check"],
+    )
     packages = [p for p in ordered_packages() if not args.only or p["name"] in args.only]
     for info in packages:
         name, path, module = str(info["name"]), Path(str(info["path"])), info["import"]

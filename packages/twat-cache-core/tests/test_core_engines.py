@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from twat_cache import Cache, CacheConfig, CacheOperationError
 from twat_cache.adapters import SyncAdapter, _LoopThread, as_async, as_sync, run_blocking
+from twat_cache.constants import DEFAULT_MAXSIZE
 from twat_cache.engines import BaseAsyncBackend, BaseBackend, BuiltinMemoryBackend
-from twat_cache.engines.builtin import DEFAULT_MAXSIZE
 from twat_cache.protocols import AsyncBackend, Backend
 from twat_cache.registry import engine_class
 from twat_cache.testing import AsyncBackendConformance, BackendConformance

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 from twat_cache import (
@@ -154,3 +156,133 @@ def test_create_backend_logs_without_the_password(
     for record in caplog.records:
         assert "hunter2" not in record.getMessage()
         assert "hunter2" not in str(record.__dict__)
+
+
+# -- one registry: scheme -> engine -> distribution -> extra ---------------------------------
+
+
+@pytest.fixture
+def installed_distributions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A real (on sys.path) engine distribution and a meta package that installs it by extra."""
+    fake = tmp_path / "twat_cache_fake-1.2.dist-info"
+    fake.mkdir()
+    (fake / "METADATA").write_text("Metadata-Version: 2.1\nName: twat-cache-fake\nVersion: 1.2\n")
+    (fake / "entry_points.txt").write_text(
+        "[twat_cache.engines]\n"
+        "fake = twat_cache.engines.builtin:BuiltinMemoryBackend\n"
+        "redis = twat_cache.engines.builtin:BuiltinMemoryBackend\n"
+    )
+    meta = tmp_path / "twat_cache-9.0.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: twat-cache\nVersion: 9.0\n"
+        "Requires-Dist: twat-cache-core<10,>=0.1\n"
+        "Requires-Dist: twat-cache[fakes]; extra == 'all'\n"
+        "Provides-Extra: fakes\n"
+        'Requires-Dist: twat-cache-fake>=1; extra == "fakes"\n'
+        "Provides-Extra: all\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry._entry_points.cache_clear()
+    registry._meta_requirements.cache_clear()
+    yield
+    registry._entry_points.cache_clear()
+    registry._meta_requirements.cache_clear()
+
+
+def _records() -> dict[str, registry.EngineRecord]:
+    return {record.scheme: record for record in registry.known_engines()}
+
+
+def test_known_engines_name_what_can_be_installed_with_core_alone(
+    no_engine_packages: None,
+) -> None:
+    records = _records()
+    redis = records["redis"]
+    assert (redis.installed, redis.distribution, redis.extra) == (
+        False,
+        "twat-cache-redis",
+        "redis",
+    )
+    assert redis.engine == "twat_cache_redis:RedisBackend"
+    assert redis.install_command == 'pip install "twat-cache[redis]"'
+    assert records["postgresql"].extra == "postgres"
+    assert records["aiocache+redis"].distribution == "twat-cache-aio"
+    builtin = records["builtin"]
+    assert builtin.installed
+    assert builtin.engine == "twat_cache.engines.builtin:BuiltinMemoryBackend"
+    assert builtin.distribution is not None
+    assert builtin.distribution.startswith("twat-cache")
+    assert records["memory"].installed  # served by the built-in engine
+    assert {r.scheme for r in records.values() if r.installed} == set(registry.available_engines())
+
+
+def test_an_installed_engine_records_its_distribution_and_extra_from_metadata(
+    installed_distributions: None,
+) -> None:
+    records = _records()
+    fake = records["fake"]
+    assert (fake.installed, fake.distribution, fake.version) == (True, "twat-cache-fake", "1.2")
+    assert fake.extra == "fakes"  # from the meta package's Requires-Dist, not from a list
+    assert fake.install_command == 'pip install "twat-cache[fakes]"'
+    assert registry.engine_class("fake") is BuiltinMemoryBackend
+    # an installed entry point replaces the catalog's row for its scheme
+    assert records["redis"].installed
+    assert records["redis"].distribution == "twat-cache-fake"
+
+
+def test_a_registered_engine_has_no_distribution(no_engine_packages: None) -> None:
+    class Mine(BuiltinMemoryBackend):
+        pass
+
+    try:
+        registry.register_engine("mine-recorded", Mine)
+        record = _records()["mine-recorded"]
+    finally:
+        registry._registered.pop("mine-recorded")
+    assert (record.installed, record.distribution, record.extra) == (True, None, None)
+    assert record.install_command is None
+    assert record.engine.endswith(":test_a_registered_engine_has_no_distribution.<locals>.Mine")
+
+
+def test_a_catalog_engine_without_an_extra_says_to_install_its_distribution(
+    no_engine_packages: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row = ("thirdparty", "twat_cache_thirdparty:Engine", "twat-cache-thirdparty", None)
+    monkeypatch.setattr(registry, "CATALOG", (*registry.CATALOG, row))
+    with pytest.raises(EngineNotAvailableError) as info:
+        registry.engine_class("thirdparty")
+    assert str(info.value) == (
+        "the 'thirdparty' engine needs twat-cache-thirdparty: pip install twat-cache-thirdparty"
+    )
+
+
+def test_missing_redis_names_its_package_and_extra(no_engine_packages: None) -> None:
+    with pytest.raises(EngineNotAvailableError) as info:
+        ucache("redis://")
+    assert str(info.value) == (
+        "the 'redis' engine needs twat-cache-redis: pip install \"twat-cache[redis]\""
+    )
+
+
+def test_an_unknown_scheme_lists_installed_and_installable_engines(
+    no_engine_packages: None,
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        ucache("nosuch://")
+    allowed = info.value.allowed
+    installed, _, installable = allowed.partition("; or, once installed, ")
+    assert installed.startswith("one of the installed engines: builtin, ")
+    assert "memory" in installed.split(": ", 1)[1].split(", ")
+    assert "redis" not in installed
+    redis = 'redis, redis+cluster, rediss, rediss+cluster, unix (pip install "twat-cache[redis]")'
+    assert redis in installable.split("; ")
+    assert 'postgres, postgresql (pip install "twat-cache[postgres]")' in installable
+    assert "did you mean" not in allowed
+
+
+def test_a_misspelt_scheme_gets_a_did_you_mean(no_engine_packages: None) -> None:
+    with pytest.raises(ConfigurationError, match=r"did you mean 'redis'\?"):
+        ucache("reddis://localhost")
+    with pytest.raises(ConfigurationError, match=r"did you mean 'memcached'\?"):
+        Cache("memcache://localhost")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from twat_cache import Cache, ucache
-from twat_cache.cache import TAG_PREFIX
+from twat_cache.constants import TAG_PREFIX
 
 URLS = ["builtin://", "coretest-bytes://", "coretest-abytes://"]
 

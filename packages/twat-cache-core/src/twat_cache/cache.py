@@ -20,6 +20,7 @@ from typing import Any, Final, Literal
 
 from twat_cache.adapters import AsyncAdapter, as_async, as_sync, run_blocking
 from twat_cache.config import CacheConfig, _check_ttl, resolve_config
+from twat_cache.constants import TAG_PREFIX
 from twat_cache.exceptions import BackendError, BackendUnavailableError, NodeError
 from twat_cache.keys import digest
 from twat_cache.policies import CacheStats, CircuitBreaker, jittered
@@ -48,7 +49,6 @@ MISSING: Final = _Sentinel.MISSING
 DEFAULT: Final = _Sentinel.DEFAULT
 """``ttl=DEFAULT`` means: the cache's configured ttl."""
 
-TAG_PREFIX = "__tag__:"
 # what counts as the backend failing (engines wrap client errors in BackendError)
 _FAILURES = (BackendError, OSError)
 

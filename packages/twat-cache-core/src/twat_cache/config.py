@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -20,13 +19,23 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
+from twat_cache.constants import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_RETRY_AFTER,
+    DEFAULT_TTL,
+    DEFAULT_URL,
+    NAMESPACE_PATTERN,
+    NAMESPACE_RULE,
+    TAG_PATTERN,
+    TAG_RULE,
+)
 from twat_cache.exceptions import ConfigurationError, PathError
 from twat_cache.urls import EngineURL, parse_url, redact
 
 if sys.version_info >= (3, 11):
-    from typing import TypedDict
+    from typing import TypedDict, Unpack
 else:  # pragma: no cover - 3.10
-    from typing_extensions import TypedDict
+    from typing_extensions import TypedDict, Unpack
 
 __all__ = [
     "POLICIES",
@@ -43,9 +52,6 @@ OnSerializationError = Literal["raise", "warn"]
 
 POLICIES: tuple[str, ...] = ("lru", "lfu", "fifo", "rr", "ttl")
 SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_TAG = re.compile(r"^[^\s]{1,128}$")
-DEFAULT_URL = "memory://"
 
 
 class CacheOptions(TypedDict, total=False):
@@ -107,8 +113,8 @@ class CacheConfig:
     """
 
     url: str | None = None
-    namespace: str = "default"
-    ttl: float | None = None
+    namespace: str = DEFAULT_NAMESPACE
+    ttl: float | None = DEFAULT_TTL
     maxsize: int | None = None
     maxbytes: int | None = None
     policy: Policy = "lru"
@@ -118,7 +124,7 @@ class CacheConfig:
     folder: str | os.PathLike[str] | None = None
     strict: bool = False
     jitter: float = 0.0
-    retry_after: float = 5.0
+    retry_after: float = DEFAULT_RETRY_AFTER
     tags: tuple[str, ...] = ()
     on_serialization_error: OnSerializationError = "raise"
     options: Mapping[str, object] = field(default_factory=dict)
@@ -135,10 +141,8 @@ class CacheConfig:
         _check_choice("policy", self.policy, POLICIES)
         _check_choice("serializer", self.serializer, SERIALIZERS)
         _check_choice("on_serialization_error", self.on_serialization_error, ("raise", "warn"))
-        if not isinstance(self.namespace, str) or not _NAMESPACE.match(self.namespace):
-            raise ConfigurationError(
-                "namespace", self.namespace, "1-64 characters among letters, digits, '_', '.', '-'"
-            )
+        if not isinstance(self.namespace, str) or not NAMESPACE_PATTERN.fullmatch(self.namespace):
+            raise ConfigurationError("namespace", self.namespace, NAMESPACE_RULE)
         for name in ("compress", "strict"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(name, getattr(self, name), "True or False")
@@ -172,9 +176,99 @@ class CacheConfig:
         """Parse :attr:`url`, with :attr:`options` merged over its query string."""
         return parse_url(self.url or DEFAULT_URL, self.options)
 
-    def evolve(self, **changes: Any) -> CacheConfig:
-        """Return a copy with ``changes`` applied (and validated)."""
-        return replace(self, **changes)
+    # -- building step by step (the config is immutable: each step returns a new one) ------
+    @classmethod
+    def from_url(cls, url: str, /, **options: Unpack[CacheOptions]) -> CacheConfig:
+        """Build a config from a URL and keyword options, without reading the environment.
+
+        The URL's query string may hold config fields (``?ttl=60&namespace=shop``)
+        besides the engine's options; keywords win over it. Unlike
+        :func:`resolve_config`, ``TWAT_CACHE_*`` variables are not read: the result
+        is exactly what the code says.
+
+        Args:
+            url: The cache URL (``memory://``, ``redis://host:6379/0?ttl=60``...).
+            **options: Any :class:`CacheOptions`.
+
+        Returns:
+            The validated configuration.
+
+        Raises:
+            ConfigurationError: naming the field, the value and what is allowed.
+
+        Example:
+            >>> base = CacheConfig.from_url("redis://cache:6379/0?namespace=shop", ttl=300)
+            >>> (base.engine, base.namespace, base.ttl)
+            ('redis', 'shop', 300.0)
+            >>> base.evolve(ttl=30).with_options(max_connections=20).with_tags("users").ttl
+            30.0
+        """
+        return resolve_config(url, environ={}, **options)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **options: Unpack[CacheOptions]
+    ) -> CacheConfig:
+        """Build a config from ``TWAT_CACHE_*`` variables, with keyword options over them.
+
+        Args:
+            environ: The variables to read (``os.environ`` by default).
+            **options: Any :class:`CacheOptions`; they win over the environment.
+
+        Raises:
+            ConfigurationError: naming the field (and the variable) that is wrong.
+
+        Example:
+            >>> CacheConfig.from_env({"TWAT_CACHE_TTL": "60"}).ttl
+            60.0
+        """
+        return resolve_config(environ=environ, **options)
+
+    def evolve(self, **changes: Unpack[CacheOptions]) -> CacheConfig:
+        """Return a copy with ``changes`` applied, validated as keyword options are.
+
+        A new ``url`` may carry config fields in its query string, as in
+        :meth:`from_url`. The environment is not read again.
+
+        Args:
+            **changes: Any :class:`CacheOptions`.
+
+        Returns:
+            The new configuration; this one is unchanged.
+
+        Raises:
+            ConfigurationError: for an unknown option or a bad value, naming it.
+
+        Example:
+            >>> CacheConfig(ttl=60).evolve(ttl=5, namespace="short").ttl
+            5.0
+        """
+        base = self
+        if "url" in changes and changes["url"] is None:  # back to the default engine
+            base = replace(self, url=None)
+            changes = {k: v for k, v in changes.items() if k != "url"}  # type: ignore[assignment]
+        return resolve_config(base=base, **changes)
+
+    def with_options(self, **engine_options: object) -> CacheConfig:
+        """Return a copy with engine options added (over this config's ``options``).
+
+        Example:
+            >>> CacheConfig.from_url("redis://h/0").with_options(max_connections=20).options
+            {'max_connections': 20}
+        """
+        return replace(self, options={**self.options, **engine_options})
+
+    def with_tags(self, *tags: str) -> CacheConfig:
+        """Return a copy whose entries also carry ``tags``.
+
+        Raises:
+            ConfigurationError: for a tag with spaces, empty, or too long.
+
+        Example:
+            >>> CacheConfig(tags=("users",)).with_tags("orders").tags
+            ('users', 'orders')
+        """
+        return replace(self, tags=(*self.tags, *(t for t in tags if t not in self.tags)))
 
     @property
     def secret_bytes(self) -> bytes | None:
@@ -218,8 +312,8 @@ def _check_tags(tags: object) -> tuple[str, ...]:
     if not isinstance(tags, (tuple, list, set, frozenset)):
         raise ConfigurationError("tags", tags, "a list of strings")
     for tag in tags:
-        if not isinstance(tag, str) or not _TAG.match(tag):
-            raise ConfigurationError("tags", tag, "strings of 1-128 characters without spaces")
+        if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag):
+            raise ConfigurationError("tags", tag, TAG_RULE)
     return tuple(tags)
 
 

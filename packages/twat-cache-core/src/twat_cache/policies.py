@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, fields
 from typing import Any, Final, TypeVar
 
+from twat_cache.constants import DEFAULT_RETRY_AFTER
+
 __all__ = ["AsyncSingleFlight", "CacheStats", "CircuitBreaker", "SingleFlight", "jittered"]
 
 logger = logging.getLogger("twat_cache")
@@ -64,7 +66,7 @@ class CircuitBreaker:
         retry_after: Seconds to wait before trying the backend again.
     """
 
-    def __init__(self, name: str, retry_after: float = 5.0) -> None:
+    def __init__(self, name: str, retry_after: float = DEFAULT_RETRY_AFTER) -> None:
         self.name = name
         self.retry_after = retry_after
         self.open_until = 0.0

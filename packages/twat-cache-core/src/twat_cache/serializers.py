@@ -27,6 +27,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from twat_cache.constants import COMPRESS_THRESHOLD
 from twat_cache.exceptions import ConfigurationError, SerializationError
 
 __all__ = ["CorruptEntryError", "Serializer", "decode_int", "encode_int"]
@@ -90,7 +91,7 @@ class Serializer:
         *,
         compress: bool = False,
         secret: bytes | None = None,
-        compress_threshold: int = 1024,
+        compress_threshold: int = COMPRESS_THRESHOLD,
     ) -> None:
         if name not in _FORMATS:
             raise ConfigurationError("serializer", name, "one of " + ", ".join(_FORMATS))

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from twat_cache.constants import REDACTED
 from twat_cache.exceptions import ConfigurationError
 
-__all__ = ["EngineURL", "parse_url", "redact"]
+__all__ = ["EngineURL", "parse_url", "redact", "redact_text"]
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*$")
 # query options whose values are credentials (password=, aws_secret_access_key=, token=...)
@@ -30,7 +31,7 @@ _T = TypeVar("_T")
 
 def _shown(name: str, value: str) -> str:
     """``value`` as an error message may show it: hidden when ``name`` is a credential."""
-    return "***" if _SECRET_NAME.search(name) else value
+    return REDACTED if _SECRET_NAME.search(name) else value
 
 
 @dataclass
@@ -148,6 +149,14 @@ class EngineURL:
         return [(h, p if p is not None else default_port) for h, p in self.hosts]
 
 
+def _split_authority(url: str) -> tuple[str, str, str]:
+    """Split ``url`` into ``scheme://``, the authority (``user:pw@hosts``) and the rest."""
+    head, sep, rest = url.partition("://")
+    # the authority ends where urlsplit ends it: at the first '/', '?' or '#'
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return head + sep, rest[:end], rest[end:]
+
+
 def redact(url: str) -> str:
     """Return ``url`` with the password and credential-like query options replaced by ``***``.
 
@@ -155,18 +164,53 @@ def redact(url: str) -> str:
         >>> redact("redis://user:s3cret@host:6379/0?password=x&db=1")
         'redis://user:***@host:6379/0?password=***&db=1'
     """
-    head, sep, rest = url.partition("://")
-    if not sep:
+    if "://" not in url:
         return url
-    # the authority ends where urlsplit ends it: at the first '/', '?' or '#'
-    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-    netloc, tail = rest[:end], rest[end:]
+    head, netloc, tail = _split_authority(url)
     if "@" in netloc:  # the password may itself hold '@': the hosts follow the last one
         userinfo, hosts = netloc.rsplit("@", 1)
         user, colon, _ = userinfo.partition(":")
         if colon:
-            netloc = f"{user}:***@{hosts}"
-    return head + sep + netloc + _SECRET_OPTION.sub(r"\1***", tail)
+            netloc = f"{user}:{REDACTED}@{hosts}"
+    return head + netloc + _SECRET_OPTION.sub(rf"\g<1>{REDACTED}", tail)
+
+
+def redact_text(text: str, *secrets: str | bytes | None, url: str | None = None) -> str:
+    """Return ``text`` (an error message, a log line) with every secret replaced by ``***``.
+
+    The one place where passwords are taken out of messages: engines pass their
+    password when they turn a client's exception into a
+    :class:`~twat_cache.exceptions.BackendError` (a client may quote its connection
+    string), and the command line passes the URL and the HMAC secret.
+
+    Args:
+        text: The message.
+        *secrets: Values that must not be shown; ``None`` and empty ones are skipped.
+        url: A cache URL the message may quote: it is shown redacted (see
+            :func:`redact`), and its password is hidden wherever else it appears.
+
+    Returns:
+        ``text`` without the secrets.
+
+    Example:
+        >>> redact_text("auth failed for hunter2 at redis://:hunter2@h", url="redis://:hunter2@h")
+        'auth failed for *** at redis://:***@h'
+    """
+    hidden = [s.decode(errors="replace") if isinstance(s, bytes) else s for s in secrets if s]
+    if url:
+        text = text.replace(url, redact(url))
+        _, netloc, tail = _split_authority(url)
+        userinfo = netloc.rsplit("@", 1)[0] if "@" in netloc else ""
+        _, colon, password = userinfo.partition(":")
+        if colon:
+            hidden += [password, unquote(password)]
+        for option in _SECRET_OPTION.finditer(tail):  # ?password=...&token=...
+            value = option.group(0)[len(option.group(1)) :]
+            hidden += [value, unquote(value)]
+    # the longest first: a secret that contains another is hidden whole
+    for secret in sorted({s for s in hidden if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def _parse_hosts(netloc: str, raw: str) -> list[tuple[str, int | None]]:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from twat_cache.constants import DEFAULT_NAMESPACE
 from twat_cache.exceptions import CacheOperationError
 from twat_cache.protocols import Capabilities, derived_capabilities
 
@@ -35,7 +36,7 @@ class _Lifecycle:
     stores_objects: bool = False
     blocking: bool = True
 
-    def __init__(self, namespace: str = "default") -> None:
+    def __init__(self, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.namespace = namespace
         self._closed = False
 

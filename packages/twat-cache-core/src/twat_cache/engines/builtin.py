@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from twat_cache.constants import DEFAULT_MAXSIZE, DEFAULT_NAMESPACE
 from twat_cache.engines.base import BaseBackend
 
 if TYPE_CHECKING:
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from twat_cache.urls import EngineURL
 
 __all__ = ["BuiltinMemoryBackend"]
-
-DEFAULT_MAXSIZE = 4096
 
 
 class BuiltinMemoryBackend(BaseBackend):
@@ -40,7 +39,9 @@ class BuiltinMemoryBackend(BaseBackend):
     stores_objects = True
     blocking = False
 
-    def __init__(self, namespace: str = "default", maxsize: int | None = DEFAULT_MAXSIZE) -> None:
+    def __init__(
+        self, namespace: str = DEFAULT_NAMESPACE, maxsize: int | None = DEFAULT_MAXSIZE
+    ) -> None:
         super().__init__(namespace)
         self.maxsize = maxsize
         self._data: OrderedDict[Hashable, tuple[Any, float | None]] = OrderedDict()
