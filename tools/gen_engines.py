@@ -47,7 +47,7 @@ def read_rows() -> list[tuple[str, str, str, str | None]]:
         tomllib.loads(path.read_text())["project"]
         for path in sorted(ROOT.glob("packages/*/pyproject.toml"))
     ]
-    extras: dict[str, str] = {}  # distribution -> the first extra that installs it directly
+    installs: dict[str, set[str]] = {}  # extra -> the distributions it installs directly
     for project in projects:
         if normalized(project["name"]) != META:
             continue
@@ -55,7 +55,11 @@ def read_rows() -> list[tuple[str, str, str, str | None]]:
             for requirement in requirements:
                 match = _NAME.match(requirement)
                 if match and normalized(match.group(1)) != META:
-                    extras.setdefault(normalized(match.group(1)), extra)
+                    installs.setdefault(extra, set()).add(normalized(match.group(1)))
+    extras: dict[str, str] = {}  # distribution -> the narrowest extra that installs it
+    for extra in sorted(installs, key=lambda extra: (len(installs[extra]), extra)):
+        for dist in installs[extra]:
+            extras.setdefault(dist, extra)
     rows = []
     for project in projects:
         points = project.get("entry-points", {}).get(GROUP, {})

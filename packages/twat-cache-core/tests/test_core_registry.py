@@ -178,6 +178,9 @@ def installed_distributions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         "Metadata-Version: 2.1\nName: twat-cache\nVersion: 9.0\n"
         "Requires-Dist: twat-cache-core<10,>=0.1\n"
         "Requires-Dist: twat-cache[fakes]; extra == 'all'\n"
+        # as uv writes a self-referencing extra: expanded, before the narrower one
+        "Requires-Dist: twat-cache-fake>=1; extra == 'all'\n"
+        "Requires-Dist: twat-cache-other>=1; extra == 'all'\n"
         "Provides-Extra: fakes\n"
         'Requires-Dist: twat-cache-fake>=1; extra == "fakes"\n'
         "Provides-Extra: all\n"

@@ -119,11 +119,16 @@ def _extras() -> dict[str, str]:
     The installed meta package's metadata wins; the generated catalog fills in
     the rest (the meta package itself need not be installed).
     """
-    found: dict[str, str] = {}
+    installs: dict[str, set[str]] = {}  # extra -> the distributions it installs
     for line in _meta_requirements():
         name, marker = _REQUIREMENT.match(line), _EXTRA_MARKER.search(line)
         if name and marker and _normalized(name.group(1)) != META_PACKAGE:
-            found.setdefault(_normalized(name.group(1)), marker.group(1))
+            installs.setdefault(marker.group(1), set()).add(_normalized(name.group(1)))
+    found: dict[str, str] = {}
+    # the narrowest extra wins: "redis" rather than "all" (which installers may expand)
+    for option in sorted(installs, key=lambda option: (len(installs[option]), option)):
+        for dist in installs[option]:
+            found.setdefault(dist, option)
     for _, _, dist, extra in CATALOG:
         if extra is not None:
             found.setdefault(_normalized(dist), extra)
@@ -133,7 +138,8 @@ def _extras() -> dict[str, str]:
 @functools.lru_cache(maxsize=1)
 def _core() -> tuple[str, str | None]:
     """The distribution that holds ``twat_cache`` here, and its version."""
-    for name in packages_distributions().get("twat_cache", []):
+    # an editable install records a .pth file, not the package: then the name core has always had
+    for name in (*packages_distributions().get("twat_cache", []), "twat-cache-core"):
         try:
             return name, version(name)
         except PackageNotFoundError:  # pragma: no cover - a half-uninstalled environment

@@ -2,13 +2,12 @@
 
 It adds one helper, :func:`installed_engines`, which says which engine serves
 each URL scheme in this environment (``python -m twat_cache_meta`` prints it).
+The records come from core's registry (:func:`twat_cache.registry.known_engines`).
 """
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
-from twat_cache.registry import ENTRY_POINT_GROUP
+from twat_cache.registry import known_engines
 
 __all__ = ["installed_engines"]
 
@@ -23,9 +22,9 @@ def installed_engines() -> dict[str, str]:
         >>> "builtin" in installed_engines()
         True
     """
-    found = {"builtin": "twat-cache-core (built in)"}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        dist = entry.dist
-        found[entry.name] = f"{dist.name} {dist.version}" if dist is not None else entry.value
-    found.setdefault("memory", "twat-cache-core (built in)")
-    return dict(sorted(found.items()))
+    return {
+        record.scheme: " ".join(filter(None, (record.distribution, record.version)))
+        + (" (built in)" if record.engine.startswith("twat_cache.") else "")
+        for record in known_engines()
+        if record.installed
+    }
