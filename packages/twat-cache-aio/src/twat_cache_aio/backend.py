@@ -24,6 +24,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from twat_cache.constants import NAMESPACE_PATTERN, NAMESPACE_RULE
 from twat_cache.engines.base import BaseAsyncBackend
 from twat_cache.exceptions import CacheOperationError, ConfigurationError
 from twat_cache.urls import EngineURL, parse_url
@@ -46,7 +47,6 @@ __all__ = ["SCHEMES", "AiocacheBackend"]
 logger = logging.getLogger("twat_cache")
 
 SCHEMES = ("aiocache+memory", "aiocache+redis", "aiocache+memcached")
-_NAMESPACE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _DB = re.compile(r"/?(\d*)/?")
 _HANDOVER = 1.0  # seconds close() waits for another running loop to close its connections
 DEFAULT_TIMEOUT = 5.0  # aiocache's own default, per operation
@@ -88,10 +88,8 @@ class AiocacheBackend(BaseAsyncBackend):
         namespace: str = "default",
         **options: object,
     ) -> None:
-        if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
-            raise ConfigurationError(
-                "namespace", namespace, "1-64 characters among letters, digits, '_', '.', '-'"
-            )
+        if not isinstance(namespace, str) or not NAMESPACE_PATTERN.fullmatch(namespace):
+            raise ConfigurationError("namespace", namespace, NAMESPACE_RULE)
         if os.environ.get("AIOCACHE_DISABLE") == "1":
             raise ConfigurationError(
                 "environment variable AIOCACHE_DISABLE",

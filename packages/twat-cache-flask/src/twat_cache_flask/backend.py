@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
 from collections.abc import Callable
 from typing import Any, Final, Literal, TypeVar
 
@@ -19,6 +18,7 @@ from flask import Flask
 from flask_caching.backends.base import BaseCache
 from twat_cache import BackendError, Cache, ConfigurationError
 from twat_cache.config import resolve_config
+from twat_cache.constants import NAMESPACE_PATTERN
 from twat_cache.copies import freeze, thaw
 
 __all__ = ["DEFAULT_NAMESPACE", "TwatCache"]
@@ -29,8 +29,6 @@ DEFAULT_NAMESPACE = "flask"
 T = TypeVar("T")
 Timeout = int | float | dt.timedelta | None
 
-# the names twat-cache accepts as a namespace (see twat_cache.config.CacheConfig)
-_NAMESPACE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 # an add() that expires at once writes for at most this long (if its delete is lost)
 _MOMENT = 1.0
 
@@ -90,7 +88,7 @@ class TwatCache(BaseCache):
             )
         self.key_prefix = key_prefix or ""
         if "namespace" not in options:
-            if _NAMESPACE_NAME.match(self.key_prefix):
+            if NAMESPACE_PATTERN.fullmatch(self.key_prefix):
                 options["namespace"], self.key_prefix = self.key_prefix, ""
             else:
                 options["namespace"] = DEFAULT_NAMESPACE

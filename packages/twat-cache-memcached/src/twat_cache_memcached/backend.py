@@ -9,7 +9,6 @@ hashes to; that server also keeps the namespace's generation under
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from pymemcache.exceptions import (
     MemcacheUnexpectedCloseError,
 )
 from twat_cache.config import CacheConfig
+from twat_cache.constants import NAMESPACE_PATTERN, NAMESPACE_RULE
 from twat_cache.engines.base import BaseBackend
 from twat_cache.exceptions import (
     BackendError,
@@ -53,8 +53,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-
-_NAMESPACE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def _backend_error(node: Node, exc: Exception, ring: bool) -> BackendError:
@@ -102,10 +100,8 @@ class MemcachedBackend(BaseBackend):
         retry_attempts: int = 2,
         item_size_limit: int = DEFAULT_ITEM_SIZE_LIMIT,
     ) -> None:
-        if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
-            raise ConfigurationError(
-                "namespace", namespace, "1-64 characters among letters, digits, '_', '.', '-'"
-            )
+        if not isinstance(namespace, str) or not NAMESPACE_PATTERN.fullmatch(namespace):
+            raise ConfigurationError("namespace", namespace, NAMESPACE_RULE)
         if not servers:
             raise ConfigurationError("servers", servers, "at least one (host, port) pair")
         super().__init__(namespace)
