@@ -488,7 +488,7 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "TWAT_CACHE_URL" in out
     code, out, _ = run(capsys, "--version")
     assert code == 0
-    assert out == f"twat-cache-cli {twat_cache_cli.__version__} (twat-cache-core 0.1.0)\n"
+    assert out == f"twat-cache-cli {twat_cache_cli.__version__} (twat-cache 3.0.0)\n"
     assert twat_cache_cli.__version__ == "0.1.0"
 
 
@@ -571,7 +571,7 @@ def test_engines(capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err) == (0, "")
     rows = {line.split()[0]: line.split(None, 1)[1] for line in out.splitlines()}
     assert rows["SCHEME"].split() == ["PACKAGE", "ENGINE"]
-    assert rows["builtin"].startswith("twat-cache-core 0.1.0 (built in)")
+    assert rows["builtin"].startswith("twat-cache 3.0.0 (built in)")
     assert rows["builtin"].endswith("twat_cache.engines.builtin.BuiltinMemoryBackend")
     assert rows["redis"].startswith("twat-cache-redis 0.1.0")
     assert rows["redis"].endswith("twat_cache_redis.backend.RedisBackend")

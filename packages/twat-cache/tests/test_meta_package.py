@@ -4,8 +4,8 @@ import runpy
 
 import pytest
 from twat_cache import CacheConfig
+from twat_cache.installed import installed_engines
 from twat_cache.registry import create_backend, engine_class
-from twat_cache_meta import installed_engines
 
 
 def test_every_extra_engine_is_registered() -> None:
@@ -29,7 +29,7 @@ def test_memory_url_uses_the_memory_package_not_the_builtin() -> None:
 
 
 def test_module_lists_engines(capsys: pytest.CaptureFixture[str]) -> None:
-    runpy.run_module("twat_cache_meta", run_name="__main__")
+    runpy.run_module("twat_cache", run_name="__main__")
     out = capsys.readouterr().out
     assert "disk" in out
     assert "twat-cache-redis" in out

@@ -10,7 +10,7 @@ from twat_cache.registry import ENTRY_POINT_GROUP, available_engines, engine_cla
 
 __all__ = ["EngineRow", "installed_engines"]
 
-_CORE = "twat-cache-core"
+_CORE = "twat-cache"  # the distribution that ships twat_cache (twat-cache-core only requires it)
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class EngineRow:
     Attributes:
         scheme: The URL scheme (``redis``, ``disk``...).
         package: The distribution and version that provides the engine, or how it
-            got there (``twat-cache-core 0.1.0 (built in)``, ``registered at run time``).
+            got there (``twat-cache 3.0.0 (built in)``, ``registered at run time``).
         engine: The engine class as ``module.Class``, or why it cannot be loaded.
         ok: Whether the engine class could be imported.
     """

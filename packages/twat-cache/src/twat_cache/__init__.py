@@ -43,7 +43,7 @@ from twat_cache.exceptions import (
 from twat_cache.protocols import AsyncBackend, Backend, Capabilities
 
 try:
-    __version__ = version("twat-cache-core")
+    __version__ = version("twat-cache")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
