@@ -10,6 +10,7 @@ and can change without touching the code::
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from twat_cache.cache import Cache
 from twat_cache.config import CacheConfig, CacheOptions
@@ -41,6 +42,16 @@ from twat_cache.exceptions import (
     TwatCacheError,
 )
 from twat_cache.protocols import AsyncBackend, Backend, Capabilities
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the twat-cache 2.x names (``engine_context``...; see :mod:`twat_cache.legacy`)."""
+    if name.startswith("_"):  # import machinery probing a half-initialized module
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from twat_cache.legacy import module_attribute
+
+    return module_attribute(__name__, name)
+
 
 try:
     __version__ = version("twat-cache")
