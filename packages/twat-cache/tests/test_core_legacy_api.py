@@ -13,6 +13,7 @@ import twat_cache
 import twat_cache.cache
 import twat_cache.config
 from twat_cache import (
+    CacheConfig,
     CacheContext,
     CacheKeyError,
     CacheOperationError,
@@ -43,6 +44,7 @@ old_bcache: Any = bcache
 old_fcache: Any = fcache
 old_acache: Any = acache
 OldCacheContext: Any = CacheContext
+OldCacheConfig: Any = CacheConfig
 
 
 @pytest.fixture(autouse=True)
@@ -384,3 +386,40 @@ def test_get_cache_path_and_the_default_root(
     assert default_cache_root() == cache_root
     with pytest.warns(DeprecationWarning, match="get_cache_path"):
         assert legacy_module.get_cache_path() == cache_root / "default"
+
+
+def test_cache_config_takes_2x_fields_and_model_copy(cache_root: Path) -> None:
+    with pytest.warns(DeprecationWarning, match=r"CacheConfig\(folder_name='shared_cache'\)"):
+        config = OldCacheConfig(maxsize=1000, ttl=3600, folder_name="shared_cache", compress=True)
+    assert (config.engine, config.folder, config.maxsize) == (
+        "disk",
+        cache_root / "shared_cache",
+        1000,
+    )
+    with pytest.warns(DeprecationWarning, match=r"dataclasses\.replace"):
+        shorter = config.model_copy(update={"ttl": 60})
+    assert (shorter.ttl, shorter.maxsize, config.ttl) == (60, 1000, 3600)
+    assert CacheConfig(ttl=5).ttl == 5  # the 3.x form stays silent
+
+
+def test_the_2x_engine_manager_speaks_2x_engine_names() -> None:
+    from twat_cache.engines.manager import CacheEngineManager, get_engine_manager
+
+    with pytest.warns(DeprecationWarning, match="get_engine_manager"):
+        manager = get_engine_manager()
+    with pytest.warns(DeprecationWarning, match="available_engines"):
+        available = manager.get_available_engines()
+    assert {"cachetools", "functools", "diskcache", "memory"} <= set(available)
+    with pytest.warns(DeprecationWarning, match="list_engines"):
+        assert CacheEngineManager.list_engines() == sorted(ENGINE_ALIASES)
+
+
+def test_the_2x_loguru_module_says_what_to_write() -> None:
+    with pytest.raises(ImportError, match=r'logging.getLogger\("twat_cache"\)'):
+        import twat_cache.logging  # noqa: F401
+
+
+def test_create_cache_config_at_the_top_level() -> None:
+    with pytest.warns(DeprecationWarning, match="create_cache_config"):
+        config = twat_cache.create_cache_config(maxsize=3)
+    assert config.maxsize == 3

@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,7 @@ __all__ = [
     "create_cache_config",
     "decorator_args",
     "default_cache_root",
+    "deprecated",
     "engine_context",
     "get_cache_path",
     "get_or_create_engine",
@@ -89,7 +90,8 @@ def _call(where: str, text: str) -> str:
     return f"{where}({text})" if where else text
 
 
-def _deprecated(old: str, new: str) -> None:
+def deprecated(old: str, new: str) -> None:
+    """Warn once, at the caller outside twat_cache, that ``old`` is written ``new`` in 3.x."""
     warnings.warn(
         f"{old} is the twat-cache 2.x form (removed in 4.0); write {new}",
         DeprecationWarning,
@@ -121,7 +123,7 @@ def get_cache_path(folder_name: str | None = None) -> Path:
     Raises:
         ConfigurationError: for a name with path separators or other characters.
     """
-    _deprecated("get_cache_path(folder_name)", "folder= with a path of your choice")
+    deprecated("get_cache_path(folder_name)", "folder= with a path of your choice")
     path = _folder(folder_name or "default")
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -189,14 +191,14 @@ def translate_options(
     options = dict(options)
     config = options.pop("config", None)
     if config is not None:
-        _deprecated(_call(where, "config=..."), "the options, or Cache(config=config)")
+        deprecated(_call(where, "config=..."), "the options, or Cache(config=config)")
         options = {**_config_options(config), **options}
         url = options.pop("url", None) or url
     url, engine = _translate_engine(url, options, where)
     url = _translate_folder(url, engine, options, where)
     for name, instead in _IGNORED.items():
         if options.pop(name, None) is not None:
-            _deprecated(_call(where, f"{name}=..."), instead)
+            deprecated(_call(where, f"{name}=..."), instead)
     serializer = options.get("serializer")
     if serializer is not None and callable(serializer):
         raise ConfigurationError(
@@ -229,7 +231,7 @@ def _translate_engine(
             raise ConfigurationError(name, value, "one engine name, given once")
         engine = str(value).lower()
         url, files = _engine_url(value, redis)
-        _deprecated(_call(where, f"{name}={value!r}"), f"the URL {url!r}")
+        deprecated(_call(where, f"{name}={value!r}"), f"the URL {url!r}")
         if files:
             options["options"] = {"min_file_size": 0, **dict(options.get("options") or {})}
     if redis and engine != "redis":
@@ -246,10 +248,10 @@ def _translate_folder(
     cache_dir = options.pop("cache_dir", None)
     if folder_name is not None:
         folder: object = _folder(folder_name)
-        _deprecated(_call(where, f"folder_name={folder_name!r}"), f"folder={str(folder)!r}")
+        deprecated(_call(where, f"folder_name={folder_name!r}"), f"folder={str(folder)!r}")
     elif cache_dir is not None:
         folder = cache_dir
-        _deprecated(_call(where, "cache_dir=..."), f"folder={str(cache_dir)!r}")
+        deprecated(_call(where, "cache_dir=..."), f"folder={str(cache_dir)!r}")
     else:
         return url
     options["folder"] = folder
@@ -287,7 +289,7 @@ def decorator_args(
     if twice:
         raise TypeError(f"{name}() got {twice[0]} both by position and by keyword")
     spelled = ", ".join(f"{k}={v!r}" for k, v in given.items())
-    _deprecated(f"{name}({', '.join(repr(a) for a in args)})", f"{name}({spelled})")
+    deprecated(f"{name}({', '.join(repr(a) for a in args)})", f"{name}({spelled})")
     return None, {**given, **options}
 
 
@@ -295,7 +297,7 @@ def cache_delete(invalidate: Callable[..., bool]) -> Callable[..., bool]:
     """The 2.x ``f.cache_delete(*args)`` of a decorated function: ``f.invalidate(*args)``."""
 
     def cache_delete(*args: Any, **kwargs: Any) -> bool:
-        _deprecated("f.cache_delete(...)", "f.invalidate(...)")
+        deprecated("f.cache_delete(...)", "f.invalidate(...)")
         return invalidate(*args, **kwargs)
 
     return cache_delete
@@ -333,7 +335,7 @@ def engine_context(
     config: CacheConfig | None = None, engine_name: str | None = None, **kwargs: Any
 ) -> AbstractContextManager[LegacyEngine]:
     """A cache for a ``with`` block, closed after (2.x; write ``CacheContext(url, ...)``)."""
-    _deprecated("engine_context(...)", "CacheContext(url, **options)")
+    deprecated("engine_context(...)", "CacheContext(url, **options)")
     return _closing(_legacy_cache("engine_context", config, engine_name, kwargs))
 
 
@@ -341,13 +343,13 @@ def get_or_create_engine(
     config: CacheConfig | None = None, engine_name: str | None = None, **kwargs: Any
 ) -> LegacyEngine:
     """A cache the caller closes with ``cleanup()`` (2.x; write ``Cache(url, ...)``)."""
-    _deprecated("get_or_create_engine(...)", "Cache(url, **options) and cache.close()")
+    deprecated("get_or_create_engine(...)", "Cache(url, **options) and cache.close()")
     return _legacy_cache("get_or_create_engine", config, engine_name, kwargs)
 
 
 def create_cache_config(**kwargs: Any) -> CacheConfig:
     """Build a :class:`CacheConfig` from 2.x keywords (2.x; write ``CacheConfig(...)``)."""
-    _deprecated("create_cache_config(...)", "CacheConfig(**options) or resolve_config(url, ...)")
+    deprecated("create_cache_config(...)", "CacheConfig(**options) or resolve_config(url, ...)")
     options = {k: v for k, v in kwargs.items() if v is not None or k in ("ttl",)}
     for default_false in ("use_sql", "compress", "secure"):
         if options.get(default_false) is False:
@@ -359,15 +361,38 @@ def create_cache_config(**kwargs: Any) -> CacheConfig:
 def _clear_cache(name: str | None = None) -> int:
     from twat_cache.context import clear_cache
 
-    _deprecated("twat_cache.cache.clear_cache", "twat_cache.clear_cache")
+    deprecated("twat_cache.cache.clear_cache", "twat_cache.clear_cache")
     return clear_cache(name)
 
 
 def _get_stats(name: str | None = None) -> dict[str, Any]:
     from twat_cache.context import get_stats
 
-    _deprecated("twat_cache.cache.get_stats", "twat_cache.get_stats")
+    deprecated("twat_cache.cache.get_stats", "twat_cache.get_stats")
     return get_stats(name)
+
+
+_dataclass_init = CacheConfig.__init__
+
+
+def _config_init(self: CacheConfig, *args: Any, **kwargs: Any) -> None:
+    """``CacheConfig(folder_name=..., preferred_engine=...)``: the 2.x fields, translated."""
+    if kwargs.keys() & KEYWORDS:
+        url, kwargs = translate_options(kwargs.pop("url", None), kwargs, "CacheConfig")
+        if url is not None:
+            kwargs["url"] = url
+    _dataclass_init(self, *args, **kwargs)
+
+
+def _model_copy(self: CacheConfig, *, update: dict[str, Any] | None = None) -> CacheConfig:
+    """``config.model_copy(update={...})`` of 2.x (pydantic): ``dataclasses.replace``."""
+    deprecated("config.model_copy(update=...)", "dataclasses.replace(config, **changes)")
+    return replace(self, **(update or {}))
+
+
+# CacheConfig was a pydantic model in 2.x: its 2.x keywords and model_copy keep working
+setattr(CacheConfig, "__init__", _config_init)  # noqa: B010 - a method is replaced on purpose
+setattr(CacheConfig, "model_copy", _model_copy)  # noqa: B010
 
 
 # 2.x module attributes that 3.x keeps (module -> name -> object)
@@ -376,6 +401,7 @@ _MOVED: dict[str, dict[str, Any]] = {
         "engine_context": engine_context,
         "get_or_create_engine": get_or_create_engine,
         "get_cache_path": get_cache_path,
+        "create_cache_config": create_cache_config,
     },
     "twat_cache.cache": {"clear_cache": _clear_cache, "get_stats": _get_stats},
     "twat_cache.config": {"create_cache_config": create_cache_config},
