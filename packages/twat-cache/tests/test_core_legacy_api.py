@@ -367,8 +367,10 @@ def test_get_stats_by_name_and_the_old_module_paths() -> None:
 
 
 def test_removed_names_say_what_to_write() -> None:
-    with pytest.raises(AttributeError, match=r"hybrid_cache \(twat-cache 2.x\) was removed"):
-        twat_cache.hybrid_cache  # noqa: B018
+    with pytest.raises(ImportError, match=r"hybrid_cache \(twat-cache 2.x\) was removed"):
+        from twat_cache import hybrid_cache  # noqa: F401
+    with pytest.raises(ImportError, match=r"write fcache\(folder=\.\.\.\)"):
+        twat_cache.configure_for_numpy  # noqa: B018
     with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
         twat_cache.nothing_here  # noqa: B018
     with pytest.raises(AttributeError, match="has no attribute '_private'"):
@@ -400,6 +402,10 @@ def test_cache_config_takes_2x_fields_and_model_copy(cache_root: Path) -> None:
         shorter = config.model_copy(update={"ttl": 60})
     assert (shorter.ttl, shorter.maxsize, config.ttl) == (60, 1000, 3600)
     assert CacheConfig(ttl=5).ttl == 5  # the 3.x form stays silent
+    with pytest.warns(DeprecationWarning, match=r"dataclasses\.asdict"):
+        data = shorter.to_dict()
+    with pytest.warns(DeprecationWarning, match=r"CacheConfig\(\*\*data\)"):
+        assert OldCacheConfig.from_dict(data) == shorter
 
 
 def test_the_2x_engine_manager_speaks_2x_engine_names() -> None:

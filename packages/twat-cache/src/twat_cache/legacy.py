@@ -16,7 +16,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -390,9 +390,23 @@ def _model_copy(self: CacheConfig, *, update: dict[str, Any] | None = None) -> C
     return replace(self, **(update or {}))
 
 
-# CacheConfig was a pydantic model in 2.x: its 2.x keywords and model_copy keep working
+def _to_dict(self: CacheConfig) -> dict[str, Any]:
+    """``config.to_dict()`` of 2.x: ``dataclasses.asdict``."""
+    deprecated("config.to_dict()", "dataclasses.asdict(config)")
+    return asdict(self)
+
+
+def _from_dict(cls: type[CacheConfig], data: dict[str, Any]) -> CacheConfig:
+    """``CacheConfig.from_dict(data)`` of 2.x: ``CacheConfig(**data)``."""
+    deprecated("CacheConfig.from_dict(data)", "CacheConfig(**data)")
+    return cls(**data)
+
+
+# CacheConfig was a pydantic model in 2.x: its 2.x keywords and methods keep working
 setattr(CacheConfig, "__init__", _config_init)  # noqa: B010 - a method is replaced on purpose
 setattr(CacheConfig, "model_copy", _model_copy)  # noqa: B010
+setattr(CacheConfig, "to_dict", _to_dict)  # noqa: B010
+setattr(CacheConfig, "from_dict", classmethod(_from_dict))  # noqa: B010
 
 
 # 2.x module attributes that 3.x keeps (module -> name -> object)
@@ -429,13 +443,15 @@ def module_attribute(module: str, name: str) -> Any:
     """Resolve a 2.x attribute of a twat_cache module (called by the modules' ``__getattr__``).
 
     Raises:
-        AttributeError: for a name 2.x did not have, or one 3.x dropped (saying what to write).
+        ImportError: for a 2.x name 3.x dropped, saying what to write (an ImportError, not an
+            AttributeError, so that ``from twat_cache import hybrid_cache`` shows the message).
+        AttributeError: for a name 2.x did not have either.
     """
     moved = _MOVED.get(module, {})
     if name in moved:
         return moved[name]
     if name in _REMOVED and module in ("twat_cache", "twat_cache.cache"):
-        raise AttributeError(
+        raise ImportError(
             f"{module}.{name} (twat-cache 2.x) was removed in 3.0; write {_REMOVED[name]} "
             "(see docs/migration.md)"
         )
