@@ -12,6 +12,7 @@ import pytest
 import twat_cache
 import twat_cache.cache
 import twat_cache.config
+import twat_cache.engines.base
 from twat_cache import (
     CacheConfig,
     CacheContext,
@@ -371,10 +372,14 @@ def test_removed_names_say_what_to_write() -> None:
         from twat_cache import hybrid_cache  # noqa: F401
     with pytest.raises(ImportError, match=r"write fcache\(folder=\.\.\.\)"):
         twat_cache.configure_for_numpy  # noqa: B018
+    with pytest.raises(ImportError, match=r"twat_cache\.protocols\.Backend"):
+        from twat_cache.engines.base import BaseCacheEngine  # noqa: F401
     with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
         twat_cache.nothing_here  # noqa: B018
     with pytest.raises(AttributeError, match="has no attribute '_private'"):
         twat_cache.config._private  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute '_private'"):
+        twat_cache.engines.base._private  # noqa: B018
 
 
 def test_get_cache_path_and_the_default_root(

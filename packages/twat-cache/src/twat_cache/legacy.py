@@ -439,6 +439,9 @@ _REMOVED = {
 }
 
 
+_REMOVED_ENGINES = frozenset({"BaseCacheEngine", "CacheEngine", "is_package_available"})
+
+
 def module_attribute(module: str, name: str) -> Any:
     """Resolve a 2.x attribute of a twat_cache module (called by the modules' ``__getattr__``).
 
@@ -450,6 +453,12 @@ def module_attribute(module: str, name: str) -> Any:
     moved = _MOVED.get(module, {})
     if name in moved:
         return moved[name]
+    if name in _REMOVED_ENGINES and module == "twat_cache.engines.base":
+        raise ImportError(
+            f"{module}.{name} (twat-cache 2.x) was removed in 3.0: engines are picked by URL "
+            "(ucache('disk:///path')); a new engine implements twat_cache.protocols.Backend, "
+            "e.g. on twat_cache.engines.base.BaseBackend (see docs/plugins.md)"
+        )
     if name in _REMOVED and module in ("twat_cache", "twat_cache.cache"):
         raise ImportError(
             f"{module}.{name} (twat-cache 2.x) was removed in 3.0; write {_REMOVED[name]} "
