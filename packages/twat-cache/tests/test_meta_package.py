@@ -33,3 +33,15 @@ def test_module_lists_engines(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "disk" in out
     assert "twat-cache-redis" in out
+
+
+def test_the_2x_twat_plugin_entry_point_is_kept() -> None:
+    from importlib.metadata import entry_points
+
+    import twat_cache
+
+    (plugin,) = [ep for ep in entry_points(group="twat.plugins") if ep.name == "cache"]
+    assert plugin.value == "twat_cache"
+    assert plugin.load() is twat_cache
+    assert plugin.dist is not None
+    assert plugin.dist.name == "twat-cache"
