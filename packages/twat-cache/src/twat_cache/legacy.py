@@ -73,7 +73,8 @@ _POSITIONAL = {
     "fcache": ("folder_name", "maxsize", "ttl"),
     "acache": ("maxsize", "ttl", "policy"),
 }
-_HERE = str(Path(__file__).resolve().parent)
+# the package folder, with a separator so that twat_cache_disk/... does not count as ours
+_HERE = str(Path(__file__).resolve().parent) + os.sep
 
 
 def _stacklevel() -> int:
@@ -91,7 +92,7 @@ def _call(where: str, text: str) -> str:
 
 
 def deprecated(old: str, new: str) -> None:
-    """Warn once, at the caller outside twat_cache, that ``old`` is written ``new`` in 3.x."""
+    """Raise one DeprecationWarning, at the caller outside twat_cache: ``old`` is now ``new``."""
     warnings.warn(
         f"{old} is the twat-cache 2.x form (removed in 4.0); write {new}",
         DeprecationWarning,
