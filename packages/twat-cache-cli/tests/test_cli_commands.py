@@ -489,7 +489,7 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "TWAT_CACHE_URL" in out
     code, out, _ = run(capsys, "--version")
     assert code == 0
-    assert out == f"twat-cache-cli {twat_cache_cli.__version__} (twat-cache-core 0.1.0)\n"
+    assert out == f"twat-cache-cli {twat_cache_cli.__version__} (twat-cache 3.0.0)\n"
     assert twat_cache_cli.__version__ == "0.1.0"
 
 
@@ -581,7 +581,7 @@ def test_engines(capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err) == (0, "")
     rows = _table(out)
     assert rows["SCHEME"] == ["PACKAGE", "ENGINE"]
-    assert rows["builtin"][0] == "twat-cache-core 0.1.0 (built in)"
+    assert rows["builtin"][0] == "twat-cache 3.0.0 (built in)"
     assert rows["builtin"][1] == "twat_cache.engines.builtin.BuiltinMemoryBackend"
     assert rows["redis"] == ["twat-cache-redis 0.1.0", "twat_cache_redis.backend.RedisBackend"]
     assert rows["cli-shared"] == ["registered at run time", f"{__name__}.SharedDictBackend"]
@@ -615,7 +615,7 @@ def test_engines_shows_a_broken_install(
     rows = {row.scheme: row for row in engines_module.engine_rows()}
     assert not rows["redis"].ok
     assert rows["redis"].package == "twat-cache-redis 0.1.0"
-    assert rows["builtin"].package == "twat-cache-core 0.1.0 (built in)"
+    assert rows["builtin"].package == "twat-cache 3.0.0 (built in)"
     assert not rows["builtin"].ok
     assert rows["memory"].ok
     assert not rows["s3"].installed

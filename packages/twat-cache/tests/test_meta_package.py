@@ -7,8 +7,8 @@ import pytest
 from twat_cache import CacheConfig
 from twat_cache.constants import ENTRY_POINT_GROUP
 from twat_cache.engines.catalog import CATALOG
+from twat_cache.installed import installed_engines
 from twat_cache.registry import create_backend, engine_class, known_engines
-from twat_cache_meta import installed_engines
 
 
 def test_every_extra_engine_is_registered() -> None:
@@ -32,7 +32,7 @@ def test_memory_url_uses_the_memory_package_not_the_builtin() -> None:
 
 
 def test_module_lists_engines(capsys: pytest.CaptureFixture[str]) -> None:
-    runpy.run_module("twat_cache_meta", run_name="__main__")
+    runpy.run_module("twat_cache", run_name="__main__")
     out = capsys.readouterr().out
     assert "disk" in out
     assert "twat-cache-redis" in out
@@ -68,3 +68,13 @@ def test_the_generated_catalog_matches_the_installed_entry_points() -> None:
     assert {scheme: extra for scheme, _, _, extra in CATALOG} == {
         scheme: extras[scheme] for scheme, _, _, _ in CATALOG
     }
+
+
+def test_the_2x_twat_plugin_entry_point_is_kept() -> None:
+    import twat_cache
+
+    (plugin,) = [ep for ep in entry_points(group="twat.plugins") if ep.name == "cache"]
+    assert plugin.value == "twat_cache"
+    assert plugin.load() is twat_cache
+    assert plugin.dist is not None
+    assert plugin.dist.name == "twat-cache"

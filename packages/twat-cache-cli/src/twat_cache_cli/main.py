@@ -47,7 +47,7 @@ def _version_text() -> str:
 
     from twat_cache_cli import __version__
 
-    return f"twat-cache-cli {__version__} (twat-cache-core {core_version})"
+    return f"twat-cache-cli {__version__} (twat-cache {core_version})"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,13 +32,18 @@ class TwatCacheError(Exception):
 
     Args:
         message: What went wrong, in the user's words.
+        *args: More values for ``self.args`` (as 2.x took them).
         **context: Structured details (kept on ``self.context`` for logging).
     """
 
-    def __init__(self, message: str, **context: Any) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *args: Any, **context: Any) -> None:
+        super().__init__(message, *args)
         self.message = message
         self.context = context
+
+
+# ConfigurationError's value when it is given a plain message (the 2.x form)
+_MESSAGE_ONLY: Any = object()
 
 
 class ConfigurationError(TwatCacheError, ValueError):
@@ -47,12 +52,17 @@ class ConfigurationError(TwatCacheError, ValueError):
     The message names the field, the value given and what is allowed.
 
     Args:
-        field: The name of the option (``ttl``, ``url``, ``maxsize`` ...).
+        field: The name of the option (``ttl``, ``url``, ``maxsize`` ...); or, given
+            alone, the whole message (``ConfigurationError("message")``, as in 2.x).
         value: The value that was given.
         allowed: What would have been accepted.
     """
 
-    def __init__(self, field: str, value: Any, allowed: str) -> None:
+    def __init__(self, field: str, value: Any = _MESSAGE_ONLY, allowed: str = "") -> None:
+        if value is _MESSAGE_ONLY:
+            super().__init__(field)
+            self.field, self.value, self.allowed = "", None, ""
+            return
         super().__init__(
             f"invalid {field}={value!r}: {allowed}", field=field, value=value, allowed=allowed
         )
@@ -66,7 +76,17 @@ class EngineError(TwatCacheError):
 
 
 class EngineNotAvailableError(EngineError, ImportError):
-    """The engine asked for is not installed; the message says what to install."""
+    """The engine asked for is not installed; the message says what to install.
+
+    Args:
+        message: What is missing and what to install.
+        reason: Why it is missing, appended as ``message: reason`` (as in 2.x).
+        **context: Structured details.
+    """
+
+    def __init__(self, message: str, reason: str | None = None, **context: Any) -> None:
+        super().__init__(f"{message}: {reason}" if reason else message, **context)
+        self.reason = reason
 
 
 class BackendError(EngineError):
@@ -89,14 +109,16 @@ class CacheOperationError(TwatCacheError):
     """A cache operation cannot be carried out (for example on a closed cache)."""
 
 
-class CacheKeyError(TwatCacheError, KeyError):
+# 2.x parents kept: key, value and serialization errors are CacheOperationErrors;
+# path and concurrency errors are ResourceErrors.
+class CacheKeyError(CacheOperationError, KeyError):
     """A cache key cannot be built from the given arguments."""
 
     def __str__(self) -> str:  # KeyError would print the repr of the message
         return self.message
 
 
-class CacheValueError(TwatCacheError, ValueError):
+class CacheValueError(CacheOperationError, ValueError):
     """A value cannot be stored (for example it is larger than the server allows)."""
 
 
@@ -108,9 +130,9 @@ class ResourceError(TwatCacheError):
     """A resource (file handle, connection, memory) could not be obtained or released."""
 
 
-class ConcurrencyError(TwatCacheError):
+class ConcurrencyError(ResourceError):
     """A lock could not be obtained in time."""
 
 
-class PathError(ConfigurationError):
+class PathError(ConfigurationError, ResourceError):
     """A cache folder cannot be created or used."""

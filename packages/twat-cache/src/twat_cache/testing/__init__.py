@@ -25,7 +25,7 @@ what an engine honestly cannot do (each documented in the engine's README):
 * ``supports_keys``: ``False`` when the engine cannot list keys and ``keys()``
   raises :class:`~twat_cache.exceptions.CacheOperationError` instead.
 
-Requires pytest and pytest-asyncio (``pip install "twat-cache-core[testing]"``).
+Requires pytest and pytest-asyncio (``pip install "twat-cache[testing]"``).
 """
 
 import pytest

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
+from twat_cache import legacy
 from twat_cache.cache import _FAILURES, MISSING, NONE_VALUE, Cache, Tagged
 from twat_cache.config import CacheOptions, resolve_config
 from twat_cache.exceptions import (
@@ -248,6 +249,7 @@ class _Controller:
         wrapper.cache_clear = self.cache_clear
         wrapper.invalidate = self.invalidate
         wrapper.cache_key = self.cache_key
+        wrapper.cache_delete = legacy.cache_delete(self.invalidate)  # the 2.x name of invalidate
         return wrapper
 
 
@@ -425,6 +427,8 @@ class Decorator:
         key: KeyFunc | None = None,
         force_async: bool = False,
     ) -> None:
+        if options.keys() & legacy.KEYWORDS:  # twat-cache 2.x keywords (twat_cache.legacy)
+            url, options = legacy.translate_options(url, options)
         self._url = url
         self._options = options
         self._cache = cache
@@ -519,10 +523,20 @@ def ucache(
     return Decorator(url, options, cache, key)
 
 
-def mcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator:
+@overload
+def mcache(func: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncCachedFunction[P, R]: ...
+@overload
+def mcache(func: Callable[P, R], /) -> CachedFunction[P, R]: ...
+@overload
+def mcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator: ...
+def mcache(*args: Any, key: KeyFunc | None = None, **options: Any) -> Any:
     """Cache in process memory (``memory://``): the fastest, per process.
 
+    ``@mcache`` and ``@mcache()`` both work (as for every decorator here).
+
     Args:
+        *args: Nothing, the function (bare ``@mcache``), or 2.x positional values
+            (``maxsize, ttl, policy``: deprecated, see :mod:`twat_cache.legacy`).
         key: Optional key function (see :func:`ucache`).
         **options: ``maxsize``, ``ttl``, ``policy`` (lru, lfu, fifo, rr, ttl)...
 
@@ -531,33 +545,60 @@ def mcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> De
         ... def f(x: int) -> int:
         ...     return x + 1
     """
-    return Decorator("memory://", dict(options), key=key)
+    func, opts = legacy.decorator_args("mcache", args, dict(options)) if args else (None, options)
+    decorator = Decorator("memory://", dict(opts), key=key)
+    return decorator if func is None else decorator(func)
 
 
-def bcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator:
+@overload
+def bcache(func: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncCachedFunction[P, R]: ...
+@overload
+def bcache(func: Callable[P, R], /) -> CachedFunction[P, R]: ...
+@overload
+def bcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator: ...
+def bcache(*args: Any, key: KeyFunc | None = None, **options: Any) -> Any:
     """Cache on local disk (``disk://``, diskcache): survives restarts, shared by processes.
 
     Args:
+        *args: Nothing, the function (bare ``@bcache``), or 2.x positional values
+            (``folder_name, maxsize, ttl, policy``: deprecated).
         key: Optional key function (see :func:`ucache`).
         **options: ``folder`` (default: the user cache folder), ``ttl``, ``maxbytes``...
 
     Raises:
         EngineNotAvailableError: without twat-cache-disk (``pip install "twat-cache[disk]"``).
     """
-    return Decorator("disk://", dict(options), key=key)
+    func, opts = legacy.decorator_args("bcache", args, dict(options)) if args else (None, options)
+    decorator = Decorator("disk://", dict(opts), key=key)
+    return decorator if func is None else decorator(func)
 
 
-def fcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator:
+@overload
+def fcache(func: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncCachedFunction[P, R]: ...
+@overload
+def fcache(func: Callable[P, R], /) -> CachedFunction[P, R]: ...
+@overload
+def fcache(*, key: KeyFunc | None = None, **options: Unpack[CacheOptions]) -> Decorator: ...
+def fcache(*args: Any, key: KeyFunc | None = None, **options: Any) -> Any:
     """Cache large values on disk, one file per value (``disk://`` with ``min_file_size=0``).
 
     Args:
+        *args: Nothing, the function (bare ``@fcache``), or 2.x positional values
+            (``folder_name, maxsize, ttl``: deprecated).
         key: Optional key function (see :func:`ucache`).
         **options: ``folder``, ``ttl``, ``compress``...
     """
-    engine_options = {"min_file_size": 0, **dict(options.pop("options", {}))}
-    return Decorator("disk://", {**options, "options": engine_options}, key=key)
+    func, opts = legacy.decorator_args("fcache", args, dict(options)) if args else (None, options)
+    engine_options = {"min_file_size": 0, **dict(opts.pop("options", {}))}
+    decorator = Decorator("disk://", {**opts, "options": engine_options}, key=key)
+    return decorator if func is None else decorator(func)
 
 
+@overload
+def acache(url: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncCachedFunction[P, R]: ...
+@overload
+def acache(url: Callable[P, R], /) -> AsyncCachedFunction[P, R]: ...
+@overload
 def acache(
     url: str | None = None,
     /,
@@ -565,7 +606,15 @@ def acache(
     cache: Cache | None = None,
     key: KeyFunc | None = None,
     **options: Unpack[CacheOptions],
-) -> AsyncDecorator:
+) -> AsyncDecorator: ...
+def acache(
+    url: Any = None,
+    /,
+    *args: Any,
+    cache: Cache | None = None,
+    key: KeyFunc | None = None,
+    **options: Any,
+) -> Any:
     """Cache an async function (or make a blocking one awaitable and cached).
 
     A sync function decorated with ``acache`` runs in a worker thread on a miss.
@@ -575,4 +624,8 @@ def acache(
         ... async def fetch(url: str) -> str:
         ...     return url.upper()
     """
+    if args or (url is not None and not isinstance(url, str)):  # bare, or 2.x positionals
+        func, opts = legacy.decorator_args("acache", (url, *args), dict(options))
+        decorator = AsyncDecorator(None, opts, cache, key, force_async=True)
+        return decorator if func is None else decorator(func)
     return AsyncDecorator(url, dict(options), cache, key, force_async=True)

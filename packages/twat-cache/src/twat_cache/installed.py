@@ -1,8 +1,6 @@
-"""The ``twat-cache`` meta package: installs core and, through extras, the engines.
+"""Which engine serves each URL scheme in this environment (``python -m twat_cache`` prints it).
 
-It adds one helper, :func:`installed_engines`, which says which engine serves
-each URL scheme in this environment (``python -m twat_cache_meta`` prints it).
-The records come from core's registry (:func:`twat_cache.registry.known_engines`).
+The records come from the registry (:func:`twat_cache.registry.known_engines`).
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ def installed_engines() -> dict[str, str]:
     """Return ``{url_scheme: "distribution version"}`` for every installed engine.
 
     The built-in in-process engine (``builtin``, and ``memory`` when
-    twat-cache-memory is absent) ships with core and is always there.
+    twat-cache-memory is absent) ships with twat-cache and is always there.
 
     Example:
         >>> "builtin" in installed_engines()

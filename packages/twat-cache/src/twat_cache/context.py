@@ -6,15 +6,17 @@ import sys
 from types import TracebackType
 from typing import Any
 
+from twat_cache import legacy
 from twat_cache.cache import Cache, live_caches
 from twat_cache.config import CacheOptions
+from twat_cache.legacy import engine_context, get_or_create_engine
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
 else:  # pragma: no cover - 3.10
     from typing_extensions import Unpack
 
-__all__ = ["CacheContext", "clear_cache", "get_stats"]
+__all__ = ["CacheContext", "clear_cache", "engine_context", "get_or_create_engine", "get_stats"]
 
 
 class CacheContext:
@@ -33,6 +35,8 @@ class CacheContext:
 
     def __init__(self, url: str | None = None, /, **options: Unpack[CacheOptions]) -> None:
         self._cache: Cache | None = None
+        if options.keys() & legacy.KEYWORDS:  # engine_name=, config=, folder_name= of 2.x
+            url, options = legacy.translate_options(url, dict(options), "CacheContext")  # type: ignore[assignment]
         self._url = url
         self._options = options
         # fail at construction, like a decorator, for a bad URL or option
@@ -83,8 +87,13 @@ def clear_cache(name: str | None = None) -> int:
     return cleared
 
 
-def get_stats() -> dict[str, Any]:
+def get_stats(name: str | None = None) -> dict[str, Any]:
     """Return the counters of every open cache by name, and their ``total``.
+
+    Args:
+        name: Return only the counters of the caches called ``name`` (summed); a
+            decorated function's cache is called ``module.qualname``, and its plain
+            function name is accepted too. Zeros when no such cache is open.
 
     Example:
         >>> stats = get_stats()
@@ -93,6 +102,13 @@ def get_stats() -> dict[str, Any]:
     """
     result: dict[str, Any] = {}
     total: dict[str, int] = {}
+    if name is not None:
+        chosen = [c for c in live_caches() if c.name == name or c.name.endswith("." + name)]
+        counts = dict.fromkeys(("corrupt", "deletes", "errors", "hits", "misses", "sets"), 0)
+        for cache in chosen:
+            for field, value in cache.stats.as_dict().items():
+                counts[field] = counts.get(field, 0) + value
+        return counts
     for cache in live_caches():
         counters = cache.stats.as_dict()
         entry = result.setdefault(cache.name, dict.fromkeys(counters, 0))

@@ -158,7 +158,7 @@ class CacheConfig:
             raise ConfigurationError(
                 "serializer",
                 "msgpack",
-                'msgpack is not installed: pip install "twat-cache-core[msgpack]"',
+                'msgpack is not installed: pip install "twat-cache[msgpack]"',
             )
 
     def __repr__(self) -> str:  # the URL may hold a password, and the secret is never shown
@@ -468,3 +468,12 @@ def ensure_folder(folder: str | os.PathLike[str]) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise PathError("folder", str(path), "a writable folder")
     return path
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the twat-cache 2.x names of this module (see :mod:`twat_cache.legacy`)."""
+    if name.startswith("_"):  # import machinery probing a half-initialized module
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from twat_cache.legacy import module_attribute
+
+    return module_attribute(__name__, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from importlib.metadata import EntryPoint
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import pytest
@@ -188,7 +188,16 @@ def installed_distributions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.syspath_prepend(str(tmp_path))
     registry._entry_points.cache_clear()
     registry._meta_requirements.cache_clear()
+    # the engine packages installed beside twat-cache register the same schemes: keep only the
+    # fake distribution's entry points, found through real metadata discovery
+    found = {
+        ep.name: ep
+        for ep in entry_points(group=registry.ENTRY_POINT_GROUP)
+        if ep.dist is not None and ep.dist.name == "twat-cache-fake"
+    }
+    monkeypatch.setattr(registry, "_entry_points", lambda: found)
     yield
+    monkeypatch.undo()  # the real, cached lookups again, before their caches are emptied
     registry._entry_points.cache_clear()
     registry._meta_requirements.cache_clear()
 

@@ -10,6 +10,7 @@ and can change without touching the code::
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from twat_cache.cache import Cache
 from twat_cache.config import CacheConfig, CacheOptions
@@ -42,8 +43,18 @@ from twat_cache.exceptions import (
 )
 from twat_cache.protocols import AsyncBackend, Backend, Capabilities
 
+
+def __getattr__(name: str) -> Any:
+    """Resolve the twat-cache 2.x names (``engine_context``...; see :mod:`twat_cache.legacy`)."""
+    if name.startswith("_"):  # import machinery probing a half-initialized module
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from twat_cache.legacy import module_attribute
+
+    return module_attribute(__name__, name)
+
+
 try:
-    __version__ = version("twat-cache-core")
+    __version__ = version("twat-cache")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 

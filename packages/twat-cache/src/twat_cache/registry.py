@@ -139,12 +139,12 @@ def _extras() -> dict[str, str]:
 def _core() -> tuple[str, str | None]:
     """The distribution that holds ``twat_cache`` here, and its version."""
     # an editable install records a .pth file, not the package: then the name core has always had
-    for name in (*packages_distributions().get("twat_cache", []), "twat-cache-core"):
+    for name in (*packages_distributions().get("twat_cache", []), "twat-cache"):
         try:
             return name, version(name)
         except PackageNotFoundError:  # pragma: no cover - a half-uninstalled environment
             continue
-    return "twat-cache-core", None  # pragma: no cover - running from a source tree
+    return "twat-cache", None  # pragma: no cover - running from a source tree
 
 
 def register_engine(scheme: str, engine: type[Any]) -> None:

@@ -233,7 +233,7 @@ def _codec(name: str) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
         raise ConfigurationError(
             "serializer",
             "msgpack",
-            'msgpack is not installed: pip install "twat-cache-core[msgpack]"',
+            'msgpack is not installed: pip install "twat-cache[msgpack]"',
         ) from None
 
     def packb(value: Any) -> bytes:

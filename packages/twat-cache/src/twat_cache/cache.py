@@ -667,3 +667,12 @@ class Cache:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the twat-cache 2.x names of this module (see :mod:`twat_cache.legacy`)."""
+    if name.startswith("_"):  # import machinery probing a half-initialized module
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from twat_cache.legacy import module_attribute
+
+    return module_attribute(__name__, name)

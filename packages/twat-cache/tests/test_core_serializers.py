@@ -214,9 +214,9 @@ def test_unknown_serializer_name_is_a_configuration_error() -> None:
 
 def test_missing_msgpack_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "msgpack", None)  # makes "import msgpack" fail
-    with pytest.raises(ConfigurationError, match=r"twat-cache-core\[msgpack\]"):
+    with pytest.raises(ConfigurationError, match=r"twat-cache\[msgpack\]"):
         Serializer("msgpack")
-    with pytest.raises(ConfigurationError, match=r"twat-cache-core\[msgpack\]"):
+    with pytest.raises(ConfigurationError, match=r"twat-cache\[msgpack\]"):
         Cache("coretest-bytes://", serializer="msgpack")
 
 
