@@ -20,7 +20,10 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-import unasync
+# this script is named like the library: drop its own folder from the path before importing it
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+import unasync  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "tools" / "unasync.toml"
@@ -65,6 +68,12 @@ def generate(rule: dict[str, object], out_root: Path) -> list[tuple[Path, Path]]
         target.write_text(HEADER.format(source=rel) + body)
         # removing `await` shortens lines: format the twin as the project formats its code
         config = str(ROOT / "pyproject.toml")
+        # renamed names (AsyncIterator -> Iterator) can leave imports out of order: sort them
+        subprocess.run(
+            [sys.executable, "-m", "ruff", "check", "-q", "--fix", "--select", "I",
+             "--config", config, str(target)],
+            check=True,
+        )  # fmt: skip
         subprocess.run(
             [sys.executable, "-m", "ruff", "format", "-q", "--config", config, str(target)],
             check=True,

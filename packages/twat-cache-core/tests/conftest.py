@@ -26,6 +26,7 @@ import pytest
 from twat_cache.engines.base import BaseAsyncBackend
 from twat_cache.engines.builtin import BuiltinMemoryBackend
 from twat_cache.exceptions import BackendError
+from twat_cache.protocols import Capabilities
 from twat_cache.registry import register_engine
 from twat_cache.serializers import encode_int
 
@@ -35,6 +36,7 @@ class BytesEngine(BuiltinMemoryBackend):
 
     stores_objects = False
     blocking = True
+    capabilities = Capabilities(native_ttl=False, persistent=False)
     _stores: ClassVar[dict[str, OrderedDict[Hashable, tuple[Any, float | None]]]] = {}
     _locks: ClassVar[dict[str, threading.RLock]] = {}
 
@@ -174,6 +176,7 @@ class FailingLocalEngine(FailingEngine):
 
     stores_objects = True
     blocking = False
+    capabilities = Capabilities(native_ttl=False, stores_objects=True, blocking=False, shared=False)
 
     def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
         self._server()

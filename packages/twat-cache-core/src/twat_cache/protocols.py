@@ -101,16 +101,21 @@ class Backend(Protocol):
             and ``keys()`` touch nothing outside it.
         stores_objects: True for in-process engines that keep Python objects as
             they are (core then skips serialization and may use tuple keys).
-        blocking: False when every call returns at once (in-process engines), so
-            async callers may call it directly instead of through a thread.
         capabilities: What the engine can do (see :class:`Capabilities`); core
             reads this record rather than probing the engine.
     """
 
-    namespace: str
-    stores_objects: bool
-    blocking: bool
-    capabilities: Capabilities
+    @property
+    def namespace(self) -> str:
+        """The namespace every key of this engine lives in."""
+
+    @property
+    def stores_objects(self) -> bool:
+        """Whether values are kept as Python objects (in-process engines)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the engine can do (see :class:`Capabilities`)."""
 
     def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``, or ``None`` when absent or expired."""
@@ -157,9 +162,17 @@ class Backend(Protocol):
 class AsyncBackend(Protocol):
     """An asynchronous storage engine: the same contract as :class:`Backend`."""
 
-    namespace: str
-    stores_objects: bool
-    capabilities: Capabilities
+    @property
+    def namespace(self) -> str:
+        """The namespace every key of this engine lives in."""
+
+    @property
+    def stores_objects(self) -> bool:
+        """Whether values are kept as Python objects (in-process engines)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the engine can do (see :class:`Capabilities`)."""
 
     async def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``, or ``None``."""
