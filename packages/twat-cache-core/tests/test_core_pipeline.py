@@ -70,6 +70,13 @@ class BrokenClientEngine(BytesEngine):
         return self._bug()  # type: ignore[no-any-return]
 
 
+class LegacyEngine(BytesEngine):
+    """An engine written before ``set`` returned a bool: it answers None."""
+
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:  # type: ignore[override]
+        super().set(key, value, ttl)
+
+
 class DecliningEngine(BytesEngine):
     """A byte engine that declines every value (as a server does with one too large)."""
 
@@ -160,8 +167,11 @@ async def test_an_async_tagged_hit_reads_once(url: str, namespace: str) -> None:
 
 # -- writes say whether they happened ----------------------------------------------------
 async def test_writes_return_whether_they_happened(namespace: str) -> None:
+    with Cache(backend=LegacyEngine(namespace=namespace)) as legacy:
+        assert legacy.set("k", 1) is True  # an engine answering None (older plugins): a yes
+        assert legacy.set_many({"a": 1}) is True
     with Cache("coretest-bytes://", namespace=namespace) as cache:
-        assert cache.set("k", 1) is True  # an engine answering None (older plugins): a yes
+        assert cache.set("k", 1) is True
         assert cache.set_many({"a": 1, "b": 2}) is True
         assert cache.add("k", 2) is False
         assert cache.add("new", 2) is True
