@@ -102,6 +102,6 @@ def test_the_kit_catches_an_engine_breaking_its_promises() -> None:
     with pytest.raises(failed):  # keys() works although lists_keys=False says it raises
         kit.test_keys_only_this_namespace(lambda: liar)
     undeclared = BuiltinMemoryBackend()
-    undeclared.stores_objects = False  # type: ignore[misc]  # its record says objects
+    undeclared.stores_objects = False  # its record says objects
     with pytest.raises(failed):
         kit.test_declares_capabilities(lambda namespace: undeclared)

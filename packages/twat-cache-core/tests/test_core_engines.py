@@ -62,9 +62,10 @@ class Minimal(BaseBackend):
         self._check_open()
         return self.data.get(key)
 
-    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
         self.data[key] = value
+        return True
 
     def delete(self, key: Any) -> bool:
         self._check_open()
@@ -80,9 +81,10 @@ class MinimalAsync(BaseAsyncBackend):
         self._check_open()
         return self.data.get(key)
 
-    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
         self.data[key] = value
+        return True
 
     async def delete(self, key: Any) -> bool:
         self._check_open()

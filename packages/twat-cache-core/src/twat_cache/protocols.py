@@ -17,7 +17,7 @@ adapts the other side (see :mod:`twat_cache.adapters`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -151,8 +151,12 @@ class Backend(Protocol):
     def clear(self) -> None:
         """Remove every entry of this namespace, and nothing else."""
 
-    def keys(self) -> Iterator[str]:
-        """Iterate over the keys of this namespace (for inspection; may be slow)."""
+    def keys(self) -> Iterator[Hashable]:
+        """Iterate over the keys of this namespace (for inspection; may be slow).
+
+        ``str`` keys, except on in-process engines (any hashable). An engine whose
+        capabilities say ``lists_keys=False`` raises CacheOperationError.
+        """
 
     def close(self) -> None:
         """Release connections and files. Idempotent; later operations raise."""
@@ -204,7 +208,7 @@ class AsyncBackend(Protocol):
     async def clear(self) -> None:
         """Remove every entry of this namespace, and nothing else."""
 
-    def keys(self) -> AsyncIterator[str]:
+    def keys(self) -> AsyncIterator[Hashable]:
         """Iterate over the keys of this namespace."""
 
     async def close(self) -> None:

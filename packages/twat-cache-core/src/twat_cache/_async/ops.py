@@ -20,8 +20,8 @@ from twat_cache.pipeline import (
     NONE_VALUE,
     TAG_PREFIX,
     TTL,
-    AsyncCall,
     AsyncCached,
+    AsyncCall,
     AsyncMiss,
     KeyOf,
     Pipeline,
@@ -107,16 +107,16 @@ class AsyncOps(Pipeline):
                     breaker.success()
         return await self._asettle(key, raw, found)
 
-    def ahit_path(self, key_of: KeyOf, nargs: int, amiss: AsyncMiss) -> AsyncCached:
+    def ahit_path(self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss) -> AsyncCached:
         """Return the call path of a decorated function over this cache.
 
         Args:
             key_of: Builds the (hashable) key from ``(args, kwargs)``.
             nargs: On an in-process engine, calls with exactly this many positional
                 arguments key on the argument tuple itself (``-1``: never).
-            amiss: The miss handler: computes, stores and returns the result.
+            on_miss: Computes, stores and returns the result on a miss.
 
-        One engine read per call; the key is built once and handed to the miss handler.
+        One engine read per call; the key is built once and handed to ``on_miss``.
         """
         stats, local_get = self.stats, self._local_get
         if not (self.local and not self._tag_keys):
@@ -126,7 +126,7 @@ class AsyncOps(Pipeline):
                 key = key_of(args, kwargs)
                 value = await alookup(key)
                 if value is MISSING:
-                    return await amiss(key, args, kwargs)
+                    return await on_miss(key, args, kwargs)
                 return value
 
             return looked_up
@@ -145,7 +145,7 @@ class AsyncOps(Pipeline):
                 return None if value is NONE_VALUE else value
             value = await asettle(key, value, None)
             if value is MISSING:
-                return await amiss(key, args, kwargs)
+                return await on_miss(key, args, kwargs)
             return value
 
         return cached
@@ -296,7 +296,8 @@ class AsyncOps(Pipeline):
         if self._unavailable():
             return
         try:
-            async for key in self.async_backend.keys():
+            keys = self.async_backend.keys()  # an engine's scan, not a dict view
+            async for key in keys:
                 if not (type(key) is str and key.startswith(TAG_PREFIX)):
                     yield key
         except Exception as exc:

@@ -207,8 +207,11 @@ class BackendConformance(_Kit):
         assert backend.incr("n", 0) == _THREADS * per_thread
 
     def test_incr_error_types(self, backend: Any) -> None:
-        """Missing: ValueError; not an integer: TypeError; past signed 64 bits:
-        OverflowError with the stored value unchanged -- on every engine alike."""
+        """``incr`` raises the same error types on every engine.
+
+        Missing: ValueError; not an integer: TypeError; past signed 64 bits:
+        OverflowError with the stored value unchanged.
+        """
         with pytest.raises(ValueError):  # noqa: PT011 - each engine words the message its way
             backend.incr("missing")
         assert backend.get("missing") is None  # incr never creates the key
