@@ -70,16 +70,22 @@ class AsyncOps(Pipeline):
         tags = tuple(tags) or self.config.tags
         return self._writable(await self._acurrent_versions(tags, create=True) if tags else {})
 
+    async def _acheck_tags(
+        self, value: Any, stored: dict[str, int], found: Mapping[Any, Any] | None
+    ) -> Any:
+        """``value`` if the tag versions it was written under are current, else MISSING."""
+        current = self._known_versions(stored, found)
+        if current is None:  # tags of its own, written through Cache.set(tags=...)
+            current = await self._acurrent_versions(stored, create=False)
+        return self._fresh(value, stored, current)
+
     async def _asettle(self, key: Any, raw: Any, found: Mapping[Any, Any] | None) -> Any:
         """Decode ``raw`` and check its tag versions: the live value, or MISSING (counted)."""
         if raw is None:
             return self._counted(MISSING)
         value, stored = self._decode(key, raw)
         if stored is not None and value is not MISSING:
-            current = self._known_versions(stored, found)
-            if current is None:  # tags of its own, written through Cache.set(tags=...)
-                current = await self._acurrent_versions(stored, create=False)
-            value = self._fresh(value, stored, current)
+            value = await self._acheck_tags(value, stored, found)
         return self._counted(value)
 
     async def alookup(self, key: Any) -> Any:
@@ -221,9 +227,16 @@ class AsyncOps(Pipeline):
         )
         result: dict[Any, Any] = {}
         for key, original in wanted.items():
-            value = await self._asettle(key, found.get(key), found)
+            raw = found.get(key)
+            if raw is None:
+                continue
+            value, stored = self._decode(key, raw)
+            if stored is not None and value is not MISSING:
+                value = await self._acheck_tags(value, stored, found)
             if value is not MISSING:
                 result[original] = value
+        self.stats.hits += len(result)
+        self.stats.misses += len(wanted) - len(result)
         return result
 
     async def aset_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:

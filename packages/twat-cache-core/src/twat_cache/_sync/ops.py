@@ -72,16 +72,22 @@ class SyncOps(Pipeline):
         tags = tuple(tags) or self.config.tags
         return self._writable(self._current_versions(tags, create=True) if tags else {})
 
+    def _check_tags(
+        self, value: Any, stored: dict[str, int], found: Mapping[Any, Any] | None
+    ) -> Any:
+        """``value`` if the tag versions it was written under are current, else MISSING."""
+        current = self._known_versions(stored, found)
+        if current is None:  # tags of its own, written through Cache.set(tags=...)
+            current = self._current_versions(stored, create=False)
+        return self._fresh(value, stored, current)
+
     def _settle(self, key: Any, raw: Any, found: Mapping[Any, Any] | None) -> Any:
         """Decode ``raw`` and check its tag versions: the live value, or MISSING (counted)."""
         if raw is None:
             return self._counted(MISSING)
         value, stored = self._decode(key, raw)
         if stored is not None and value is not MISSING:
-            current = self._known_versions(stored, found)
-            if current is None:  # tags of its own, written through Cache.set(tags=...)
-                current = self._current_versions(stored, create=False)
-            value = self._fresh(value, stored, current)
+            value = self._check_tags(value, stored, found)
         return self._counted(value)
 
     def lookup(self, key: Any) -> Any:
@@ -213,9 +219,16 @@ class SyncOps(Pipeline):
         found: Mapping[Any, Any] = self._call({}, backend.get_many, [*wanted, *self._tag_keys])
         result: dict[Any, Any] = {}
         for key, original in wanted.items():
-            value = self._settle(key, found.get(key), found)
+            raw = found.get(key)
+            if raw is None:
+                continue
+            value, stored = self._decode(key, raw)
+            if stored is not None and value is not MISSING:
+                value = self._check_tags(value, stored, found)
             if value is not MISSING:
                 result[original] = value
+        self.stats.hits += len(result)
+        self.stats.misses += len(wanted) - len(result)
         return result
 
     def set_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
