@@ -227,20 +227,16 @@ class AsyncNoKeysEngine(BaseAsyncBackend):
 
 
 class _NoKeys:
-    supports_keys = False
-
     @pytest.fixture
     def make_backend(self) -> Callable[[str], Any]:
         return lambda namespace: NoKeysEngine(namespace=namespace)
 
 
 class TestEngineWithoutKeysConformance(_NoKeys, BackendConformance):
-    """The kit's supports_keys=False contract: keys() raises CacheOperationError."""
+    """The kit's lists_keys=False contract: keys() raises CacheOperationError."""
 
 
 class TestEngineWithoutKeysAsyncConformance(AsyncBackendConformance):
-    supports_keys = False
-
     @pytest.fixture
     def make_backend(self) -> Callable[[str], Any]:
         return lambda namespace: AsyncNoKeysEngine(namespace=namespace)

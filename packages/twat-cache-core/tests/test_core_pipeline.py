@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from twat_cache import BackendError, Cache, SerializationError, ucache
+from twat_cache import BackendError, Cache, CacheOperationError, SerializationError, ucache
 from twat_cache.engines import BaseAsyncBackend, BaseBackend, BuiltinMemoryBackend
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import Capabilities, capabilities_of
 from twat_cache.registry import engine_class, register_engine
 
 if TYPE_CHECKING:
@@ -281,3 +281,19 @@ async def test_base_classes_name_every_method_and_derive_the_batches() -> None:
 
     assert Stored(None).set_many({"a": b"1"}) is True  # an engine predating the bool
     assert Stored(False).set_many({"a": b"1", "b": b"2"}) is False
+
+
+def test_a_plugin_without_a_record_is_described_from_its_older_attributes() -> None:
+    class OldPlugin(BuiltinMemoryBackend):
+        supports_keys = False  # the kit's attribute before capabilities existed
+
+        def keys(self) -> Any:
+            raise AssertionError("core listed the keys of an engine that cannot list them")
+
+    OldPlugin.capabilities = BaseBackend.capabilities  # type: ignore[assignment]
+    engine = OldPlugin()
+    assert capabilities_of(engine) == Capabilities(
+        lists_keys=False, stores_objects=True, blocking=False, shared=False
+    )
+    with Cache(backend=engine) as cache, pytest.raises(CacheOperationError):
+        list(cache.keys())

@@ -74,7 +74,8 @@ def capabilities_of(backend: object) -> Capabilities:
     """Return ``backend.capabilities``; engines written before the record get one derived.
 
     An engine without a ``capabilities`` attribute is described from its older
-    ``stores_objects`` and ``blocking`` attributes, with the record's defaults.
+    ``stores_objects``, ``blocking`` and ``supports_keys`` attributes, with the
+    record's defaults.
     """
     declared = getattr(backend, "capabilities", None)
     if isinstance(declared, Capabilities):
@@ -83,9 +84,14 @@ def capabilities_of(backend: object) -> Capabilities:
 
 
 def derived_capabilities(backend: object) -> Capabilities:
-    """The record of an engine that declares none, from ``stores_objects`` and ``blocking``."""
+    """The record of an engine that declares none.
+
+    Read from the attributes engines had before the record: ``stores_objects``,
+    ``blocking`` and ``supports_keys`` (False: ``keys()`` raises).
+    """
     stores_objects = bool(getattr(backend, "stores_objects", False))
     return Capabilities(
+        lists_keys=bool(getattr(backend, "supports_keys", True)),
         stores_objects=stores_objects,
         blocking=bool(getattr(backend, "blocking", True)),
         shared=not stores_objects,
