@@ -502,3 +502,14 @@ async def test_async_in_process_unhashable_arguments() -> None:
 def test_decorating_something_that_is_not_a_function_fails_at_once() -> None:
     with pytest.raises(TypeError, match="takes a function"):
         ucache()(42)  # type: ignore[call-overload]
+
+
+async def test_cache_info_after_the_cache_was_closed() -> None:
+    @ucache(maxsize=10)
+    async def f(x: int) -> int:
+        return x
+
+    assert await f(1) == await f(1) == 1
+    assert f.cache_info().currsize == 1
+    await f.cache.aclose()
+    assert f.cache_info() == CacheInfo(1, 1, 10, 0)

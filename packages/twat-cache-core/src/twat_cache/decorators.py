@@ -220,7 +220,8 @@ class Controller:
         capabilities = cache.capabilities
         size = -1
         if capabilities.stores_objects and capabilities.lists_keys:
-            keys = list(cache.keys())
+            # a closed in-process engine has dropped its entries
+            keys = [] if cache.closed else list(cache.keys())
             size = len(keys) if self.owns_cache else sum(map(self._mine, keys))
         return CacheInfo(self.stats.hits, self.stats.misses, cache.config.maxsize, size)
 
