@@ -125,7 +125,7 @@ class AsyncOps(Pipeline):
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
         stats, local_get = self.stats, self._local_get
-        if not (self.local and not self._tag_keys):
+        if not self.local or self._tag_keys or self.capabilities.blocking:
             alookup = self.alookup
 
             async def looked_up(*args: Any, **kwargs: Any) -> Any:
@@ -136,7 +136,8 @@ class AsyncOps(Pipeline):
                 return value
 
             return looked_up
-        # in-process and untagged: the hot path is one dict read, inline
+        # in-process, untagged, never blocking: the hot path is one dict read, inline (also
+        # from a coroutine, which it cannot stall)
         get: Callable[[Any], Any] = self.backend.get
         asettle = self._asettle
 

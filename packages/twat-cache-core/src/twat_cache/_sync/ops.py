@@ -127,7 +127,7 @@ class SyncOps(Pipeline):
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
         stats, local_get = self.stats, self._local_get
-        if not (self.local and not self._tag_keys):
+        if not self.local or self._tag_keys or self.capabilities.blocking:
             lookup = self.lookup
 
             def looked_up(*args: Any, **kwargs: Any) -> Any:
@@ -138,7 +138,8 @@ class SyncOps(Pipeline):
                 return value
 
             return looked_up
-        # in-process and untagged: the hot path is one dict read, inline
+        # in-process, untagged, never blocking: the hot path is one dict read, inline (also
+        # from a coroutine, which it cannot stall)
         get: Callable[[Any], Any] = self.backend.get
         settle = self._settle
 
