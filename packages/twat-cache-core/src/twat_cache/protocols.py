@@ -98,18 +98,8 @@ def derived_capabilities(backend: object) -> Capabilities:
     )
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """A synchronous storage engine.
-
-    Attributes:
-        namespace: Every key of this backend lives in this namespace; ``clear()``
-            and ``keys()`` touch nothing outside it.
-        stores_objects: True for in-process engines that keep Python objects as
-            they are (core then skips serialization and may use tuple keys).
-        capabilities: What the engine can do (see :class:`Capabilities`); core
-            reads this record rather than probing the engine.
-    """
+class Described(Protocol):
+    """What every engine, sync or async, tells about itself."""
 
     @property
     def namespace(self) -> str:
@@ -122,6 +112,20 @@ class Backend(Protocol):
     @property
     def capabilities(self) -> Capabilities:
         """What the engine can do (see :class:`Capabilities`)."""
+
+
+@runtime_checkable
+class Backend(Described, Protocol):
+    """A synchronous storage engine.
+
+    Attributes:
+        namespace: Every key of this backend lives in this namespace; ``clear()``
+            and ``keys()`` touch nothing outside it.
+        stores_objects: True for in-process engines that keep Python objects as
+            they are (core then skips serialization and may use tuple keys).
+        capabilities: What the engine can do (see :class:`Capabilities`); core
+            reads this record rather than probing the engine.
+    """
 
     def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``, or ``None`` when absent or expired."""
@@ -169,20 +173,8 @@ class Backend(Protocol):
 
 
 @runtime_checkable
-class AsyncBackend(Protocol):
+class AsyncBackend(Described, Protocol):
     """An asynchronous storage engine: the same contract as :class:`Backend`."""
-
-    @property
-    def namespace(self) -> str:
-        """The namespace every key of this engine lives in."""
-
-    @property
-    def stores_objects(self) -> bool:
-        """Whether values are kept as Python objects (in-process engines)."""
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """What the engine can do (see :class:`Capabilities`)."""
 
     async def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``, or ``None``."""
