@@ -297,3 +297,15 @@ def test_a_plugin_without_a_record_is_described_from_its_older_attributes() -> N
     )
     with Cache(backend=engine) as cache, pytest.raises(CacheOperationError):
         list(cache.keys())
+
+
+def test_a_failing_in_process_engine_is_read_once_per_call(namespace: str) -> None:
+    @ucache("coretest-failing-local://", namespace=namespace, retry_after=60)
+    def f(x: int) -> int:
+        return x
+
+    engine: Any = f.cache.backend
+    assert f(1) == 1
+    reads = engine.calls
+    assert f(1) == 1
+    assert engine.calls - reads == 1  # one read (the open breaker keeps the write away)

@@ -304,17 +304,25 @@ class Pipeline:
         self._failed(exc)
 
     def _local_get(
-        self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any], key_of: KeyOf
+        self,
+        key: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key_of: KeyOf,
+        exc: Exception,
     ) -> tuple[Any, Any]:
-        """The in-process read after the inline one raised: ``(key, raw)``.
+        """The in-process read after the inline one raised ``exc``: ``(key, raw)``.
 
         The inline read keys on the bare arguments; when they are unhashable the
-        key function freezes them and the read is made once more.
+        key function freezes them and the read is made once more. Any other
+        exception is the engine failing.
         """
-        if key is args and not _hashable(key):
-            key = key_of(args, kwargs)
+        if key is not args or _hashable(key):
+            self._read_failed(key, exc)
+            return key, None
+        key = key_of(args, kwargs)
         try:
             return key, self.backend.get(key)
-        except Exception as exc:
-            self._read_failed(key, exc)
+        except Exception as again:  # any engine exception is a failure
+            self._read_failed(key, again)
             return key, None

@@ -145,8 +145,8 @@ class AsyncOps(Pipeline):
             key = args if not kwargs and len(args) == nargs else key_of(args, kwargs)
             try:
                 value = get(key)
-            except Exception:
-                key, value = local_get(key, args, kwargs, key_of)
+            except Exception as exc:  # unhashable arguments, or a failing engine
+                key, value = local_get(key, args, kwargs, key_of, exc)
             if value is not None and type(value) is not Tagged:
                 stats.hits += 1
                 return None if value is NONE_VALUE else value
