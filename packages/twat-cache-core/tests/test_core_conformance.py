@@ -105,3 +105,11 @@ def test_the_kit_catches_an_engine_breaking_its_promises() -> None:
     undeclared.stores_objects = False  # its record says objects
     with pytest.raises(failed):
         kit.test_declares_capabilities(lambda namespace: undeclared)
+
+
+def test_the_kit_stores_no_value_larger_than_the_engine_declares() -> None:
+    class Small(BuiltinMemoryBackend):
+        capabilities = Capabilities(stores_objects=True, blocking=False, max_value_size=1024)
+
+    assert BackendConformance().sizes(Small()) == [0, 1, 1024]
+    assert BackendConformance().sizes() == [0, 1, 1024, 1024 * 1024, 10 * 1024 * 1024]
