@@ -160,7 +160,8 @@ def test_jitter_reaches_the_engine(namespace: str) -> None:
         for i in range(20):
             cache.set(f"k{i}", i)
         now = time.monotonic()
-        data: dict[Any, tuple[Any, float | None]] = cache.backend._data
+        engine: Any = cache.backend
+        data: dict[Any, tuple[Any, float | None]] = engine._data
         remaining = [expiry - now for _, expiry in data.values() if expiry is not None]
         assert len(remaining) == 20
         assert all(0 < r <= 100 for r in remaining)
@@ -243,9 +244,10 @@ def test_closing_a_cache_closes_a_native_async_twin(namespace: str) -> None:
     cache = Cache(backend=TwinnedEngine(namespace=namespace))
     twin = cache.async_backend
     assert cache.async_backend is twin
-    assert not twin.closed
+    engine: Any = twin
+    assert not engine.closed
     cache.close()
-    assert twin.closed
+    assert engine.closed
 
 
 def test_cache_context_closes_what_it_opened(namespace: str) -> None:
@@ -253,7 +255,7 @@ def test_cache_context_closes_what_it_opened(namespace: str) -> None:
     with context as cache:
         cache.set("k", 1)
         assert cache.get("k") == 1
-        backend = cache.backend
+        backend: Any = cache.backend
     assert cache.closed
     assert backend.closed
     with pytest.raises(ConfigurationError):
@@ -264,9 +266,9 @@ async def test_async_cache_context_closes_what_it_opened(namespace: str) -> None
     async with CacheContext("coretest-abytes://", namespace=namespace) as cache:
         await cache.aset("k", 1)
         assert await cache.aget("k") == 1
-        backend = cache.async_backend
+        abackend: Any = cache.async_backend
     assert cache.closed
-    assert backend.closed
+    assert abackend.closed
 
 
 def test_cache_context_that_was_never_entered_closes_nothing() -> None:
@@ -323,4 +325,5 @@ async def test_async_close_of_a_cache_only_used_from_sync_code(namespace: str) -
     cache.set("k", 1)
     await cache.aclose()
     assert cache.closed
-    assert cache.backend.closed
+    engine: Any = cache.backend
+    assert engine.closed

@@ -243,7 +243,8 @@ def test_env_variables_are_read_at_decoration(monkeypatch: pytest.MonkeyPatch) -
         ("a", "b"),
         True,
     )
-    assert f.cache.backend.maxsize == 3
+    engine: Any = f.cache.backend
+    assert engine.maxsize == 3
     assert ucache(ttl=2)(_function).cache.config.ttl == 2.0  # kwargs still win
 
 

@@ -355,24 +355,34 @@ def test_cache_clear_on_a_shared_engine_keeps_other_functions_entries(namespace:
 
 
 def test_cache_clear_clears_the_namespace_when_keys_cannot_be_listed(
-    namespace: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from twat_cache.exceptions import CacheOperationError
+    from twat_cache.engines import BuiltinMemoryBackend
+    from twat_cache.protocols import Capabilities
 
-    @ucache("coretest-bytes://", namespace=namespace)
+    class Unlisted(BuiltinMemoryBackend):
+        """Declares that it cannot list keys; core must read that, never call keys()."""
+
+        capabilities = Capabilities(lists_keys=False, stores_objects=True, blocking=False)
+
+        def keys(self) -> Any:
+            raise AssertionError("core called keys() on an engine that cannot list them")
+
+    shared = Cache(backend=Unlisted(namespace=namespace))
+
+    @ucache(cache=shared)
     def f(x: int) -> int:
         return x
 
     f(1)
-
-    def no_listing() -> Any:
-        raise CacheOperationError("this engine cannot list keys")
-
-    monkeypatch.setattr(f.cache.backend, "keys", no_listing)
+    shared.set("other", 2)
     with caplog.at_level(logging.INFO, logger="twat_cache"):
         f.cache_clear()
-    assert f.cache.backend.get(f.cache_key(1)) is None
+    assert shared.get(f.cache_key(1)) is None
+    assert shared.get("other") is None  # the whole namespace: nothing stale is ever served
     assert "cannot list keys" in caplog.text
+    assert f.cache_info().currsize == -1  # no listing: the size is unknown, not guessed
+    shared.close()
 
 
 def test_cache_and_options_together_are_refused() -> None:
@@ -492,3 +502,14 @@ async def test_async_in_process_unhashable_arguments() -> None:
 def test_decorating_something_that_is_not_a_function_fails_at_once() -> None:
     with pytest.raises(TypeError, match="takes a function"):
         ucache()(42)  # type: ignore[call-overload]
+
+
+async def test_cache_info_after_the_cache_was_closed() -> None:
+    @ucache(maxsize=10)
+    async def f(x: int) -> int:
+        return x
+
+    assert await f(1) == await f(1) == 1
+    assert f.cache_info().currsize == 1
+    await f.cache.aclose()
+    assert f.cache_info() == CacheInfo(1, 1, 10, 0)

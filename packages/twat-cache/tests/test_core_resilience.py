@@ -180,7 +180,8 @@ def test_strict_wraps_os_errors(namespace: str) -> None:
         def broken(*args: Any) -> Any:
             raise OSError(5, "disk on fire")
 
-        cache.backend.get = broken
+        engine: Any = cache.backend
+        engine.get = broken
         with pytest.raises(BackendError, match="disk on fire") as info:
             cache.get("k")
         assert isinstance(info.value.__cause__, OSError)
@@ -206,7 +207,8 @@ def test_entries_whose_tag_counter_cannot_be_made_are_not_written(namespace: str
                 raise BackendError("refused")
             return bool(real_add(key, value, ttl))
 
-        cache.backend.add = add_refused
+        engine: Any = cache.backend
+        engine.add = add_refused
         cache.set("k", 1, tags=["t"])
         assert cache.backend.get("k") is None  # untaggable: not written at all
         assert cache.add("k2", 1) is True  # untagged writes are unaffected
@@ -264,7 +266,8 @@ def test_config_tags_with_a_counter_that_cannot_be_made(namespace: str) -> None:
         def add_refused(key: str, value: bytes, ttl: float | None = None) -> bool:
             raise BackendError("refused")
 
-        cache.backend.add = add_refused
+        engine: Any = cache.backend
+        engine.add = add_refused
         assert cache.add("k", 1) is False
         cache.set_many({"k2": 1})
         assert cache.backend.get("k") is None

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar, cast
 
+from twat_cache.engines.base import BaseAsyncBackend, BaseBackend
 from twat_cache.exceptions import CacheOperationError
-from twat_cache.protocols import Capabilities, capabilities_of
+from twat_cache.protocols import AsyncBackend, Backend, Capabilities, capabilities_of
 
 __all__ = ["AsyncAdapter", "SyncAdapter", "as_async", "as_sync", "run_blocking"]
 
@@ -24,60 +26,64 @@ _T = TypeVar("_T")
 
 
 class AsyncAdapter:
-    """An :class:`~twat_cache.protocols.AsyncBackend` over a sync backend."""
+    """An :class:`~twat_cache.protocols.AsyncBackend` over a sync backend.
 
-    def __init__(self, backend: Any) -> None:
+    Args:
+        backend: The sync engine; its calls run in a worker thread, or directly
+            when its capabilities say it never blocks (in-process engines).
+    """
+
+    def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.namespace: str = backend.namespace
-        self.stores_objects: bool = backend.stores_objects
         self.capabilities: Capabilities = capabilities_of(backend)
-        self._direct = not getattr(backend, "blocking", True)
+        self.namespace: str = backend.namespace
+        self.stores_objects: bool = self.capabilities.stores_objects
+        self._direct = not self.capabilities.blocking
 
-    async def _call(self, name: str, *args: Any) -> Any:
-        method = getattr(self.backend, name)
+    async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
         if self._direct:
-            return method(*args)
-        return await asyncio.to_thread(method, *args)
+            return call(*args)
+        return await asyncio.to_thread(call, *args)
 
     async def get(self, key: Any) -> Any:
         """See :meth:`Backend.get`."""
-        return await self._call("get", key)
+        return await self._run(self.backend.get, key)
 
     async def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
         """See :meth:`Backend.get_many`."""
-        return await self._call("get_many", keys)  # type: ignore[no-any-return]
+        return await self._run(self.backend.get_many, keys)
 
-    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """See :meth:`Backend.set`."""
-        await self._call("set", key, value, ttl)
+        return await self._run(self.backend.set, key, value, ttl)
 
-    async def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
+    async def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
         """See :meth:`Backend.set_many`."""
-        await self._call("set_many", items, ttl)
+        return await self._run(self.backend.set_many, items, ttl)
 
     async def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """See :meth:`Backend.add`."""
-        return await self._call("add", key, value, ttl)  # type: ignore[no-any-return]
+        return await self._run(self.backend.add, key, value, ttl)
 
     async def delete(self, key: Any) -> bool:
         """See :meth:`Backend.delete`."""
-        return await self._call("delete", key)  # type: ignore[no-any-return]
+        return await self._run(self.backend.delete, key)
 
     async def delete_many(self, keys: Sequence[Any]) -> int:
         """See :meth:`Backend.delete_many`."""
-        return await self._call("delete_many", keys)  # type: ignore[no-any-return]
+        return await self._run(self.backend.delete_many, keys)
 
     async def touch(self, key: Any, ttl: float | None = None) -> bool:
         """See :meth:`Backend.touch`."""
-        return await self._call("touch", key, ttl)  # type: ignore[no-any-return]
+        return await self._run(self.backend.touch, key, ttl)
 
     async def incr(self, key: Any, delta: int = 1) -> int:
         """See :meth:`Backend.incr`."""
-        return await self._call("incr", key, delta)  # type: ignore[no-any-return]
+        return await self._run(self.backend.incr, key, delta)
 
     async def clear(self) -> None:
         """See :meth:`Backend.clear`."""
-        await self._call("clear")
+        await self._run(self.backend.clear)
 
     async def keys(self) -> AsyncIterator[Any]:
         """See :meth:`Backend.keys` (collected in the worker thread)."""
@@ -85,13 +91,12 @@ class AsyncAdapter:
         def snapshot() -> list[Any]:
             return list(self.backend.keys())
 
-        keys = snapshot() if self._direct else await asyncio.to_thread(snapshot)
-        for key in keys:
+        for key in await self._run(snapshot):
             yield key
 
     async def close(self) -> None:
         """Close the wrapped backend."""
-        await self._call("close")
+        await self._run(self.backend.close)
 
 
 class _LoopThread:
@@ -116,15 +121,20 @@ class _LoopThread:
 
 
 class SyncAdapter:
-    """A :class:`~twat_cache.protocols.Backend` over an async backend."""
+    """A :class:`~twat_cache.protocols.Backend` over an async backend.
+
+    Args:
+        backend: The async engine; its calls run on a private event loop.
+    """
 
     blocking = True
 
-    def __init__(self, backend: Any) -> None:
+    def __init__(self, backend: AsyncBackend) -> None:
         self.backend = backend
         self.namespace: str = backend.namespace
-        self.stores_objects: bool = backend.stores_objects
-        self.capabilities: Capabilities = capabilities_of(backend)
+        # the adapter blocks its caller while the private loop works, whatever the engine does
+        self.capabilities: Capabilities = replace(capabilities_of(backend), blocking=True)
+        self.stores_objects: bool = self.capabilities.stores_objects
         self._runner: _LoopThread | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -154,33 +164,33 @@ class SyncAdapter:
         """See :meth:`AsyncBackend.get_many`."""
         return self._run(self.backend.get_many(keys))
 
-    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """See :meth:`AsyncBackend.set`."""
-        self._run(self.backend.set(key, value, ttl))
+        return self._run(self.backend.set(key, value, ttl))
 
-    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
+    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
         """See :meth:`AsyncBackend.set_many`."""
-        self._run(self.backend.set_many(items, ttl))
+        return self._run(self.backend.set_many(items, ttl))
 
     def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """See :meth:`AsyncBackend.add`."""
-        return self._run(self.backend.add(key, value, ttl))  # type: ignore[no-any-return]
+        return self._run(self.backend.add(key, value, ttl))
 
     def delete(self, key: Any) -> bool:
         """See :meth:`AsyncBackend.delete`."""
-        return self._run(self.backend.delete(key))  # type: ignore[no-any-return]
+        return self._run(self.backend.delete(key))
 
     def delete_many(self, keys: Sequence[Any]) -> int:
         """See :meth:`AsyncBackend.delete_many`."""
-        return self._run(self.backend.delete_many(keys))  # type: ignore[no-any-return]
+        return self._run(self.backend.delete_many(keys))
 
     def touch(self, key: Any, ttl: float | None = None) -> bool:
         """See :meth:`AsyncBackend.touch`."""
-        return self._run(self.backend.touch(key, ttl))  # type: ignore[no-any-return]
+        return self._run(self.backend.touch(key, ttl))
 
     def incr(self, key: Any, delta: int = 1) -> int:
         """See :meth:`AsyncBackend.incr`."""
-        return self._run(self.backend.incr(key, delta))  # type: ignore[no-any-return]
+        return self._run(self.backend.incr(key, delta))
 
     def clear(self) -> None:
         """See :meth:`AsyncBackend.clear`."""
@@ -207,30 +217,36 @@ class SyncAdapter:
                 runner.run(self.backend.close())
             finally:
                 runner.stop()
-        elif not getattr(self.backend, "closed", False):
-            # never used from sync code: close it on a loop of its own, which works
-            # even when the caller is inside a running event loop
+        else:
+            # never used from sync code: close it (idempotent) on a loop of its own, which
+            # works even when the caller is inside a running event loop
             run_blocking(self.backend.close())
 
 
-def _is_async(backend: Any) -> bool:
-    return inspect.iscoroutinefunction(getattr(backend, "get", None))
+def _is_async(backend: Backend | AsyncBackend) -> bool:
+    return inspect.iscoroutinefunction(backend.get)
 
 
-def as_async(backend: Any) -> Any:
-    """Return an async view of ``backend`` (itself if it is already async)."""
+def as_async(backend: Backend | AsyncBackend) -> AsyncBackend:
+    """Return an async view of ``backend`` (itself if it is already async).
+
+    A sync engine built on :class:`~twat_cache.engines.base.BaseBackend` may offer
+    a native async twin (``make_async``); any other gets a worker-thread adapter.
+    """
     if _is_async(backend):
-        return backend
-    native = backend.make_async() if hasattr(backend, "make_async") else None
-    return native if native is not None else AsyncAdapter(backend)
+        return cast("AsyncBackend", backend)
+    sync = cast("Backend", backend)
+    native = sync.make_async() if isinstance(sync, BaseBackend) else None
+    return native if native is not None else AsyncAdapter(sync)
 
 
-def as_sync(backend: Any) -> Any:
+def as_sync(backend: Backend | AsyncBackend) -> Backend:
     """Return a sync view of ``backend`` (itself if it is already sync)."""
     if not _is_async(backend):
-        return backend
-    native = backend.make_sync() if hasattr(backend, "make_sync") else None
-    return native if native is not None else SyncAdapter(backend)
+        return cast("Backend", backend)
+    async_ = cast("AsyncBackend", backend)
+    native = async_.make_sync() if isinstance(async_, BaseAsyncBackend) else None
+    return native if native is not None else SyncAdapter(async_)
 
 
 def run_blocking(coro: Coroutine[Any, Any, _T]) -> _T:

@@ -8,7 +8,6 @@ backend fails, the function still runs (fail-open) unless ``strict=True``.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
@@ -17,16 +16,12 @@ from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
 from twat_cache import legacy
-from twat_cache.cache import _FAILURES, MISSING, NONE_VALUE, Cache, Tagged
+from twat_cache._async.calls import acall_path
+from twat_cache._sync.calls import call_path
+from twat_cache.cache import Cache
 from twat_cache.config import CacheOptions, resolve_config
-from twat_cache.exceptions import (
-    CacheOperationError,
-    CacheValueError,
-    ConfigurationError,
-    SerializationError,
-)
+from twat_cache.exceptions import CacheValueError, ConfigurationError, SerializationError
 from twat_cache.keys import KeyPlan, freeze
-from twat_cache.policies import AsyncSingleFlight, SingleFlight
 from twat_cache.registry import engine_class
 
 if sys.version_info >= (3, 11):
@@ -134,8 +129,12 @@ class AsyncCachedFunction(Protocol[P, R_co]):
         ...
 
 
-class _Controller:
-    """Everything a cached function knows besides its call path: keys, helpers, stats."""
+class Controller:
+    """Everything a cached function knows besides its call path: keys, helpers, stats.
+
+    The call path itself is :func:`twat_cache._sync.calls.call_path` (or its async
+    source), over the cache's own lookup strategy (:meth:`Cache.hit_path`).
+    """
 
     def __init__(
         self, func: Callable[..., Any], cache: Cache, owns_cache: bool, key: KeyFunc | None
@@ -186,40 +185,46 @@ class _Controller:
         An in-process cache of the function's own is emptied. On a shared engine
         the namespace also holds other functions' entries, so only the keys of
         this function are removed -- or, on an engine that cannot list its keys
-        (memcached), the whole namespace, which costs others misses but never
-        serves a stale value. Entries stored under a ``key=`` function's own
-        string are not found by the scan.
+        (its capabilities say ``lists_keys=False``: memcached), the whole
+        namespace, which costs others misses but never serves a stale value.
+        Entries stored under a ``key=`` function's own string are not found by the scan.
         """
         self.stats.reset()
         if self.owns_cache and self.local:
             self.cache.clear()
             return
         prefix = self.plan.prefix
-        try:
-            stale = [
-                k
-                for k in list(self.cache.keys())
-                if (isinstance(k, str) and k.startswith(prefix + ":"))
-                or (isinstance(k, tuple) and k[:1] == (prefix,))
-            ]
-        except CacheOperationError as exc:
+        if not self.cache.capabilities.lists_keys:
             logger.info(
-                "%s: cannot list keys (%s); clearing namespace %r",
+                "%s: the engine cannot list keys; clearing namespace %r",
                 prefix,
-                exc,
                 self.cache.config.namespace,
                 extra={"function": prefix},
             )
             self.cache.clear()
             return
-        self.cache.delete_many(stale)
+        self.cache.delete_many([key for key in list(self.cache.keys()) if self._mine(key)])
+
+    def _mine(self, key: Any) -> bool:
+        prefix = self.plan.prefix
+        if isinstance(key, str):
+            return key.startswith(prefix + ":")
+        return isinstance(key, tuple) and key[:1] == (prefix,)
 
     def cache_info(self) -> CacheInfo:
-        """Return hits, misses, maxsize and current size."""
-        backend = self.cache.backend
-        size = len(backend) if hasattr(backend, "__len__") else -1
-        maxsize = getattr(backend, "maxsize", self.cache.config.maxsize)
-        return CacheInfo(self.stats.hits, self.stats.misses, maxsize, size)
+        """Return hits, misses, maxsize and current size.
+
+        The size is counted on in-process engines that list their keys; on
+        shared ones (where counting means a scan of the server) it is ``-1``.
+        """
+        cache = self.cache
+        capabilities = cache.capabilities
+        size = -1
+        if capabilities.stores_objects and capabilities.lists_keys:
+            # a closed in-process engine has dropped its entries
+            keys = [] if cache.closed else list(cache.keys())
+            size = len(keys) if self.owns_cache else sum(map(self._mine, keys))
+        return CacheInfo(self.stats.hits, self.stats.misses, cache.config.maxsize, size)
 
     def not_stored(self, exc: CacheValueError) -> None:
         """A result could not be stored: raise, or log and go on, as configured.
@@ -236,11 +241,6 @@ class _Controller:
             "%s: result not cached: %s", self.plan.prefix, exc, extra={"function": self.plan.prefix}
         )
 
-    def fast_lookup(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-        """The in-process lookup after the inline fast path missed: ``(key, value)``."""
-        key = self.key(args, kwargs)
-        return key, self.cache.lookup(key)
-
     def attach(self, wrapper: Any) -> Any:
         """Give ``wrapper`` the function's metadata and the cache helpers."""
         functools.update_wrapper(wrapper, self.func)
@@ -253,109 +253,6 @@ class _Controller:
         return wrapper
 
 
-def _sync_wrapper(ctl: _Controller) -> Callable[..., Any]:
-    func, cache, stats, nargs = ctl.func, ctl.cache, ctl.stats, ctl.nargs
-    lookup, store, key_of, local_key = cache.lookup, cache.store, ctl.key, ctl.plan.local_key
-    get = cache.backend.get
-
-    flight = SingleFlight()
-
-    def run_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        result = func(*args, **kwargs)
-        try:
-            store(key, result)
-        except CacheValueError as exc:
-            ctl.not_stored(exc)
-        return result
-
-    def compute(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        # concurrent misses of one key run the function once (stampede protection)
-        return flight.run(key, lambda: run_and_store(key, args, kwargs))
-
-    if ctl.bare:
-        # the hot path of in-process caches: the arguments are the key, one dict lookup
-        def cached(*args: Any, **kwargs: Any) -> Any:
-            try:
-                value = get(args if not kwargs and len(args) == nargs else local_key(args, kwargs))
-            except (TypeError, *_FAILURES):  # unhashable arguments, or a failing engine
-                value = None
-            if value is not None and type(value) is not Tagged:
-                stats.hits += 1
-                return None if value is NONE_VALUE else value
-            key, value = ctl.fast_lookup(args, kwargs)
-            if value is not MISSING:
-                return value
-            return compute(key, args, kwargs)
-
-    else:
-
-        def cached(*args: Any, **kwargs: Any) -> Any:
-            key = key_of(args, kwargs)
-            value = lookup(key)
-            if value is not MISSING:
-                return value
-            return compute(key, args, kwargs)
-
-    return cached
-
-
-def _async_wrapper(ctl: _Controller) -> Callable[..., Any]:
-    func, cache, stats, nargs = ctl.func, ctl.cache, ctl.stats, ctl.nargs
-    key_of, local_key = ctl.key, ctl.plan.local_key
-    get = cache.backend.get
-    is_coroutine = inspect.iscoroutinefunction(func)
-
-    flight = AsyncSingleFlight()
-
-    async def compute(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        # concurrent misses of one key await one call (stampede protection)
-        return await flight.run(key, lambda: run_and_store(key, args, kwargs))
-
-    async def run_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if is_coroutine:
-            result = await func(*args, **kwargs)
-        else:  # acache on a blocking function: run it in a worker thread
-            result = await asyncio.to_thread(func, *args, **kwargs)
-        try:
-            if ctl.local:
-                cache.store(key, result)
-            else:
-                await cache.astore(key, result)
-        except CacheValueError as exc:
-            ctl.not_stored(exc)
-        return result
-
-    if ctl.bare:
-
-        async def cached(*args: Any, **kwargs: Any) -> Any:
-            try:
-                value = get(args if not kwargs and len(args) == nargs else local_key(args, kwargs))
-            except (TypeError, *_FAILURES):
-                value = None
-            if value is not None and type(value) is not Tagged:
-                stats.hits += 1
-                return None if value is NONE_VALUE else value
-            key, value = ctl.fast_lookup(args, kwargs)  # in-process: no need for a thread
-            if value is not MISSING:
-                return value
-            return await compute(key, args, kwargs)
-
-    else:
-
-        async def cached(*args: Any, **kwargs: Any) -> Any:
-            key = key_of(args, kwargs)
-            value = await (cache.alookup(key) if not ctl.local else _ready(cache.lookup(key)))
-            if value is not MISSING:
-                return value
-            return await compute(key, args, kwargs)
-
-    return cached
-
-
-async def _ready(value: Any) -> Any:
-    return value
-
-
 def _defined_in_class(func: Callable[..., Any]) -> bool:
     """Whether ``func`` was written in a class body (so it will be a method)."""
     parts = getattr(func, "__qualname__", "").split(".")
@@ -365,7 +262,7 @@ def _defined_in_class(func: Callable[..., Any]) -> bool:
 class _CachedMethod:
     """A cached function defined in a class: binds like a method, helpers included."""
 
-    def __init__(self, ctl: _Controller, call: Callable[..., Any]) -> None:
+    def __init__(self, ctl: Controller, call: Callable[..., Any]) -> None:
         ctl.attach(self)
         self._ctl = ctl
         self._call = call
@@ -409,8 +306,8 @@ class _BoundCached:
 def _wrap(
     func: Callable[..., Any], cache: Cache, owns: bool, key: KeyFunc | None, is_async: bool
 ) -> Any:
-    ctl = _Controller(func, cache, owns, key)
-    call = _async_wrapper(ctl) if is_async else _sync_wrapper(ctl)
+    ctl = Controller(func, cache, owns, key)
+    call = acall_path(ctl) if is_async else call_path(ctl)
     if _defined_in_class(func):
         return _CachedMethod(ctl, call)
     return ctl.attach(call)

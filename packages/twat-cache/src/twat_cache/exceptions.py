@@ -7,6 +7,7 @@ subclasses that keep the client's exception as ``__cause__``.
 
 from __future__ import annotations
 
+import pickle  # nosec B403 - only for PickleError, nothing is unpickled here
 from typing import Any
 
 __all__ = [
@@ -122,8 +123,12 @@ class CacheValueError(CacheOperationError, ValueError):
     """A value cannot be stored (for example it is larger than the server allows)."""
 
 
-class SerializationError(CacheValueError):
-    """A value cannot be serialized, or a stored entry cannot be read back."""
+class SerializationError(CacheValueError, pickle.PickleError):
+    """A value cannot be serialized, or a stored entry cannot be read back.
+
+    It is also a :class:`pickle.PickleError`, as Django's cache contract expects
+    from ``set``/``add`` of an unpicklable value.
+    """
 
 
 class ResourceError(TwatCacheError):

@@ -17,7 +17,7 @@ adapts the other side (see :mod:`twat_cache.adapters`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -74,7 +74,8 @@ def capabilities_of(backend: object) -> Capabilities:
     """Return ``backend.capabilities``; engines written before the record get one derived.
 
     An engine without a ``capabilities`` attribute is described from its older
-    ``stores_objects`` and ``blocking`` attributes, with the record's defaults.
+    ``stores_objects``, ``blocking`` and ``supports_keys`` attributes, with the
+    record's defaults.
     """
     declared = getattr(backend, "capabilities", None)
     if isinstance(declared, Capabilities):
@@ -83,17 +84,38 @@ def capabilities_of(backend: object) -> Capabilities:
 
 
 def derived_capabilities(backend: object) -> Capabilities:
-    """The record of an engine that declares none, from ``stores_objects`` and ``blocking``."""
+    """The record of an engine that declares none.
+
+    Read from the attributes engines had before the record: ``stores_objects``,
+    ``blocking`` and ``supports_keys`` (False: ``keys()`` raises).
+    """
     stores_objects = bool(getattr(backend, "stores_objects", False))
     return Capabilities(
+        lists_keys=bool(getattr(backend, "supports_keys", True)),
         stores_objects=stores_objects,
         blocking=bool(getattr(backend, "blocking", True)),
         shared=not stores_objects,
     )
 
 
+class Described(Protocol):
+    """What every engine, sync or async, tells about itself."""
+
+    @property
+    def namespace(self) -> str:
+        """The namespace every key of this engine lives in."""
+
+    @property
+    def stores_objects(self) -> bool:
+        """Whether values are kept as Python objects (in-process engines)."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the engine can do (see :class:`Capabilities`)."""
+
+
 @runtime_checkable
-class Backend(Protocol):
+class Backend(Described, Protocol):
     """A synchronous storage engine.
 
     Attributes:
@@ -101,16 +123,9 @@ class Backend(Protocol):
             and ``keys()`` touch nothing outside it.
         stores_objects: True for in-process engines that keep Python objects as
             they are (core then skips serialization and may use tuple keys).
-        blocking: False when every call returns at once (in-process engines), so
-            async callers may call it directly instead of through a thread.
         capabilities: What the engine can do (see :class:`Capabilities`); core
             reads this record rather than probing the engine.
     """
-
-    namespace: str
-    stores_objects: bool
-    blocking: bool
-    capabilities: Capabilities
 
     def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``, or ``None`` when absent or expired."""
@@ -146,20 +161,20 @@ class Backend(Protocol):
     def clear(self) -> None:
         """Remove every entry of this namespace, and nothing else."""
 
-    def keys(self) -> Iterator[str]:
-        """Iterate over the keys of this namespace (for inspection; may be slow)."""
+    def keys(self) -> Iterator[Hashable]:
+        """Iterate over the keys of this namespace (for inspection; may be slow).
+
+        ``str`` keys, except on in-process engines (any hashable). An engine whose
+        capabilities say ``lists_keys=False`` raises CacheOperationError.
+        """
 
     def close(self) -> None:
         """Release connections and files. Idempotent; later operations raise."""
 
 
 @runtime_checkable
-class AsyncBackend(Protocol):
+class AsyncBackend(Described, Protocol):
     """An asynchronous storage engine: the same contract as :class:`Backend`."""
-
-    namespace: str
-    stores_objects: bool
-    capabilities: Capabilities
 
     async def get(self, key: str) -> bytes | None:
         """Return the value stored under ``key``, or ``None``."""
@@ -191,7 +206,7 @@ class AsyncBackend(Protocol):
     async def clear(self) -> None:
         """Remove every entry of this namespace, and nothing else."""
 
-    def keys(self) -> AsyncIterator[str]:
+    def keys(self) -> AsyncIterator[Hashable]:
         """Iterate over the keys of this namespace."""
 
     async def close(self) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import DEFAULT_MAXSIZE, DEFAULT_NAMESPACE
-from twat_cache.engines.base import BaseBackend
+from twat_cache.engines.base import BaseBackend, check_int64
+from twat_cache.protocols import Capabilities
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
@@ -38,6 +39,9 @@ class BuiltinMemoryBackend(BaseBackend):
 
     stores_objects = True
     blocking = False
+    capabilities = Capabilities(
+        native_ttl=False, stores_objects=True, blocking=False, shared=False, persistent=False
+    )
 
     def __init__(
         self, namespace: str = DEFAULT_NAMESPACE, maxsize: int | None = DEFAULT_MAXSIZE
@@ -82,8 +86,8 @@ class BuiltinMemoryBackend(BaseBackend):
                 del self._data[key]
         return None
 
-    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
-        """Store ``value``; evict the least recently used entry when full."""
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
+        """Store ``value``; evict the least recently used entry when full (always True)."""
         expires = None if ttl is None else time.monotonic() + ttl
         with self._lock:
             self._check_open()
@@ -92,6 +96,7 @@ class BuiltinMemoryBackend(BaseBackend):
             if self.maxsize is not None:
                 while len(self._data) > self.maxsize:
                     self._data.popitem(last=False)
+        return True
 
     def add(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         """Store ``value`` if ``key`` is absent; return whether it was stored."""
@@ -127,6 +132,8 @@ class BuiltinMemoryBackend(BaseBackend):
         Raises:
             ValueError: when ``key`` is absent.
             TypeError: when the value is not an integer.
+            OverflowError: when the result leaves the signed 64-bit range (as on
+                every server engine); the stored value stays.
         """
         with self._lock:
             self._check_open()
@@ -135,7 +142,7 @@ class BuiltinMemoryBackend(BaseBackend):
                 raise ValueError(f"key {key!r} not found")
             if type(item[0]) is not int:
                 raise TypeError(f"the value under {key!r} is not an integer")
-            value = item[0] + delta
+            value = check_int64(item[0] + delta)
             self._data[key] = (value, item[1])
             return value
 

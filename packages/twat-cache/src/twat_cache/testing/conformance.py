@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from twat_cache.adapters import as_async, as_sync
 from twat_cache.exceptions import CacheOperationError
+from twat_cache.protocols import Capabilities, capabilities_of
 from twat_cache.serializers import encode_int
 
 __all__ = ["AsyncBackendConformance", "BackendConformance"]
@@ -22,6 +23,8 @@ MakeBackend = Callable[[str], Any]
 _THREADS = 8
 _DEADLINE = 10.0  # seconds an expiry may take before the kit calls it a failure
 SIZES = [0, 1, 1024, 1024 * 1024, 10 * 1024 * 1024]
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 
 
 def _namespace() -> str:
@@ -41,6 +44,15 @@ def _decode(backend: Any, value: Any) -> Any:
     return value if backend.stores_objects or value is None else bytes(value)
 
 
+def _caps(backend: Any) -> Capabilities:
+    return capabilities_of(backend)
+
+
+def _key_of_length(length: int) -> str:
+    """A key of exactly ``length`` UTF-8 bytes."""
+    return ("k" * length)[:length]
+
+
 async def _akeys(backend: Any) -> list[Any]:
     keys = backend.keys()  # an async iterator, not a dict view
     return [key async for key in keys]
@@ -49,7 +61,6 @@ async def _akeys(backend: Any) -> list[Any]:
 class _Kit:
     max_value_size: int = 10 * 1024 * 1024
     ttl_resolution: float = 0.0
-    supports_keys: bool = True
 
     @pytest.fixture
     def make_backend(self) -> MakeBackend:
@@ -60,9 +71,17 @@ class _Kit:
         """The ttl the kit uses for expiry tests (at least ``ttl_resolution``)."""
         return max(0.5, self.ttl_resolution)
 
-    def sizes(self) -> list[int]:
-        """The value sizes the kit stores (up to ``max_value_size``)."""
-        return [s for s in SIZES if s <= self.max_value_size]
+    def sizes(self, backend: Any = None) -> list[int]:
+        """The value sizes the kit stores.
+
+        Up to the kit's ``max_value_size``, and to the ``max_value_size`` the
+        engine declares in its capabilities.
+        """
+        limit = self.max_value_size
+        declared = None if backend is None else _caps(backend).max_value_size
+        if declared is not None:
+            limit = min(limit, declared)
+        return [s for s in SIZES if s <= limit]
 
 
 class BackendConformance(_Kit):
@@ -89,7 +108,7 @@ class BackendConformance(_Kit):
 
     def test_roundtrip_binary_values(self, backend: Any) -> None:
         """Every byte value, from empty to the largest size, reads back unchanged."""
-        for size in self.sizes():
+        for size in self.sizes(backend):
             value = _payload(size)
             backend.set(f"v{size}", value)
             assert _decode(backend, backend.get(f"v{size}")) == value, f"value of {size} bytes"
@@ -132,7 +151,13 @@ class BackendConformance(_Kit):
         assert _decode(backend, backend.get("k")) == b"first"
 
     def test_add_is_atomic(self, backend: Any) -> None:
-        """Of threads racing to ``add`` one key, exactly one wins (locks rely on it)."""
+        """Of threads racing to ``add`` one key, exactly one wins (locks rely on it).
+
+        Checked when the engine declares ``atomic_add`` (every engine in this workspace).
+        """
+        if not _caps(backend).atomic_add:
+            assert backend.add("lock", b"t") in (True, False)
+            return
         barrier = threading.Barrier(_THREADS)
         results: list[bool] = []
 
@@ -169,8 +194,11 @@ class BackendConformance(_Kit):
             backend.incr("text")
 
     def test_incr_is_atomic(self, backend: Any) -> None:
-        """Concurrent ``incr`` calls lose no update."""
+        """Concurrent ``incr`` calls lose no update (when the engine declares ``atomic_incr``)."""
         backend.set("n", _integer(backend, 0))
+        if not _caps(backend).atomic_incr:
+            assert backend.incr("n") == 1
+            return
         per_thread = 25
         barrier = threading.Barrier(_THREADS)
 
@@ -185,6 +213,67 @@ class BackendConformance(_Kit):
         for t in threads:
             t.join(timeout=120)
         assert backend.incr("n", 0) == _THREADS * per_thread
+
+    def test_incr_error_types(self, backend: Any) -> None:
+        """``incr`` raises the same error types on every engine.
+
+        Missing: ValueError; not an integer: TypeError; past signed 64 bits:
+        OverflowError with the stored value unchanged.
+        """
+        with pytest.raises(ValueError):  # noqa: PT011 - each engine words the message its way
+            backend.incr("missing")
+        assert backend.get("missing") is None  # incr never creates the key
+        backend.set("text", b"abc" if not backend.stores_objects else "abc")
+        with pytest.raises(TypeError):
+            backend.incr("text")
+        backend.set("top", _integer(backend, INT64_MAX))
+        with pytest.raises(OverflowError):
+            backend.incr("top")
+        assert backend.incr("top", 0) == INT64_MAX
+        backend.set("bottom", _integer(backend, INT64_MIN))
+        with pytest.raises(OverflowError):
+            backend.incr("bottom", -1)
+        assert backend.incr("bottom", 0) == INT64_MIN
+
+    def test_writes_say_they_stored(self, backend: Any) -> None:
+        """``set`` and ``set_many`` return True once the value is stored."""
+        assert backend.set("k", b"v") is True
+        assert backend.set_many({"a": b"1", "b": b"2"}) is True
+
+    def test_declares_capabilities(self, make_backend: MakeBackend) -> None:
+        """The engine declares a Capabilities record that agrees with ``stores_objects``."""
+        raw = make_backend(_namespace())
+        try:
+            # a class attribute, or one set per instance (engines whose record depends on
+            # their URL); the base classes' derived fallback does not count as declared
+            declared = [getattr(type(raw), "capabilities", None)]
+            declared.append(getattr(raw, "__dict__", {}).get("capabilities"))
+            assert any(isinstance(d, Capabilities) for d in declared), (
+                f"{type(raw).__name__} declares no capabilities = Capabilities(...)"
+            )
+            assert capabilities_of(raw).stores_objects == bool(raw.stores_objects)
+        finally:
+            as_sync(raw).close()
+
+    def test_stores_objects_as_declared(self, backend: Any) -> None:
+        """Objects come back as they are (``stores_objects``), or as bytes otherwise."""
+        if _caps(backend).stores_objects:
+            value = {"a": [1, 2]}
+            backend.set("obj", value)
+            assert backend.get("obj") == value
+        else:
+            backend.set("obj", b"\x00\xff")
+            found = backend.get("obj")
+            assert isinstance(found, (bytes, bytearray, memoryview)), type(found)
+            assert bytes(found) == b"\x00\xff"
+
+    def test_max_key_length_honoured(self, backend: Any) -> None:
+        """A key of exactly ``max_key_length`` bytes works (core hashes longer ones)."""
+        limit = _caps(backend).max_key_length
+        key = _key_of_length(limit if limit is not None else 4096)
+        backend.set(key, b"v")
+        assert _decode(backend, backend.get(key)) == b"v"
+        assert backend.delete(key) is True
 
     def test_get_many_and_set_many(self, backend: Any) -> None:
         """Batch reads leave absent keys out; batch writes store every item."""
@@ -243,7 +332,7 @@ class BackendConformance(_Kit):
         mine, other = backends(), backends()
         mine.set_many({"a": b"1", "b": b"2"})
         other.set("c", b"3")
-        if not self.supports_keys:
+        if not _caps(mine).lists_keys:
             with pytest.raises(CacheOperationError):
                 list(mine.keys())
             return
@@ -294,7 +383,7 @@ class AsyncBackendConformance(_Kit):
 
     async def test_roundtrip_binary_values(self, abackend: Any) -> None:
         """Every byte value, from empty to the largest size, reads back unchanged."""
-        for size in self.sizes():
+        for size in self.sizes(abackend):
             value = _payload(size)
             await abackend.set(f"v{size}", value)
             assert _decode(abackend, await abackend.get(f"v{size}")) == value, (
@@ -328,7 +417,10 @@ class AsyncBackendConformance(_Kit):
         assert _decode(abackend, await abackend.get("forever")) == b"f"
 
     async def test_add_is_atomic(self, abackend: Any) -> None:
-        """Of concurrent ``add`` calls on one key, exactly one wins."""
+        """Of concurrent ``add`` calls on one key, exactly one wins (``atomic_add``)."""
+        if not _caps(abackend).atomic_add:
+            assert await abackend.add("lock", b"t") in (True, False)
+            return
         results = await asyncio.gather(
             *(abackend.add("lock", f"t{i}".encode()) for i in range(_THREADS))
         )
@@ -340,11 +432,37 @@ class AsyncBackendConformance(_Kit):
         with pytest.raises(ValueError):  # noqa: PT011 - each engine words the message its way
             await abackend.incr("missing")
         await abackend.set("n", _integer(abackend, 0))
-        await asyncio.gather(*(abackend.incr("n") for _ in range(40)))
+        if _caps(abackend).atomic_incr:
+            await asyncio.gather(*(abackend.incr("n") for _ in range(40)))
+        else:
+            await abackend.incr("n", 40)
         assert await abackend.incr("n", 2) == 42
         await abackend.set("text", b"abc" if not abackend.stores_objects else "abc")
         with pytest.raises(TypeError):
             await abackend.incr("text")
+
+    async def test_incr_error_types(self, abackend: Any) -> None:
+        """Past signed 64 bits: OverflowError, the stored value unchanged."""
+        await abackend.set("top", _integer(abackend, INT64_MAX))
+        with pytest.raises(OverflowError):
+            await abackend.incr("top")
+        assert await abackend.incr("top", 0) == INT64_MAX
+        await abackend.set("bottom", _integer(abackend, INT64_MIN))
+        with pytest.raises(OverflowError):
+            await abackend.incr("bottom", -1)
+        assert await abackend.incr("bottom", 0) == INT64_MIN
+
+    async def test_writes_say_they_stored(self, abackend: Any) -> None:
+        """``set`` and ``set_many`` return True once the value is stored."""
+        assert await abackend.set("k", b"v") is True
+        assert await abackend.set_many({"a": b"1", "b": b"2"}) is True
+
+    async def test_max_key_length_honoured(self, abackend: Any) -> None:
+        """A key of exactly ``max_key_length`` bytes works (core hashes longer ones)."""
+        limit = _caps(abackend).max_key_length
+        key = _key_of_length(limit if limit is not None else 4096)
+        await abackend.set(key, b"v")
+        assert _decode(abackend, await abackend.get(key)) == b"v"
 
     async def test_many(self, abackend: Any) -> None:
         """Batch reads, writes and deletes."""
@@ -371,7 +489,7 @@ class AsyncBackendConformance(_Kit):
         mine, other = abackends(), abackends()
         await mine.set_many({"a": b"1", "b": b"2"})
         await other.set("c", b"3")
-        if self.supports_keys:
+        if _caps(mine).lists_keys:
             assert sorted(await _akeys(mine)) == ["a", "b"]
             assert sorted(await _akeys(other)) == ["c"]
         else:
