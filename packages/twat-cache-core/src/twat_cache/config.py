@@ -9,6 +9,7 @@ and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import math
 import os
@@ -170,7 +171,9 @@ class CacheConfig:
 
     def engine_url(self) -> EngineURL:
         """Parse :attr:`url`, with :attr:`options` merged over its query string."""
-        return parse_url(self.url or DEFAULT_URL, self.options)
+        url = parse_url(self.url or DEFAULT_URL, self.options)
+        url.core_options = _TEXT_FIELDS
+        return url
 
     def evolve(self, **changes: Any) -> CacheConfig:
         """Return a copy with ``changes`` applied (and validated)."""
@@ -319,35 +322,95 @@ def resolve_config(
     """
     unknown = sorted(set(options) - _FIELD_NAMES)
     if unknown:
-        raise ConfigurationError("option", unknown[0], "one of " + ", ".join(sorted(_FIELD_NAMES)))
+        raise ConfigurationError.unknown("option", unknown[0], _FIELD_NAMES)
     values: dict[str, Any] = {}
+    # fields whose value came from the environment: an error in one names its variable
+    from_env: dict[str, str] = {}
+    env_texts: dict[str, str] = {}
     env_url: str | None = None
     if base is None:
-        env = os.environ if environ is None else environ
-        env_values = {
-            name: env[f"TWAT_CACHE_{name.upper()}"]
-            for name in (*_TEXT_FIELDS, "url")
-            if f"TWAT_CACHE_{name.upper()}" in env
-        }
+        env_values = _environment(os.environ if environ is None else environ)
+        env_texts = dict(env_values)
         env_url = env_values.pop("url", None) or None
-        values.update(_from_text(env_values))
+        for name, text in env_values.items():
+            from_env[name] = _env_name(name)
+            try:
+                values.update(_from_text({name: text}))
+            except ConfigurationError as exc:
+                raise _named(exc, from_env[name], text) from None
+        if env_url is not None:
+            from_env["url"] = _env_name("url")
     given_url = options.pop("url", None)
     chosen_url = url if url is not None else given_url
     if chosen_url is None:
         chosen_url = base.url if base is not None else env_url
+    else:
+        from_env.pop("url", None)
     if chosen_url is not None:
         if not isinstance(chosen_url, str) or "://" not in chosen_url:
             raise ConfigurationError(
-                "url", chosen_url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+                "url",
+                chosen_url,
+                "a URL such as memory://, disk:///path or redis://host:6379/0",
+                source=from_env.get("url"),
             )
         parsed = parse_url(chosen_url)
         core_options = {k: v for k, v in parsed.options.items() if k in _TEXT_FIELDS}
+        for name in core_options:
+            from_env.pop(name, None)
         values.update(_from_text(core_options))
         values["url"] = _strip_query(chosen_url, core_options)
+    for name in options:
+        from_env.pop(name, None)
     values.update(options)
     if base is None:
-        return CacheConfig(**values)
+        try:
+            return CacheConfig(**values)
+        except ConfigurationError as exc:
+            if exc.source is None and exc.field in from_env:
+                raise _named(exc, from_env[exc.field], env_texts[exc.field]) from None
+            raise
     return replace(base, **values)
+
+
+_ENV_PREFIX = "TWAT_CACHE_"
+
+
+def _env_name(field_name: str) -> str:
+    return f"environment variable {_ENV_PREFIX}{field_name.upper()}"
+
+
+def _environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The ``TWAT_CACHE_*`` variables as ``{field: text}``; an unknown one is an error.
+
+    The prefix is this library's: a variable under it that names no option is
+    a misspelling (``TWAT_CACHE_TTLL``), which would otherwise be ignored silently.
+    """
+    known = {_ENV_PREFIX + name.upper(): name for name in (*_TEXT_FIELDS, "url")}
+    found: dict[str, str] = {}
+    for variable, text in env.items():
+        if not variable.startswith(_ENV_PREFIX):
+            continue
+        if variable not in known:
+            # matched on what follows the prefix, which every name shares
+            suffixes = [name[len(_ENV_PREFIX) :] for name in sorted(known)]
+            close = difflib.get_close_matches(variable[len(_ENV_PREFIX) :], suffixes, n=3)
+            hint = " or ".join(repr(_ENV_PREFIX + c) for c in close)
+            raise ConfigurationError(
+                "environment variable",
+                variable,
+                (f"did you mean {hint}? " if close else "")
+                + "known variables are: "
+                + ", ".join(sorted(known)),
+            )
+        found[known[variable]] = text
+    return found
+
+
+def _named(exc: ConfigurationError, source: str, text: str) -> ConfigurationError:
+    """``exc`` again, naming the variable its value came from and showing its text."""
+    value = exc.value if exc.field == "secret" else text
+    return type(exc)(exc.field, value, exc.allowed, source=source)
 
 
 def _strip_query(url: str, remove: Mapping[str, str]) -> str:
