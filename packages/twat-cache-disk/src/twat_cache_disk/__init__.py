@@ -6,8 +6,8 @@ from twat_cache_disk.backend import (
     DEFAULT_TIMEOUT,
     EVICTION_POLICIES,
     DiskBackend,
-    default_folder,
 )
+from twat_cache.paths import default_folder
 
 __all__ = [
     "DEFAULT_MIN_FILE_SIZE",
