@@ -14,7 +14,12 @@ from twat_cache.paths import default_folder, default_folder_for
         ("linux", {}, "/home/ann", PurePosixPath("/home/ann/.cache/twat-cache")),
         ("linux", {"XDG_CACHE_HOME": "/var/x"}, "/home/ann", PurePosixPath("/var/x/twat-cache")),
         # a relative XDG_CACHE_HOME is invalid (XDG spec) and ignored, as platformdirs does
-        ("linux", {"XDG_CACHE_HOME": "rel"}, "/home/ann", PurePosixPath("/home/ann/.cache/twat-cache")),
+        (
+            "linux",
+            {"XDG_CACHE_HOME": "rel"},
+            "/home/ann",
+            PurePosixPath("/home/ann/.cache/twat-cache"),
+        ),
         ("freebsd14", {}, "/home/ann", PurePosixPath("/home/ann/.cache/twat-cache")),
         ("darwin", {}, "/Users/ann", PurePosixPath("/Users/ann/Library/Caches/twat-cache")),
         ("darwin", {"XDG_CACHE_HOME": "/xdg"}, "/Users/ann", PurePosixPath("/xdg/twat-cache")),

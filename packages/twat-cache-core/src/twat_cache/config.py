@@ -323,54 +323,38 @@ def resolve_config(
     unknown = sorted(set(options) - _FIELD_NAMES)
     if unknown:
         raise ConfigurationError.unknown("option", unknown[0], _FIELD_NAMES)
-    values: dict[str, Any] = {}
-    # fields whose value came from the environment: an error in one names its variable
-    from_env: dict[str, str] = {}
-    env_texts: dict[str, str] = {}
-    env_url: str | None = None
-    if base is None:
-        env_values = _environment(os.environ if environ is None else environ)
-        env_texts = dict(env_values)
-        env_url = env_values.pop("url", None) or None
-        for name, text in env_values.items():
-            from_env[name] = _env_name(name)
-            try:
-                values.update(_from_text({name: text}))
-            except ConfigurationError as exc:
-                raise _named(exc, from_env[name], text) from None
-        if env_url is not None:
-            from_env["url"] = _env_name("url")
+    # the texts of fields read from the environment: an error in one names its variable
+    env_texts = {} if base is not None else _environment(os.environ if environ is None else environ)
+    env_url = env_texts.get("url") or None
+    values = _env_values(env_texts)
     given_url = options.pop("url", None)
     chosen_url = url if url is not None else given_url
+    url_from_env = chosen_url is None and base is None and env_url is not None
     if chosen_url is None:
         chosen_url = base.url if base is not None else env_url
-    else:
-        from_env.pop("url", None)
+    core_options: dict[str, str] = {}
     if chosen_url is not None:
         if not isinstance(chosen_url, str) or "://" not in chosen_url:
             raise ConfigurationError(
                 "url",
                 chosen_url,
                 "a URL such as memory://, disk:///path or redis://host:6379/0",
-                source=from_env.get("url"),
+                source=_env_name("url") if url_from_env else None,
             )
         parsed = parse_url(chosen_url)
         core_options = {k: v for k, v in parsed.options.items() if k in _TEXT_FIELDS}
-        for name in core_options:
-            from_env.pop(name, None)
         values.update(_from_text(core_options))
         values["url"] = _strip_query(chosen_url, core_options)
-    for name in options:
-        from_env.pop(name, None)
     values.update(options)
-    if base is None:
-        try:
-            return CacheConfig(**values)
-        except ConfigurationError as exc:
-            if exc.source is None and exc.field in from_env:
-                raise _named(exc, from_env[exc.field], env_texts[exc.field]) from None
-            raise
-    return replace(base, **values)
+    if base is not None:
+        return replace(base, **values)
+    still_from_env = set(env_texts) - set(core_options) - set(options) - {"url"}
+    try:
+        return CacheConfig(**values)
+    except ConfigurationError as exc:
+        if exc.source is None and exc.field in still_from_env:
+            raise _named(exc, env_texts[exc.field]) from None
+        raise
 
 
 _ENV_PREFIX = "TWAT_CACHE_"
@@ -407,10 +391,22 @@ def _environment(env: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def _named(exc: ConfigurationError, source: str, text: str) -> ConfigurationError:
+def _env_values(env_texts: Mapping[str, str]) -> dict[str, Any]:
+    """Convert the environment's texts (all but the URL) to field values, naming a bad variable."""
+    values: dict[str, Any] = {}
+    for name, text in env_texts.items():
+        if name != "url":
+            try:
+                values.update(_from_text({name: text}))
+            except ConfigurationError as exc:
+                raise _named(exc, text) from None
+    return values
+
+
+def _named(exc: ConfigurationError, text: str) -> ConfigurationError:
     """``exc`` again, naming the variable its value came from and showing its text."""
     value = exc.value if exc.field == "secret" else text
-    return type(exc)(exc.field, value, exc.allowed, source=source)
+    return type(exc)(exc.field, value, exc.allowed, source=_env_name(exc.field))
 
 
 def _strip_query(url: str, remove: Mapping[str, str]) -> str:

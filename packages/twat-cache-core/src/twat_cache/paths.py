@@ -1,14 +1,15 @@
-"""Where file-based engines keep their data when no folder is given.
+r"""Where file-based engines keep their data when no folder is given.
 
 One rule for every engine (disk and sqlite both use :func:`default_folder`), the
 same folder ``platformdirs.user_cache_dir("twat-cache")`` names, computed here
 without depending on platformdirs so that core stays free of dependencies:
 
-========  ==========================================================================
-Linux     ``$XDG_CACHE_HOME/twat-cache`` when that is an absolute path, else ``~/.cache/twat-cache``
-macOS     ``$XDG_CACHE_HOME/twat-cache`` when that is an absolute path, else ``~/Library/Caches/twat-cache``
-Windows   ``%LOCALAPPDATA%\\twat-cache\\twat-cache\\Cache`` (platformdirs' layout: author, app, ``Cache``)
-========  ==========================================================================
+* Linux: ``$XDG_CACHE_HOME/twat-cache`` when that is an absolute path, else
+  ``~/.cache/twat-cache``;
+* macOS: ``$XDG_CACHE_HOME/twat-cache`` when that is an absolute path, else
+  ``~/Library/Caches/twat-cache``;
+* Windows: ``%LOCALAPPDATA%\twat-cache\twat-cache\Cache`` (platformdirs' layout:
+  author, application, ``Cache``).
 
 Other Unix systems follow the Linux rule.
 """

@@ -29,7 +29,7 @@ from typing import Any
 
 from twat_cache.exceptions import ConfigurationError, SerializationError
 
-__all__ = ["INT64_MAX", "INT64_MIN", "CorruptEntryError", "Serializer", "add_int64", "decode_int", "encode_int"]
+__all__ = ["CorruptEntryError", "Serializer", "decode_int", "encode_int"]
 
 _MAGIC = 0xFE
 _FORMATS = {"pickle": 0, "json": 1, "msgpack": 2}
@@ -62,29 +62,6 @@ def decode_int(data: bytes) -> int:
         return int(data)
     except ValueError:
         raise TypeError("the stored value is not an integer") from None
-
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-
-
-def add_int64(value: int, delta: int, key: object) -> int:
-    """Return ``value + delta`` for ``incr``, checked to stay a signed 64-bit integer.
-
-    Every engine keeps ``incr`` to the range Redis, Memcached and SQL counters
-    have, so that a counter behaves the same on each.
-
-    Raises:
-        OverflowError: when the result is outside the signed 64-bit range.
-
-    Example:
-        >>> add_int64(41, 1, "hits")
-        42
-    """
-    result = value + delta
-    if not INT64_MIN <= result <= INT64_MAX:
-        raise OverflowError(f"incr of {key!r} by {delta} leaves the signed 64-bit range")
-    return result
 
 
 class Serializer:

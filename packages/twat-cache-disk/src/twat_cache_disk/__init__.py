@@ -1,5 +1,7 @@
 """twat-cache-disk: the ``disk://`` engine, a persistent multi-process cache on diskcache."""
 
+from twat_cache.paths import default_folder
+
 from twat_cache_disk.backend import (
     DEFAULT_MIN_FILE_SIZE,
     DEFAULT_SIZE_LIMIT,
@@ -7,7 +9,6 @@ from twat_cache_disk.backend import (
     EVICTION_POLICIES,
     DiskBackend,
 )
-from twat_cache.paths import default_folder
 
 __all__ = [
     "DEFAULT_MIN_FILE_SIZE",

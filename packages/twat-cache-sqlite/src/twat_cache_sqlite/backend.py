@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from twat_cache.config import ensure_folder
-from twat_cache.engines.base import BaseBackend
+from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.paths import default_folder
 from twat_cache.protocols import Capabilities
-from twat_cache.serializers import add_int64, decode_int, encode_int
+from twat_cache.serializers import decode_int, encode_int
 
 from twat_cache_sqlite.connections import FilePool, Settings, SharedMemory
 from twat_cache_sqlite.statements import TABLE_NAME, statements
@@ -54,8 +54,6 @@ _now = time.time  # the expiry clock; tests replace it instead of sleeping
 _FILE_CAPABILITIES: Final = Capabilities(native_ttl=False, shared=True, persistent=True)
 # the in-memory database lives in this process only, and dies with it
 _MEMORY_CAPABILITIES: Final = Capabilities(native_ttl=False, shared=False, persistent=False)
-
-
 
 
 class SQLiteBackend(BaseBackend):
@@ -360,7 +358,7 @@ class SQLiteBackend(BaseBackend):
             row = conn.execute(self._sql["get"], (self.namespace, key, _now())).fetchone()
             if row is None:
                 raise ValueError(f"key {key!r} not found")
-            value = add_int64(decode_int(bytes(row[0])), delta, key)
+            value = check_int64(decode_int(bytes(row[0])) + delta)
             conn.execute(self._sql["replace_value"], (encode_int(value), self.namespace, key))
         return value
 

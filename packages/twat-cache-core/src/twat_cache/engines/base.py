@@ -26,7 +26,21 @@ if TYPE_CHECKING:
     from twat_cache.protocols import AsyncBackend, Backend
     from twat_cache.urls import EngineURL
 
-__all__ = ["BaseAsyncBackend", "BaseBackend"]
+__all__ = ["INT64_MAX", "INT64_MIN", "BaseAsyncBackend", "BaseBackend", "check_int64"]
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+def check_int64(value: int) -> int:
+    """Return ``value`` if it fits a signed 64-bit integer (what every server's counter holds).
+
+    Raises:
+        OverflowError: otherwise, so that in-process engines answer as Redis does.
+    """
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise OverflowError(f"increment result {value} is outside the signed 64-bit range")
+    return value
 
 
 class _Lifecycle:
@@ -86,8 +100,8 @@ class BaseBackend(_Lifecycle):
         """Return the value under ``key`` or ``None``."""
         raise NotImplementedError
 
-    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key``."""
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key``; return whether it was stored."""
         raise NotImplementedError
 
     def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
@@ -99,10 +113,13 @@ class BaseBackend(_Lifecycle):
                 found[key] = value
         return found
 
-    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
-        """Store every item, one ``set`` each."""
+    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
+        """Store every item, one ``set`` each; return whether all were stored."""
+        stored = True
         for key, value in items.items():
-            self.set(key, value, ttl)
+            # an engine predating the bool returns None: that is a yes
+            stored = self.set(key, value, ttl) is not False and stored
+        return stored
 
     def delete(self, key: Any) -> bool:
         """Remove ``key``."""
@@ -148,8 +165,8 @@ class BaseAsyncBackend(_Lifecycle):
         """Return the value under ``key`` or ``None``."""
         raise NotImplementedError
 
-    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key``."""
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key``; return whether it was stored."""
         raise NotImplementedError
 
     async def delete(self, key: Any) -> bool:
@@ -165,10 +182,12 @@ class BaseAsyncBackend(_Lifecycle):
                 found[key] = value
         return found
 
-    async def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
-        """Store every item, one ``set`` each."""
+    async def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
+        """Store every item, one ``set`` each; return whether all were stored."""
+        stored = True
         for key, value in items.items():
-            await self.set(key, value, ttl)
+            stored = await self.set(key, value, ttl) is not False and stored
+        return stored
 
     async def delete_many(self, keys: Sequence[Any]) -> int:
         """Remove ``keys``, one ``delete`` each; return how many were present."""

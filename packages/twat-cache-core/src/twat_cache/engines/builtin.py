@@ -18,10 +18,9 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from twat_cache.engines.base import BaseBackend
+from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import ConfigurationError
 from twat_cache.protocols import Capabilities
-from twat_cache.serializers import add_int64
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
@@ -37,7 +36,7 @@ _CONTAINERS: Final = (list, tuple, set, frozenset)
 
 
 def estimate_size(value: object) -> int:
-    """Estimate the bytes ``value`` holds, for ``maxbytes``: itself and, for a built-in container, its items.
+    """Estimate the bytes ``value`` holds, for ``maxbytes``: itself and a container's items.
 
     ``sys.getsizeof`` alone sees only a container's pointer array; one level
     more counts the strings and numbers a cached list or dict usually holds,
@@ -131,12 +130,13 @@ class BuiltinMemoryBackend(BaseBackend):
         """
         maxsize = url.option_int("maxsize", config.maxsize or DEFAULT_MAXSIZE, minimum=1)
         url.finish()
-        return cls(
-            namespace=config.namespace,
-            maxsize=maxsize,
-            policy=config.policy,
-            maxbytes=config.maxbytes,
-        )
+        # only what differs from the defaults: subclasses may take just (namespace, maxsize)
+        extra: dict[str, Any] = {}
+        if config.policy != "lru":
+            extra["policy"] = config.policy
+        if config.maxbytes is not None:
+            extra["maxbytes"] = config.maxbytes
+        return cls(namespace=config.namespace, maxsize=maxsize, **extra)
 
     def _live(self, key: Hashable, now: float) -> tuple[Any, float | None] | None:
         item = self._data.get(key)
@@ -231,7 +231,7 @@ class BuiltinMemoryBackend(BaseBackend):
     def _remember_expiry(
         self, expiries: list[tuple[float, int, Hashable]], key: Hashable, expires: float
     ) -> None:
-        """ttl policy: note when ``key`` expires (callers hold the lock)."""
+        """Ttl policy: note when ``key`` expires (callers hold the lock)."""
         self._order += 1
         heapq.heappush(expiries, (expires, self._order, key))
         if len(expiries) > 2 * len(self._data) + 16:  # mostly stale: rebuild from the live ones
@@ -246,7 +246,8 @@ class BuiltinMemoryBackend(BaseBackend):
             self._check_open()
             if self._live(key, time.monotonic()) is not None:
                 return False
-            return self.set(key, value, ttl)
+            # "is not False": a subclass's set may still return None for "stored"
+            return self.set(key, value, ttl) is not False
 
     def delete(self, key: Hashable) -> bool:
         """Remove ``key``; return whether it was present."""
@@ -286,7 +287,7 @@ class BuiltinMemoryBackend(BaseBackend):
                 raise ValueError(f"key {key!r} not found")
             if type(item[0]) is not int:
                 raise TypeError(f"the value under {key!r} is not an integer")
-            value = add_int64(item[0], delta, key)
+            value = check_int64(item[0] + delta)
             self._data[key] = (value, item[1])
             return value
 
