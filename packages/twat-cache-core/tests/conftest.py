@@ -23,9 +23,10 @@ from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pytest
-from twat_cache.engines.base import BaseAsyncBackend
+from twat_cache.engines.base import BaseAsyncBackend, check_int64
 from twat_cache.engines.builtin import BuiltinMemoryBackend
 from twat_cache.exceptions import BackendError
+from twat_cache.protocols import Capabilities
 from twat_cache.registry import register_engine
 from twat_cache.serializers import encode_int
 
@@ -35,6 +36,7 @@ class BytesEngine(BuiltinMemoryBackend):
 
     stores_objects = False
     blocking = True
+    capabilities = Capabilities(native_ttl=False, persistent=False)
     _stores: ClassVar[dict[str, OrderedDict[Hashable, tuple[Any, float | None]]]] = {}
     _locks: ClassVar[dict[str, threading.RLock]] = {}
 
@@ -43,10 +45,10 @@ class BytesEngine(BuiltinMemoryBackend):
         self._data = self._stores.setdefault(namespace, OrderedDict())
         self._lock = self._locks.setdefault(namespace, threading.RLock())
 
-    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         if not isinstance(key, str) or not isinstance(value, bytes):
             raise TypeError(f"a server engine takes str keys and bytes values, not {value!r}")
-        super().set(key, value, ttl)
+        return super().set(key, value, ttl)
 
     def incr(self, key: Hashable, delta: int = 1) -> int:
         with self._lock:
@@ -55,7 +57,7 @@ class BytesEngine(BuiltinMemoryBackend):
             if item is None:
                 raise ValueError(f"key {key!r} not found")
             try:
-                value = int(item[0]) + delta
+                value = check_int64(int(item[0]) + delta)
             except ValueError:
                 raise TypeError(f"the value under {key!r} is not an integer") from None
             self._data[key] = (encode_int(value), item[1])
@@ -69,6 +71,7 @@ class AsyncBytesEngine(BaseAsyncBackend):
     """A native async engine over the same storage (written on BaseAsyncBackend)."""
 
     stores_objects = False
+    capabilities = Capabilities(native_ttl=False, native_async=True, persistent=False)
 
     def __init__(self, namespace: str = "default") -> None:
         super().__init__(namespace)
@@ -78,9 +81,9 @@ class AsyncBytesEngine(BaseAsyncBackend):
         self._check_open()
         return self._inner.get(key)
 
-    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
-        self._inner.set(key, value, ttl)
+        return self._inner.set(key, value, ttl)
 
     async def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
@@ -132,13 +135,13 @@ class FailingEngine(BytesEngine):
         self._server()
         return super().get_many(keys)
 
-    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         self._server()
-        super().set(key, value, ttl)
+        return super().set(key, value, ttl)
 
-    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
+    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
         self._server()
-        super().set_many(items, ttl)
+        return super().set_many(items, ttl)
 
     def add(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         self._server()
@@ -174,10 +177,11 @@ class FailingLocalEngine(FailingEngine):
 
     stores_objects = True
     blocking = False
+    capabilities = Capabilities(native_ttl=False, stores_objects=True, blocking=False, shared=False)
 
-    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         self._server()
-        BuiltinMemoryBackend.set(self, key, value, ttl)
+        return BuiltinMemoryBackend.set(self, key, value, ttl)
 
     def incr(self, key: Hashable, delta: int = 1) -> int:
         self._server()

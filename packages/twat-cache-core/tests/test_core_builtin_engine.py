@@ -27,7 +27,7 @@ def test_a_policy_the_builtin_engine_lacks_names_the_package_that_has_it(
     url: str, policy: str
 ) -> None:
     with pytest.raises(ConfigurationError, match="policy") as info:
-        ucache(url, policy=policy)(_function)
+        ucache(url, policy=policy)(_function)  # type: ignore[call-overload]
     assert info.value.value == policy
     assert 'pip install "twat-cache[memory]"' in info.value.allowed
     with pytest.raises(ConfigurationError, match="twat-cache-memory"):

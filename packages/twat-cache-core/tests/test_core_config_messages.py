@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from twat_cache import Cache, ConfigurationError, ucache
-from twat_cache.config import resolve_config
+from twat_cache.config import CacheConfig, refuse_options, resolve_config
 
 
 def _function(x: int) -> int:
@@ -54,7 +54,7 @@ def test_an_unknown_environment_variable_gets_a_did_you_mean() -> None:
 
 def test_an_unknown_keyword_option_gets_a_did_you_mean() -> None:
     with pytest.raises(ConfigurationError) as info:
-        ucache(maxsise=3)(_function)  # type: ignore[call-arg]
+        ucache(maxsise=3)(_function)  # type: ignore[call-overload]
     assert info.value.field == "option"
     assert "did you mean 'maxsize'?" in str(info.value)
     with pytest.raises(ConfigurationError) as none_close:
@@ -71,3 +71,17 @@ def test_an_unknown_url_option_gets_a_did_you_mean_among_engine_and_core_options
         Cache("builtin://?namepsace=x")
     assert "did you mean 'namespace'?" in str(core_option.value)
     assert "known options are: maxsize" in str(core_option.value)
+
+
+def test_refuse_options_names_the_engines_that_keep_an_option() -> None:
+    config = CacheConfig(maxsize=30, policy="lfu")
+    refuse_options(config, "x", "maxbytes")  # not set: nothing to refuse
+    with pytest.raises(ConfigurationError, match="maxsize") as info:
+        refuse_options(config, "x", "maxbytes", "maxsize", hint="use y")
+    assert info.value.value == 30
+    assert "sqlite://" in info.value.allowed
+    assert info.value.allowed.endswith("; use y")
+    with pytest.raises(ConfigurationError, match="policy") as policy:
+        refuse_options(config, "x", "policy")
+    assert "lru, the default on x://" in policy.value.allowed
+    refuse_options(CacheConfig(), "x", "policy")  # lru is the default: not refused

@@ -12,7 +12,7 @@ from twat_cache import Cache, CacheConfig, CacheOperationError
 from twat_cache.adapters import SyncAdapter, _LoopThread, as_async, as_sync, run_blocking
 from twat_cache.engines import BaseAsyncBackend, BaseBackend, BuiltinMemoryBackend
 from twat_cache.engines.builtin import DEFAULT_MAXSIZE
-from twat_cache.protocols import AsyncBackend, Backend
+from twat_cache.protocols import AsyncBackend, Backend, Capabilities
 from twat_cache.registry import engine_class
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
 
@@ -62,9 +62,10 @@ class Minimal(BaseBackend):
         self._check_open()
         return self.data.get(key)
 
-    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
         self.data[key] = value
+        return True
 
     def delete(self, key: Any) -> bool:
         self._check_open()
@@ -80,9 +81,10 @@ class MinimalAsync(BaseAsyncBackend):
         self._check_open()
         return self.data.get(key)
 
-    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
         self.data[key] = value
+        return True
 
     async def delete(self, key: Any) -> bool:
         self._check_open()
@@ -174,7 +176,11 @@ def test_cache_of_an_async_engine_used_from_sync_code(namespace: str) -> None:
 
 
 class NoKeysEngine(BuiltinMemoryBackend):
-    """An engine that cannot list its keys (as memcached cannot)."""
+    """An engine that cannot list its keys (as memcached cannot), and says so."""
+
+    capabilities = Capabilities(
+        lists_keys=False, native_ttl=False, stores_objects=True, blocking=False, shared=False
+    )
 
     def keys(self) -> Iterator[Any]:
         raise CacheOperationError("this engine cannot list its keys")
@@ -182,31 +188,39 @@ class NoKeysEngine(BuiltinMemoryBackend):
 
 class AsyncNoKeysEngine(BaseAsyncBackend):
     stores_objects = True
+    capabilities = NoKeysEngine.capabilities
 
     def __init__(self, namespace: str = "default") -> None:
         super().__init__(namespace)
         self._inner = NoKeysEngine(namespace)
 
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._inner, name)
-
-        async def call(*args: Any) -> Any:
-            self._check_open()
-            return method(*args)
-
-        return call
-
     async def get(self, key: Any) -> Any:
         self._check_open()
         return self._inner.get(key)
 
-    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
-        self._inner.set(key, value, ttl)
+        return self._inner.set(key, value, ttl)
+
+    async def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        self._check_open()
+        return self._inner.add(key, value, ttl)
 
     async def delete(self, key: Any) -> bool:
         self._check_open()
         return self._inner.delete(key)
+
+    async def touch(self, key: Any, ttl: float | None = None) -> bool:
+        self._check_open()
+        return self._inner.touch(key, ttl)
+
+    async def incr(self, key: Any, delta: int = 1) -> int:
+        self._check_open()
+        return self._inner.incr(key, delta)
+
+    async def clear(self) -> None:
+        self._check_open()
+        self._inner.clear()
 
     def keys(self) -> Any:
         raise CacheOperationError("this engine cannot list its keys")

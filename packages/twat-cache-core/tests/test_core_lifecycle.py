@@ -15,10 +15,10 @@ from twat_cache.registry import register_engine
 class _SmallValues(BuiltinMemoryBackend):
     """An in-process engine that, like memcached, refuses values over a size limit."""
 
-    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         if isinstance(value, bytes) and len(value) > 10:
             raise CacheValueError("value larger than the 10-byte limit")
-        super().set(key, value, ttl)
+        return super().set(key, value, ttl)
 
 
 register_engine("coretest-small", _SmallValues)
@@ -26,7 +26,7 @@ register_engine("coretest-small", _SmallValues)
 
 def test_a_dropped_cache_closes_the_engine_it_created() -> None:
     cache = Cache("builtin://")
-    backend = cache.backend
+    backend: Any = cache.backend
     del cache
     gc.collect()
     assert backend.closed
@@ -43,7 +43,7 @@ def test_a_dropped_cache_leaves_a_given_engine_open() -> None:
 
 def test_close_then_drop_closes_once() -> None:
     cache = Cache("builtin://")
-    backend = cache.backend
+    backend: Any = cache.backend
     cache.close()
     assert backend.closed
     del cache

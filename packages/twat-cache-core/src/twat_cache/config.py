@@ -35,6 +35,7 @@ __all__ = [
     "CacheConfig",
     "CacheOptions",
     "ensure_folder",
+    "refuse_options",
     "resolve_config",
 ]
 
@@ -415,6 +416,46 @@ def _strip_query(url: str, remove: Mapping[str, str]) -> str:
     head, _, query = url.partition("?")
     kept = [p for p in query.split("&") if unquote_plus(p.split("=", 1)[0]) not in remove]
     return head + ("?" + "&".join(kept) if kept else "")
+
+
+# which engines keep each bounding option, for the errors of engines that cannot
+_KEPT_BY: dict[str, str] = {
+    "maxsize": "memory://, builtin://, disk:// and sqlite://",
+    "maxbytes": "memory://, builtin:// and disk://",
+    "policy": "memory:// (lfu, fifo, rr, ttl) and builtin:// (fifo, ttl)",
+}
+
+
+def refuse_options(config: CacheConfig, engine: str, *names: str, hint: str = "") -> None:
+    """Raise for a bounding option (``maxsize``, ``maxbytes``, ``policy``) the engine cannot keep.
+
+    An engine calls this from ``from_config`` with the options it does not
+    implement, so that none is accepted and then ignored. ``policy`` counts as
+    set when it is not the default ``lru``.
+
+    Args:
+        config: The configuration the engine is built from.
+        engine: The engine's scheme, for the message (``s3``).
+        *names: The options the engine cannot keep.
+        hint: What to use instead on this engine, appended to the message.
+
+    Raises:
+        ConfigurationError: naming the option, its value and the engines that keep it.
+
+    Example:
+        >>> refuse_options(CacheConfig(), "s3", "maxsize", "policy")  # nothing set: no error
+    """
+    for name in names:
+        value = getattr(config, name)
+        if value is None or (name == "policy" and value == "lru"):
+            continue
+        default = "lru, the default" if name == "policy" else "None"
+        raise ConfigurationError(
+            name,
+            value,
+            f"{default} on {engine}://, which does not implement it; "
+            f"{name} is kept by {_KEPT_BY[name]}" + (f"; {hint}" if hint else ""),
+        )
 
 
 def ensure_folder(folder: str | os.PathLike[str]) -> Path:

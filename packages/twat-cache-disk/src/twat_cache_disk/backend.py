@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import diskcache
-from twat_cache.config import ensure_folder
+from twat_cache.config import ensure_folder, refuse_options
 from twat_cache.engines.base import BaseBackend
 from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.paths import default_folder
@@ -185,15 +185,12 @@ class DiskBackend(BaseBackend):
             raise ConfigurationError(
                 "disk url", url.redacted, "disk:///absolute/folder, or disk:// with folder=..."
             )
-        if config.policy != "lru":
-            raise ConfigurationError(
-                "policy",
-                config.policy,
-                "lru (the default) on disk://: policy chooses among lfu, fifo, rr and ttl on "
-                "memory:// only; disk culls by its eviction_policy option ("
-                + ", ".join(EVICTION_POLICIES)
-                + ")",
-            )
+        refuse_options(
+            config,
+            "disk",
+            "policy",
+            hint="disk culls by its eviction_policy option (" + ", ".join(EVICTION_POLICIES) + ")",
+        )
         size_limit = url.option_int("size_limit", config.maxbytes or DEFAULT_SIZE_LIMIT, minimum=1)
         eviction_policy = url.option_str("eviction_policy", EVICTION_POLICIES[0], EVICTION_POLICIES)
         min_file_size = url.option_int("min_file_size", DEFAULT_MIN_FILE_SIZE, minimum=0)

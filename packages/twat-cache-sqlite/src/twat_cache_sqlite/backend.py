@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from twat_cache.config import ensure_folder
+from twat_cache.config import ensure_folder, refuse_options
 from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.paths import default_folder
@@ -180,20 +180,9 @@ class SQLiteBackend(BaseBackend):
                 url.redacted,
                 "no host: sqlite:///relative.db, sqlite:////absolute.db or sqlite:///:memory:",
             )
-        if config.maxbytes is not None:
-            raise ConfigurationError(
-                "maxbytes",
-                config.maxbytes,
-                "None on sqlite://, which bounds entries by maxsize only; a byte limit is "
-                "kept by memory:// and disk://",
-            )
-        if config.policy != "lru":
-            raise ConfigurationError(
-                "policy",
-                config.policy,
-                "lru (the default) on sqlite://: policy chooses among lfu, fifo, rr and ttl on "
-                "memory:// only; sqlite evicts the least recently written past maxsize",
-            )
+        refuse_options(
+            config, "sqlite", "maxbytes", "policy", hint="sqlite evicts the least recently written"
+        )
         table = url.option_str("table", DEFAULT_TABLE)
         timeout = url.option_float("timeout", DEFAULT_TIMEOUT)
         journal_mode = url.option_str("journal_mode", "wal", JOURNAL_MODES)
