@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 import twat_cache_sqlite.backend as backend_module
@@ -394,7 +395,7 @@ def test_maxsize_holds_across_processes(tmp_path: Path) -> None:
     ],
 )
 def test_config_options_sqlite_cannot_keep_are_refused(
-    tmp_path: Path, options: dict[str, object], field: str, allowed: str
+    tmp_path: Path, options: dict[str, Any], field: str, allowed: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=field) as info:
         create_backend(resolve_config(f"sqlite:///{tmp_path}/c.db", environ={}, **options))
