@@ -33,6 +33,7 @@ from twat_cache_disk import (
     DiskBackend,
     default_folder,
 )
+from twat_cache_disk.database import check_diskcache_version
 
 SHORT = 0.2  # a ttl that surely passed after PAST seconds
 PAST = 0.5
@@ -497,6 +498,29 @@ def test_processes_share_incr_and_add(tmp_path: Path, shards: int) -> None:
     owners = {setup.get(f"lock:{i}") for i in range(rounds)}
     assert owners <= {f"p{n}".encode() for n in range(processes)}
     setup.close()
+
+
+# -- the diskcache versions this package supports --------------------------------------------
+@pytest.mark.parametrize("version", ["5.7.0", "6.0", "5.5.9", "nonsense"])
+def test_an_unsupported_diskcache_is_refused_at_import_naming_both_versions(version: str) -> None:
+    with pytest.raises(ImportError, match="diskcache") as info:
+        check_diskcache_version(version)
+    assert version in str(info.value)
+    assert "5.6.x" in str(info.value)
+
+
+def test_the_installed_diskcache_is_supported() -> None:
+    check_diskcache_version(diskcache.__version__)
+    check_diskcache_version("5.6.0")
+
+
+def test_a_forked_child_opens_its_own_connection(make: Callable[..., DiskBackend]) -> None:
+    backend = make()
+    backend.set("k", b"v")
+    (database,) = backend._open()
+    database._connections.pid = -1  # as if this thread's connection came from a parent process
+    assert backend.get("k") == b"v"  # reopened, not reused
+    assert database._connections.pid != -1
 
 
 # -- maxsize, policy and capabilities ---------------------------------------------------------
