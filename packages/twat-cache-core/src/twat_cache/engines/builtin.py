@@ -54,6 +54,13 @@ def estimate_size(value: object) -> int:
     return size
 
 
+class _WriteOrder(OrderedDict[Hashable, Any]):
+    """The fifo store: a read leaves the order alone (writes reorder through OrderedDict's own)."""
+
+    def move_to_end(self, key: Hashable, last: bool = True) -> None:
+        """Keep ``key`` where it is: under fifo a hit is not a use."""
+
+
 def _needs_memory_package(name: str, value: object) -> ConfigurationError:
     return ConfigurationError(
         name,
@@ -107,10 +114,11 @@ class BuiltinMemoryBackend(BaseBackend):
         self.maxsize = maxsize
         self.maxbytes = maxbytes
         self.policy = policy
-        self._data: OrderedDict[Hashable, tuple[Any, float | None]] = OrderedDict()
+        # fifo: the hit path's move_to_end does nothing, so lru's hit path pays no policy check
+        self._data: OrderedDict[Hashable, tuple[Any, float | None]] = (
+            _WriteOrder() if policy == "fifo" else OrderedDict()
+        )
         self._lock = threading.RLock()
-        # fifo: a read does not count as use, so the hit path leaves the order alone
-        self._reorder_on_read = policy != "fifo"
         self._sizes: dict[Hashable, int] = {}
         self._bytes = 0
         # ttl: (expires, key) of entries written with a ttl, soonest first; stale ones are
@@ -161,11 +169,10 @@ class BuiltinMemoryBackend(BaseBackend):
             self._check_open()
             return None
         if item[1] is None or item[1] > time.monotonic():
-            if self._reorder_on_read:
-                try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hit path
-                    self._data.move_to_end(key)
-                except KeyError:  # evicted by another thread meanwhile: still a valid read
-                    pass
+            try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hit path
+                self._data.move_to_end(key)
+            except KeyError:  # evicted by another thread meanwhile: still a valid read
+                pass
             return item[0]
         with self._lock:
             if self._data.get(key) is item:
@@ -203,7 +210,7 @@ class BuiltinMemoryBackend(BaseBackend):
             self._sizes[key] = size
             self._bytes += size
         data[key] = (value, expires)
-        data.move_to_end(key)
+        OrderedDict.move_to_end(data, key)  # a write is a use under every policy
         if expires is not None and self._expiries is not None:
             self._remember_expiry(self._expiries, key, expires)
         self._evict()
