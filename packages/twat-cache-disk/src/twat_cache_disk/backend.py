@@ -48,6 +48,7 @@ EVICTION_POLICIES: Final = (
     "none",
 )
 """diskcache's eviction policies, the first being its default."""
+_CULLING: Final = "disk culls by its eviction_policy option (" + ", ".join(EVICTION_POLICIES) + ")"
 
 DEFAULT_SIZE_LIMIT: Final = 2**30
 """Bytes kept per namespace before diskcache culls (1 GiB, diskcache's default)."""
@@ -185,12 +186,7 @@ class DiskBackend(BaseBackend):
             raise ConfigurationError(
                 "disk url", url.redacted, "disk:///absolute/folder, or disk:// with folder=..."
             )
-        refuse_options(
-            config,
-            "disk",
-            "policy",
-            hint="disk culls by its eviction_policy option (" + ", ".join(EVICTION_POLICIES) + ")",
-        )
+        refuse_options(config, "disk", "policy", hint=_CULLING)
         size_limit = url.option_int("size_limit", config.maxbytes or DEFAULT_SIZE_LIMIT, minimum=1)
         eviction_policy = url.option_str("eviction_policy", EVICTION_POLICIES[0], EVICTION_POLICIES)
         min_file_size = url.option_int("min_file_size", DEFAULT_MIN_FILE_SIZE, minimum=0)

@@ -48,6 +48,7 @@ _CONFLICT: Final = frozenset(
     {"412", "PreconditionFailed", "409", "ConditionalRequestConflict", *_MISSING}
 )
 _MAX_PUT: Final = 5 * 2**30  # bytes one PutObject may carry (S3's limit)
+_BOUND_THE_BUCKET: Final = "bound the bucket with a lifecycle rule"
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -74,9 +75,7 @@ class S3Backend(BaseBackend):
 
     # add and incr are conditional writes (atomic where the endpoint honours If-None-Match and
     # If-Match: AWS S3 does); expiry is metadata checked on read, plus a lifecycle tag
-    capabilities = Capabilities(
-        native_ttl=False, shared=True, persistent=True, max_value_size=_MAX_PUT
-    )
+    capabilities = Capabilities(native_ttl=False, persistent=True, max_value_size=_MAX_PUT)
     stores_objects = False
     blocking = True
 
@@ -101,14 +100,7 @@ class S3Backend(BaseBackend):
                 S3 cannot keep (``maxsize``, ``maxbytes``, ``policy``).
         """
         # S3 keeps every object until its ttl; a count or size would need a scan per write
-        refuse_options(
-            config,
-            "s3",
-            "maxsize",
-            "maxbytes",
-            "policy",
-            hint="bound the bucket with a lifecycle rule",
-        )
+        refuse_options(config, "s3", "maxsize", "maxbytes", "policy", hint=_BOUND_THE_BUCKET)
         return cls(S3Settings.from_url(url), namespace=config.namespace)
 
     # --- plumbing ----------------------------------------------------------------------------
