@@ -44,12 +44,22 @@ def test_a_value_given_in_code_over_a_bad_variable_is_not_blamed_on_it() -> None
     assert config.namespace == "ok"
 
 
-def test_an_unknown_environment_variable_gets_a_did_you_mean() -> None:
+def test_a_misspelt_environment_variable_gets_a_did_you_mean() -> None:
     with pytest.raises(ConfigurationError) as info:
         resolve_config(environ={"TWAT_CACHE_TTLL": "5", "OTHER_TTL": "x"})
     assert "TWAT_CACHE_TTLL" in str(info.value)
     assert "did you mean 'TWAT_CACHE_TTL'?" in info.value.allowed
     assert "TWAT_CACHE_STRICT" in info.value.allowed
+    with pytest.raises(ConfigurationError, match="did you mean 'TWAT_CACHE_MAXSIZE'"):
+        resolve_config(environ={"TWAT_CACHE_MAX_SIZE": "5"})
+
+
+def test_other_variables_under_the_prefix_are_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    """twat-cache 2.x documented TWAT_CACHE_DEBUG=1: it must not break a 3.x cache."""
+    with caplog.at_level("DEBUG", logger="twat_cache"):
+        config = resolve_config(environ={"TWAT_CACHE_DEBUG": "1", "TWAT_CACHE_TTL": "5"})
+    assert config.ttl == 5.0
+    assert "TWAT_CACHE_DEBUG" in caplog.text
 
 
 def test_an_unknown_keyword_option_gets_a_did_you_mean() -> None:

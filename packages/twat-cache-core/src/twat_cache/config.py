@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import logging
 import math
 import os
 import re
@@ -48,6 +49,7 @@ SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _TAG = re.compile(r"^[^\s]{1,128}$")
 DEFAULT_URL = "memory://"
+logger = logging.getLogger("twat_cache")
 
 
 class CacheOptions(TypedDict, total=False):
@@ -366,29 +368,36 @@ def _env_name(field_name: str) -> str:
 
 
 def _environment(env: Mapping[str, str]) -> dict[str, str]:
-    """The ``TWAT_CACHE_*`` variables as ``{field: text}``; an unknown one is an error.
+    """The ``TWAT_CACHE_*`` variables as ``{field: text}``; a misspelt one is an error.
 
-    The prefix is this library's: a variable under it that names no option is
-    a misspelling (``TWAT_CACHE_TTLL``), which would otherwise be ignored silently.
+    A variable under the prefix that names no option but is close to one
+    (``TWAT_CACHE_TTLL``) is a typo that would otherwise be ignored silently, so
+    it raises with a "did you mean". Other names under the prefix are left alone
+    (logged at debug level): twat-cache 2.x documented ``TWAT_CACHE_DEBUG``, and
+    such variables may still be set where 3.x runs.
     """
     known = {_ENV_PREFIX + name.upper(): name for name in (*_TEXT_FIELDS, "url")}
     found: dict[str, str] = {}
     for variable, text in env.items():
         if not variable.startswith(_ENV_PREFIX):
             continue
-        if variable not in known:
-            # matched on what follows the prefix, which every name shares
-            suffixes = [name[len(_ENV_PREFIX) :] for name in sorted(known)]
-            close = difflib.get_close_matches(variable[len(_ENV_PREFIX) :], suffixes, n=3)
-            hint = " or ".join(repr(_ENV_PREFIX + c) for c in close)
-            raise ConfigurationError(
-                "environment variable",
-                variable,
-                (f"did you mean {hint}? " if close else "")
-                + "known variables are: "
-                + ", ".join(sorted(known)),
-            )
-        found[known[variable]] = text
+        if variable in known:
+            found[known[variable]] = text
+            continue
+        # matched on what follows the prefix, which every name shares
+        suffixes = [name[len(_ENV_PREFIX) :] for name in sorted(known)]
+        close = difflib.get_close_matches(variable[len(_ENV_PREFIX) :], suffixes, n=3)
+        if not close:
+            logger.debug("ignoring %s: not a twat-cache option", variable)
+            continue
+        raise ConfigurationError(
+            "environment variable",
+            variable,
+            "did you mean "
+            + " or ".join(repr(_ENV_PREFIX + c) for c in close)
+            + "? known variables are: "
+            + ", ".join(sorted(known)),
+        )
     return found
 
 
