@@ -133,6 +133,7 @@ def test_the_builtin_engine_declares_what_it_is() -> None:
     assert not caps.blocking
     assert not caps.shared
     assert not caps.persistent
+    assert not caps.native_ttl  # the engine itself checks expiry on read
 
 
 @pytest.mark.parametrize(("option", "value"), [("maxsize", 0), ("maxbytes", -1), ("maxbytes", 1.5)])

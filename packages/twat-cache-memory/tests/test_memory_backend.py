@@ -269,6 +269,7 @@ def test_the_memory_engine_declares_what_it_is() -> None:
         False,
         False,
     )
+    assert not caps.native_ttl
     assert caps.atomic_add
     assert caps.atomic_incr
     assert caps.lists_keys

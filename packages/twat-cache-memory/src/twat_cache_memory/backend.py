@@ -120,7 +120,10 @@ class MemoryBackend(BaseBackend):
         [1, 2]
     """
 
-    capabilities = Capabilities(stores_objects=True, blocking=False, shared=False)
+    # expiry is the engine's own record, checked on read (TLRUCache purges it under "ttl")
+    capabilities = Capabilities(
+        native_ttl=False, stores_objects=True, blocking=False, shared=False, persistent=False
+    )
     stores_objects = True
     blocking = False
 

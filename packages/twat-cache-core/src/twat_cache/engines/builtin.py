@@ -93,7 +93,10 @@ class BuiltinMemoryBackend(BaseBackend):
         1
     """
 
-    capabilities = Capabilities(stores_objects=True, blocking=False, shared=False)
+    # the engine checks each entry's expiry on read: no storage expires it on its own
+    capabilities = Capabilities(
+        native_ttl=False, stores_objects=True, blocking=False, shared=False, persistent=False
+    )
     stores_objects = True
     blocking = False
 
