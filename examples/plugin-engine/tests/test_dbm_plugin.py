@@ -1,4 +1,4 @@
-"""The example dbm engine: found by its entry point, and passing core's conformance kit.
+"""The example dbm engine: found by its entry point; passes the conformance kit and behaviour suite.
 
 Run from the workspace root (see README.md):
 
@@ -21,7 +21,7 @@ from twat_cache.config import CacheConfig
 from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError
 from twat_cache.protocols import capabilities_of
 from twat_cache.registry import available_engines, create_backend, engine_class
-from twat_cache.testing import AsyncBackendConformance, BackendConformance
+from twat_cache.testing import AsyncBackendConformance, BackendConformance, CacheBehaviour
 from twat_cache_dbm import DbmBackend
 
 
@@ -39,6 +39,14 @@ class TestDbmConformance(_Dbm, BackendConformance):
 
 class TestDbmAsyncConformance(_Dbm, AsyncBackendConformance):
     pass
+
+
+class TestDbmBehaviour(CacheBehaviour):
+    """What a user sees through the engine: decorators and Cache, sync and async."""
+
+    @pytest.fixture
+    def cache_url(self, tmp_path: Path) -> str:
+        return f"dbm://{tmp_path}/behaviour"
 
 
 def test_entry_point_picks_the_engine_by_url_scheme() -> None:

@@ -80,6 +80,8 @@ class CacheOptions(TypedDict, total=False):
     tags: tuple[str, ...] | list[str]
     on_serialization_error: OnSerializationError
     options: Mapping[str, object]
+    version: str | None
+    typed: bool
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ class CacheConfig:
         on_serialization_error: ``raise`` a SerializationError for a value that
             cannot be serialized, or ``warn`` (log) and return it uncached.
         options: Engine options, merged over the URL's query string.
+        version: Stands for a decorated function's code in its keys, so that its
+            entries survive edits of its body (by default a changed body is a
+            new function, see docs/keys.md).
+        typed: Make each argument's type part of the key: ``f(1)``, ``f(True)``
+            and ``f(1.0)`` are then three entries (by default one, as Python
+            calls them equal).
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -132,6 +140,8 @@ class CacheConfig:
     tags: tuple[str, ...] = ()
     on_serialization_error: OnSerializationError = "raise"
     options: Mapping[str, object] = field(default_factory=dict)
+    version: str | None = None
+    typed: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -158,6 +168,7 @@ class CacheConfig:
             raise ConfigurationError("secret", "<hidden>", "a non-empty str or bytes, or None")
         set_(self, "tags", _check_tags(self.tags))
         _check_places(self.url, self.folder, self.options)
+        _check_key_options(self.version, self.typed)
         if self.serializer == "msgpack" and importlib.util.find_spec("msgpack") is None:
             raise ConfigurationError(
                 "serializer",
@@ -335,6 +346,14 @@ def _check_places(url: object, folder: object, options: object) -> None:
         raise ConfigurationError("options", options, "a mapping of option names to values")
 
 
+def _check_key_options(version: object, typed: object) -> None:
+    """Check ``version`` (a short label or None) and ``typed`` (a bool)."""
+    if version is not None and (not isinstance(version, str) or not version or len(version) > 128):
+        raise ConfigurationError("version", version, "a string of 1-128 characters, or None")
+    if not isinstance(typed, bool):
+        raise ConfigurationError("typed", typed, "True or False")
+
+
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigurationError(name, value, "one of " + ", ".join(allowed))
@@ -351,11 +370,13 @@ _CONVERTERS: dict[str, Any] = {
     "jitter": lambda v: _number("jitter", v),
     "retry_after": lambda v: _number("retry_after", v),
     "tags": lambda v: tuple(t for t in v.split(",") if t),
+    "typed": lambda v: _boolean("typed", v),
 }
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
+    "typed",
 )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from twat_cache._sync.calls import call_path
 from twat_cache.cache import Cache
 from twat_cache.config import CacheOptions, resolve_config
 from twat_cache.exceptions import CacheValueError, ConfigurationError, SerializationError
-from twat_cache.keys import KeyPlan, freeze
+from twat_cache.keys import KeyPlan
 from twat_cache.registry import engine_class
 
 if sys.version_info >= (3, 11):
@@ -142,33 +142,22 @@ class Controller:
         self.func = func
         self.cache = cache
         self.owns_cache = owns_cache
-        self.plan = KeyPlan(func, key)
+        config = cache.config
+        self.plan = KeyPlan(
+            func, key, version=config.version, typed=config.typed, limit=cache.key_limit
+        )
         self.local = cache.local
         self.stats = cache.stats
         # a decorator's own in-process cache needs no function prefix in its keys
         self.bare = owns_cache and cache.local and key is None
-        self.nargs = self._simple_arity(func)
+        self.nargs = self.plan.arity
         self.warn = cache.config.on_serialization_error == "warn"
-
-    @staticmethod
-    def _simple_arity(func: Callable[..., Any]) -> int:
-        """The parameter count when every parameter is positional-or-keyword, else -1."""
-        try:
-            params = inspect.signature(func).parameters.values()
-        except (TypeError, ValueError):
-            return -1
-        simple = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
-        return len(params) if simple else -1
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not self.local:
             return self.plan.shared_key(args, kwargs)
         key = self.plan.local_key(args, kwargs)
-        try:
-            hash(key)
-        except TypeError:  # an unhashable argument (list, dict, set...)
-            key = freeze(key)
-        # frozen or not, the prefix stays visible so that cache_clear() finds the key
+        # the prefix stays visible so that cache_clear() finds the key
         return key if self.bare else (self.plan.prefix, key)
 
     def cache_key(self, *args: Any, **kwargs: Any) -> Any:

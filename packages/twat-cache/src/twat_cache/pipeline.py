@@ -25,7 +25,7 @@ from twat_cache.exceptions import (
     CacheValueError,
     NodeError,
 )
-from twat_cache.keys import digest
+from twat_cache.keys import key_limit, normal_key
 from twat_cache.policies import CacheStats, CircuitBreaker, jittered
 from twat_cache.protocols import Capabilities
 from twat_cache.serializers import CorruptEntryError, Serializer, encode_int
@@ -150,6 +150,8 @@ class Pipeline:
     _serializer: Serializer | None
     _breaker: CircuitBreaker
     _tag_keys: tuple[str, ...]
+    key_limit: int
+    _short_key: int
 
     @property
     def async_backend(self) -> AsyncBackend:
@@ -160,6 +162,9 @@ class Pipeline:
         self.config = config
         self.capabilities = capabilities
         self.local = capabilities.stores_objects
+        # string keys longer than this are hashed (keys.fit_long_key), on every engine alike
+        self.key_limit = key_limit(capabilities.max_key_length)
+        self._short_key = self.key_limit // 4  # characters that fit whatever their UTF-8 length
         self._serializer = (
             None
             if self.local
@@ -173,9 +178,9 @@ class Pipeline:
 
     # -- keys, ttl, values -----------------------------------------------------------
     def _key(self, key: Any) -> Any:
-        if self.local or type(key) is str:
+        if type(key) is str and len(key) <= self._short_key:  # the common case, inline
             return key
-        return digest(key)
+        return normal_key(key, self.local, self.key_limit)
 
     def _ttl(self, ttl: TTL) -> float | None:
         value = self.config.ttl if ttl is DEFAULT else _check_ttl("ttl", ttl)
@@ -302,6 +307,24 @@ class Pipeline:
         if isinstance(exc, TypeError) and self.local and not _hashable(key):
             raise exc
         self._failed(exc)
+
+    def _local_miss(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], key_of: KeyOf
+    ) -> tuple[Any, Any]:
+        """The inline read of the bare arguments missed: ``(key, raw)`` under their real key.
+
+        An argument that is not plain data (an instance, a list) is keyed by its value
+        (see docs/keys.md), so its entry is read once more under that key; plain
+        arguments are their own key and their miss stands.
+        """
+        key = key_of(args, kwargs)
+        if key is args:
+            return key, None
+        try:
+            return key, self.backend.get(key)
+        except Exception as exc:  # any engine exception is a failure
+            self._read_failed(key, exc)
+            return key, None
 
     def _local_get(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.exceptions import CacheValueError
+from twat_cache.keys import one_shot_error
 from twat_cache.pipeline import AsyncCached, acaller
 from twat_cache.policies import AsyncSingleFlight
 
@@ -29,6 +30,9 @@ def acall_path(ctl: Controller) -> AsyncCached:
     async def arun_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         result = await afunc(*args, **kwargs)
         try:
+            refused = one_shot_error(result)  # a generator would reach the next caller spent
+            if refused is not None:
+                raise refused
             await cache.astore(key, result)
         except CacheValueError as exc:
             ctl.not_stored(exc)

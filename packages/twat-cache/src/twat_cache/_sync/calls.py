@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.exceptions import CacheValueError
+from twat_cache.keys import one_shot_error
 from twat_cache.pipeline import Cached, caller
 from twat_cache.policies import SingleFlight
 
@@ -31,6 +32,9 @@ def call_path(ctl: Controller) -> Cached:
     def run_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         result = func(*args, **kwargs)
         try:
+            refused = one_shot_error(result)  # a generator would reach the next caller spent
+            if refused is not None:
+                raise refused
             cache.store(key, result)
         except CacheValueError as exc:
             ctl.not_stored(exc)

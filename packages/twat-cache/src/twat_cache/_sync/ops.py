@@ -126,7 +126,7 @@ class SyncOps(Pipeline):
 
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
-        stats, local_get = self.stats, self._local_get
+        stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
         if not self.local or self._tag_keys or self.capabilities.blocking:
             lookup = self.lookup
 
@@ -149,6 +149,8 @@ class SyncOps(Pipeline):
                 value = get(key)
             except Exception as exc:  # unhashable arguments, or a failing engine
                 key, value = local_get(key, args, kwargs, key_of, exc)
+            if value is None and key is args:
+                key, value = local_miss(args, kwargs, key_of)
             if value is not None and type(value) is not Tagged:
                 stats.hits += 1
                 return None if value is NONE_VALUE else value

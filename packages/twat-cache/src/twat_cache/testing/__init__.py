@@ -34,6 +34,21 @@ documented in the engine's README):
 * ``max_value_size``: the largest value the kit stores (default 10 MiB);
 * ``ttl_resolution``: seconds of expiry granularity (memcached: 1).
 
+The behaviour suite checks what a user sees through an engine -- decorators
+and :class:`~twat_cache.Cache`, sync and async: which calls share an entry
+(docs/keys.md), methods keyed by state, one-shot results refused, long keys,
+exceptions, ``None``, invalidation, tags and expiry. It needs only the engine's
+URL::
+
+    from twat_cache.testing import CacheBehaviour
+
+    class TestRedisBehaviour(CacheBehaviour):
+        @pytest.fixture
+        def cache_url(self, redis_server):
+            return redis_server.url
+
+``ttl_resolution`` tunes it as it does the kit.
+
 Requires pytest and pytest-asyncio (``pip install "twat-cache[testing]"``).
 """
 
@@ -41,8 +56,9 @@ import pytest
 
 # the kit's asserts are plain asserts in an installed module: have pytest rewrite them
 # (as it does for test files) so that a failing engine sees the values compared
-pytest.register_assert_rewrite("twat_cache.testing.conformance")
+pytest.register_assert_rewrite("twat_cache.testing.conformance", "twat_cache.testing.behaviour")
 
+from twat_cache.testing.behaviour import CacheBehaviour  # noqa: E402
 from twat_cache.testing.conformance import AsyncBackendConformance, BackendConformance  # noqa: E402
 
-__all__ = ["AsyncBackendConformance", "BackendConformance"]
+__all__ = ["AsyncBackendConformance", "BackendConformance", "CacheBehaviour"]
