@@ -149,11 +149,11 @@ class SyncOps(Pipeline):
                 value = get(key)
             except Exception as exc:  # unhashable arguments, or a failing engine
                 key, value = local_get(key, args, kwargs, key_of, exc)
-            if value is None and key is args:
-                key, value = local_miss(args, kwargs, key_of)
             if value is not None and type(value) is not Tagged:
                 stats.hits += 1
                 return None if value is NONE_VALUE else value
+            if value is None and key is args:  # off the hit path: plain arguments hit above
+                key, value = local_miss(args, kwargs, key_of)
             value = settle(key, value, None)
             if value is MISSING:
                 return on_miss(key, args, kwargs)
