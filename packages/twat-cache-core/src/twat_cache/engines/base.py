@@ -26,7 +26,21 @@ if TYPE_CHECKING:
     from twat_cache.protocols import AsyncBackend, Backend
     from twat_cache.urls import EngineURL
 
-__all__ = ["BaseAsyncBackend", "BaseBackend"]
+__all__ = ["INT64_MAX", "INT64_MIN", "BaseAsyncBackend", "BaseBackend", "check_int64"]
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+def check_int64(value: int) -> int:
+    """Return ``value`` if it fits a signed 64-bit integer (what every server's counter holds).
+
+    Raises:
+        OverflowError: otherwise, so that in-process engines answer as Redis does.
+    """
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise OverflowError(f"increment result {value} is outside the signed 64-bit range")
+    return value
 
 
 class _Lifecycle:
@@ -78,16 +92,48 @@ class BaseBackend(_Lifecycle):
     """Base class of synchronous engines (see :class:`~twat_cache.protocols.Backend`).
 
     Subclasses implement ``get``, ``set``, ``add``, ``delete``, ``touch``,
-    ``incr``, ``clear``, ``keys`` and ``_close``; every method should call
-    ``self._check_open()`` (or otherwise fail clearly once closed).
+    ``incr``, ``clear``, ``keys`` and ``_close`` (the ones left out raise
+    ``NotImplementedError``) and declare ``capabilities``; the batch methods are
+    derived from the single ones. Every method should call ``self._check_open()``
+    (or otherwise fail clearly once closed).
     """
 
     def get(self, key: Any) -> Any:
         """Return the value under ``key`` or ``None``."""
         raise NotImplementedError
 
-    def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key``."""
+    def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key``; return whether it was stored."""
+        raise NotImplementedError
+
+    def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        """Store ``value`` only if ``key`` is absent, atomically; return whether it was stored."""
+        raise NotImplementedError
+
+    def delete(self, key: Any) -> bool:
+        """Remove ``key``; return whether it was present."""
+        raise NotImplementedError
+
+    def touch(self, key: Any, ttl: float | None = None) -> bool:
+        """Give ``key`` a new ``ttl``; return whether it was present."""
+        raise NotImplementedError
+
+    def incr(self, key: Any, delta: int = 1) -> int:
+        """Add ``delta`` to the integer under ``key`` atomically; return the result.
+
+        Raises:
+            ValueError: when ``key`` is absent.
+            TypeError: when the value is not an integer.
+            OverflowError: when the result leaves the signed 64-bit range (the value stays).
+        """
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        """Remove every entry of this namespace, and nothing else."""
+        raise NotImplementedError
+
+    def keys(self) -> Iterator[Any]:
+        """Iterate over this namespace's keys (engines that cannot raise CacheOperationError)."""
         raise NotImplementedError
 
     def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
@@ -99,22 +145,17 @@ class BaseBackend(_Lifecycle):
                 found[key] = value
         return found
 
-    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
-        """Store every item, one ``set`` each."""
+    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
+        """Store every item, one ``set`` each; return whether all were stored."""
+        stored = True
         for key, value in items.items():
-            self.set(key, value, ttl)
-
-    def delete(self, key: Any) -> bool:
-        """Remove ``key``."""
-        raise NotImplementedError
+            # an engine predating the bool returns None: that is a yes
+            stored = self.set(key, value, ttl) is not False and stored
+        return stored
 
     def delete_many(self, keys: Sequence[Any]) -> int:
         """Remove ``keys``, one ``delete`` each; return how many were present."""
         return sum(1 for key in keys if self.delete(key))
-
-    def keys(self) -> Iterator[Any]:
-        """Iterate over this namespace's keys."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Release resources once; later operations raise CacheOperationError."""
@@ -142,18 +183,41 @@ class BaseBackend(_Lifecycle):
 
 
 class BaseAsyncBackend(_Lifecycle):
-    """Base class of asynchronous engines (see :class:`~twat_cache.protocols.AsyncBackend`)."""
+    """Base class of asynchronous engines (see :class:`~twat_cache.protocols.AsyncBackend`).
+
+    The same contract as :class:`BaseBackend`, with coroutines.
+    """
 
     async def get(self, key: Any) -> Any:
         """Return the value under ``key`` or ``None``."""
         raise NotImplementedError
 
-    async def set(self, key: Any, value: Any, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key``."""
+    async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key``; return whether it was stored."""
+        raise NotImplementedError
+
+    async def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
+        """Store ``value`` only if ``key`` is absent, atomically; return whether it was stored."""
         raise NotImplementedError
 
     async def delete(self, key: Any) -> bool:
-        """Remove ``key``."""
+        """Remove ``key``; return whether it was present."""
+        raise NotImplementedError
+
+    async def touch(self, key: Any, ttl: float | None = None) -> bool:
+        """Give ``key`` a new ``ttl``; return whether it was present."""
+        raise NotImplementedError
+
+    async def incr(self, key: Any, delta: int = 1) -> int:
+        """Add ``delta`` to the integer under ``key`` atomically (see :meth:`BaseBackend.incr`)."""
+        raise NotImplementedError
+
+    async def clear(self) -> None:
+        """Remove every entry of this namespace, and nothing else."""
+        raise NotImplementedError
+
+    def keys(self) -> AsyncIterator[Any]:
+        """Iterate over this namespace's keys."""
         raise NotImplementedError
 
     async def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
@@ -165,10 +229,12 @@ class BaseAsyncBackend(_Lifecycle):
                 found[key] = value
         return found
 
-    async def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> None:
-        """Store every item, one ``set`` each."""
+    async def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
+        """Store every item, one ``set`` each; return whether all were stored."""
+        stored = True
         for key, value in items.items():
-            await self.set(key, value, ttl)
+            stored = await self.set(key, value, ttl) is not False and stored
+        return stored
 
     async def delete_many(self, keys: Sequence[Any]) -> int:
         """Remove ``keys``, one ``delete`` each; return how many were present."""
@@ -176,10 +242,6 @@ class BaseAsyncBackend(_Lifecycle):
         for key in keys:
             count += bool(await self.delete(key))
         return count
-
-    def keys(self) -> AsyncIterator[Any]:
-        """Iterate over this namespace's keys."""
-        raise NotImplementedError
 
     async def close(self) -> None:
         """Release resources once; later operations raise CacheOperationError."""
