@@ -73,19 +73,23 @@ def generate(rule: dict[str, object], out_root: Path) -> list[tuple[Path, Path]]
             )
             body = (tmp_dst / source.name).read_text()
         rel = source.relative_to(ROOT)
-        target.write_text(HEADER.format(source=rel) + body)
-        # removing `await` shortens lines: format the twin as the project formats its code
+        text = HEADER.format(source=rel) + body
+        # removing `await` shortens lines, renamed names (AsyncIterator -> Iterator) can leave
+        # imports out of order: sort and format the twin as the project does, through stdin
+        # under its real path, so that ruff tells first-party imports apart the same way
+        # whether the twin is written in place or into --check's temporary folder
         config = str(ROOT / "pyproject.toml")
-        # renamed names (AsyncIterator -> Iterator) can leave imports out of order: sort them
-        subprocess.run(
-            [sys.executable, "-m", "ruff", "check", "-q", "--fix", "--select", "I",
-             "--config", config, str(target)],
-            check=True,
-        )  # fmt: skip
-        subprocess.run(
-            [sys.executable, "-m", "ruff", "format", "-q", "--config", config, str(target)],
-            check=True,
-        )
+        real = str(ROOT / str(rule["to"]) / source.relative_to(src))
+        for command in (
+            ["check", "-q", "--fix", "--select", "I", "--exit-zero"],
+            ["format", "-q"],
+        ):
+            text = subprocess.run(
+                [sys.executable, "-m", "ruff", *command, "--config", config,
+                 "--stdin-filename", real, "-"],
+                input=text, capture_output=True, text=True, check=True, cwd=ROOT,
+            ).stdout  # fmt: skip
+        target.write_text(text)
         pairs.append((source, target))
     return pairs
 
