@@ -692,10 +692,10 @@ def test_recovers_after_restart(fresh_postgres_server: PostgresServer) -> None:
     server = fresh_postgres_server
     with PostgresBackend(_url(server, max_size=4)) as backend:
         backend.set("k", b"v")
-        pool = backend._pools.get()
+        pool = backend._pools.get().pool
         held = [
-            pool.getconn() for _ in range(4)
-        ]  # four idle connections, all broken by the restart
+            pool.getconn() for _ in range(3)
+        ]  # with the one this thread keeps, four idle connections, all broken by the restart
         for conn in held:
             pool.putconn(conn)
         server.restart()
@@ -708,7 +708,7 @@ async def test_async_recovers_after_restart(fresh_postgres_server: PostgresServe
     server = fresh_postgres_server
     async with AsyncPostgresBackend(_url(server, max_size=3)) as backend:
         await backend.set("k", b"v")
-        pool = await backend._pools.get()
+        pool = (await backend._pools.get()).pool
         held = [await pool.getconn() for _ in range(3)]
         for conn in held:
             await pool.putconn(conn)
@@ -791,7 +791,7 @@ async def test_async_server_down(fresh_postgres_server: PostgresServer) -> None:
 def test_pool_exhausted(postgres_server: PostgresServer) -> None:
     with PostgresBackend(_url(postgres_server, min_size=1, max_size=1, timeout=0.2)) as backend:
         backend.set("k", b"v")
-        pool = backend._pools.get()
+        pool = backend._pools.get().pool
         conn = pool.getconn()
         try:
             with pytest.raises(BackendError, match="couldn't get a connection") as info:
@@ -807,7 +807,7 @@ async def test_async_pool_exhausted(postgres_server: PostgresServer) -> None:
         _url(postgres_server, min_size=0, max_size=1, timeout=0.2)
     ) as backend:
         await backend.set("k", b"v")
-        pool = await backend._pools.get()
+        pool = (await backend._pools.get()).pool
         conn = await pool.getconn()
         try:
             with pytest.raises(BackendError, match="couldn't get a connection"):

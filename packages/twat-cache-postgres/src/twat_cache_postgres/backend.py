@@ -19,7 +19,6 @@ readable while idle -- and replaced, so the call after a restart succeeds.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
@@ -35,10 +34,10 @@ from twat_cache_postgres.engine import (
     PURGE_BATCH,
     Connection,
     Engine,
+    Leases,
     Row,
     Work,
     incr_refusal,
-    is_alive,
     logger,
 )
 from twat_cache_postgres.settings import PostgresSettings
@@ -52,7 +51,6 @@ if TYPE_CHECKING:
 __all__ = ["PURGE_BATCH", "PostgresBackend"]
 
 _T = TypeVar("_T")
-Pool = ConnectionPool[Connection]
 
 
 class PostgresBackend(Engine, BaseBackend):
@@ -74,7 +72,7 @@ class PostgresBackend(Engine, BaseBackend):
     def __init__(self, settings: PostgresSettings | str, namespace: str = "default") -> None:
         super().__init__(namespace)
         self._setup(settings)
-        self._pools: Resource[Pool] = Resource(
+        self._pools: Resource[Leases] = Resource(
             self._open_pool, _close_pool, name=f"twat-cache-{self.settings.table}"
         )
 
@@ -90,11 +88,11 @@ class PostgresBackend(Engine, BaseBackend):
         return AsyncPostgresBackend(self.settings, namespace=self.namespace)
 
     # -- plumbing ----------------------------------------------------------------------
-    def _open_pool(self) -> Pool:
+    def _open_pool(self) -> Leases:
         self._create_table()
-        pool: Pool = ConnectionPool(**self._pool_options())
+        pool: ConnectionPool[Connection] = ConnectionPool(**self._pool_options())
         pool.open(wait=False)
-        return pool
+        return Leases(pool, self.settings.max_size)
 
     def _create_table(self) -> None:
         try:
@@ -114,30 +112,6 @@ class PostgresBackend(Engine, BaseBackend):
         row = (conn.execute(self._sql.exists)).fetchone()
         return bool(row and row[0])
 
-    @contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        self._check_open()
-        pool = self._pools.get()
-        try:
-            conn = pool.getconn()
-            for _ in range(self.settings.max_size):
-                if is_alive(conn):
-                    break
-                conn.close()  # the server closed it: the pool replaces a closed connection
-                pool.putconn(conn)
-                conn = pool.getconn()
-            try:
-                yield conn
-            finally:
-                pool.putconn(conn)
-        except PoolTimeout as exc:
-            cause = self._diagnose() or exc
-            raise self.settings.error(cause, "no connection within the pool timeout") from cause
-        except TwatCacheError:
-            raise
-        except Exception as exc:  # any client failure (a bug in the client included)
-            raise self.settings.error(exc) from exc
-
     def _diagnose(self) -> psycopg.Error | None:
         """Connect once outside the pool to learn why the pool could not (None: pool exhausted)."""
         try:
@@ -147,15 +121,34 @@ class PostgresBackend(Engine, BaseBackend):
         return None
 
     def _run(self, work: Work[_T]) -> _T:
-        """Run ``work`` on a pooled connection; if the table vanished, create it and run again."""
-        with self._connection() as conn:
-            try:
-                return work(conn)
-            except errors.UndefinedTable:
-                self._log_table_gone()
-        self._create_table()
-        with self._connection() as conn:
-            return work(conn)
+        """Run ``work`` on a pooled connection; if the table vanished, create it and run again.
+
+        Raises:
+            BackendError: for any failure of the server or the client, naming the server.
+        """
+        self._check_open()
+        try:
+            leases = self._pools.get()
+            retried = False
+            while True:
+                conn = leases.acquire()
+                try:
+                    return work(conn)
+                except errors.UndefinedTable:
+                    if retried:
+                        raise
+                    retried = True
+                    self._log_table_gone()
+                finally:
+                    leases.release(conn)
+                self._create_table()
+        except PoolTimeout as exc:
+            cause = self._diagnose() or exc
+            raise self.settings.error(cause, "no connection within the pool timeout") from cause
+        except TwatCacheError:
+            raise
+        except Exception as exc:  # any client failure (a bug in the client included)
+            raise self.settings.error(exc) from exc
 
     def _after_write(self, conn: Connection) -> None:
         if self._purge_due():
@@ -312,5 +305,5 @@ class PostgresBackend(Engine, BaseBackend):
         self._pools.close()
 
 
-def _close_pool(pool: Pool) -> None:
-    pool.close()
+def _close_pool(leases: Leases) -> None:
+    leases.close()

@@ -10,12 +10,15 @@ from __future__ import annotations
 import itertools
 import logging
 import select
+import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors
 from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from twat_cache.engines.integers import not_an_integer, overflow_error
 from twat_cache.protocols import Capabilities
 
@@ -27,9 +30,11 @@ __all__ = [
     "KEYS_PAGE",
     "PURGE_BATCH",
     "AsyncConnection",
+    "AsyncLeases",
     "AsyncWork",
     "Connection",
     "Engine",
+    "Leases",
     "Row",
     "Work",
     "incr_refusal",
@@ -90,6 +95,110 @@ def is_alive(conn: Connection | AsyncConnection) -> bool:
         return not poller.poll(0)
     readable, _, _ = select.select([conn.fileno()], [], [], 0)  # pragma: no cover - Windows
     return not readable
+
+
+class Leases:
+    """Connections of a sync pool: each thread keeps the one it used, so a call skips the pool.
+
+    A thread's first call checks a connection out of the pool and keeps it for
+    its next calls (no pool lock, and the same server process stays warm); at
+    most ``max_size - 1`` threads keep one, so the pool always has a connection
+    for the others. A kept connection goes back to the pool when its thread
+    ends, and when it is found dead (replaced at once).
+
+    Args:
+        pool: The open pool.
+        max_size: The pool's ``max_size``.
+    """
+
+    def __init__(self, pool: ConnectionPool[Connection], max_size: int) -> None:
+        self.pool = pool
+        self._keepers = max_size - 1
+        self._local = threading.local()
+        self._kept: dict[int, Connection] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def acquire(self) -> Connection:
+        """Return this thread's connection, or one checked out of the pool (alive, both)."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            if is_alive(conn):
+                return conn
+            self._local.conn = self._local.keeper = None
+            conn.close()  # the server closed it: the pool replaces a closed connection
+            self._give_back(conn)
+        conn = self.pool.getconn()
+        for _ in range(self._keepers + 1):
+            if is_alive(conn):
+                break
+            conn.close()
+            self.pool.putconn(conn)
+            conn = self.pool.getconn()
+        with self._lock:
+            if len(self._kept) < self._keepers and not self._closed:
+                self._kept[id(conn)] = conn
+                self._local.conn = conn
+                # cleared with the thread's locals when the thread ends: the connection goes back
+                self._local.keeper = keeper = _Keeper()
+                weakref.finalize(keeper, self._give_back, conn)
+        return conn
+
+    def release(self, conn: Connection) -> None:
+        """Return ``conn`` to the pool unless its thread keeps it."""
+        if getattr(self._local, "conn", None) is not conn:
+            self.pool.putconn(conn)
+
+    def _give_back(self, conn: Connection) -> None:
+        with self._lock:
+            kept = self._kept.pop(id(conn), None) is not None and not self._closed
+        if kept:
+            self.pool.putconn(conn)
+
+    def close(self) -> None:
+        """Return every kept connection and close the pool."""
+        with self._lock:
+            self._closed = True
+            kept, self._kept = list(self._kept.values()), {}
+        for conn in kept:
+            self.pool.putconn(conn)
+        self.pool.close()
+
+
+class AsyncLeases:
+    """Connections of an asyncio pool: checked out per call (tasks of a loop run concurrently).
+
+    Args:
+        pool: The open pool.
+        max_size: The pool's ``max_size``.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], max_size: int) -> None:
+        self.pool = pool
+        self._max_size = max_size
+
+    async def acquire(self) -> AsyncConnection:
+        """Return a live connection checked out of the pool."""
+        conn = await self.pool.getconn()
+        for _ in range(self._max_size):
+            if is_alive(conn):
+                break
+            await conn.close()  # the server closed it: the pool replaces a closed connection
+            await self.pool.putconn(conn)
+            conn = await self.pool.getconn()
+        return conn
+
+    async def release(self, conn: AsyncConnection) -> None:
+        """Return ``conn`` to the pool."""
+        await self.pool.putconn(conn)
+
+    async def aclose(self) -> None:
+        """Close the pool."""
+        await self.pool.close()
+
+
+class _Keeper:
+    """Lives in a thread's locals as long as the thread keeps a connection."""
 
 
 class Engine:

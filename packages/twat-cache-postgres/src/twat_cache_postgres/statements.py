@@ -5,7 +5,8 @@ with :class:`psycopg.sql.Identifier`; keys, values, namespaces and TTLs are
 always bound parameters. Each statement is rendered to bytes once, here: psycopg
 then finds its parsed (and, after a few runs, server-prepared) form by those
 bytes, instead of composing the query again on every call. Expiry is computed
-and compared on the server's clock (``now()``), so clients with skewed clocks agree on what has expired.
+and compared on the server's clock (``now()``), so clients with skewed clocks
+agree on what has expired.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ readable while idle -- and replaced, so the call after a restart succeeds.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
@@ -32,11 +31,11 @@ from twat_cache_postgres.engine import (
     KEYS_PAGE,
     PURGE_BATCH,
     AsyncConnection,
+    AsyncLeases,
     AsyncWork,
     Engine,
     Row,
     incr_refusal,
-    is_alive,
     logger,
 )
 from twat_cache_postgres.settings import PostgresSettings
@@ -50,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["PURGE_BATCH", "AsyncPostgresBackend"]
 
 _T = TypeVar("_T")
-Pool = AsyncConnectionPool[AsyncConnection]
 
 
 class AsyncPostgresBackend(Engine, BaseAsyncBackend):
@@ -72,7 +70,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
     def __init__(self, settings: PostgresSettings | str, namespace: str = "default") -> None:
         super().__init__(namespace)
         self._setup(settings)
-        self._pools: AsyncResource[Pool] = AsyncResource(
+        self._pools: AsyncResource[AsyncLeases] = AsyncResource(
             self._open_pool, _close_pool, name=f"twat-cache-{self.settings.table}"
         )
 
@@ -88,11 +86,11 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         return PostgresBackend(self.settings, namespace=self.namespace)
 
     # -- plumbing ----------------------------------------------------------------------
-    async def _open_pool(self) -> Pool:
+    async def _open_pool(self) -> AsyncLeases:
         await self._create_table()
-        pool: Pool = AsyncConnectionPool(**self._pool_options())
+        pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(**self._pool_options())
         await pool.open(wait=False)
-        return pool
+        return AsyncLeases(pool, self.settings.max_size)
 
     async def _create_table(self) -> None:
         try:
@@ -114,30 +112,6 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         row = await (await conn.execute(self._sql.exists)).fetchone()
         return bool(row and row[0])
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        self._check_open()
-        pool = await self._pools.get()
-        try:
-            conn = await pool.getconn()
-            for _ in range(self.settings.max_size):
-                if is_alive(conn):
-                    break
-                await conn.close()  # the server closed it: the pool replaces a closed connection
-                await pool.putconn(conn)
-                conn = await pool.getconn()
-            try:
-                yield conn
-            finally:
-                await pool.putconn(conn)
-        except PoolTimeout as exc:
-            cause = await self._diagnose() or exc
-            raise self.settings.error(cause, "no connection within the pool timeout") from cause
-        except TwatCacheError:
-            raise
-        except Exception as exc:  # any client failure (a bug in the client included)
-            raise self.settings.error(exc) from exc
-
     async def _diagnose(self) -> psycopg.Error | None:
         """Connect once outside the pool to learn why the pool could not (None: pool exhausted)."""
         try:
@@ -147,15 +121,34 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         return None
 
     async def _run(self, work: AsyncWork[_T]) -> _T:
-        """Run ``work`` on a pooled connection; if the table vanished, create it and run again."""
-        async with self._connection() as conn:
-            try:
-                return await work(conn)
-            except errors.UndefinedTable:
-                self._log_table_gone()
-        await self._create_table()
-        async with self._connection() as conn:
-            return await work(conn)
+        """Run ``work`` on a pooled connection; if the table vanished, create it and run again.
+
+        Raises:
+            BackendError: for any failure of the server or the client, naming the server.
+        """
+        self._check_open()
+        try:
+            leases = await self._pools.get()
+            retried = False
+            while True:
+                conn = await leases.acquire()
+                try:
+                    return await work(conn)
+                except errors.UndefinedTable:
+                    if retried:
+                        raise
+                    retried = True
+                    self._log_table_gone()
+                finally:
+                    await leases.release(conn)
+                await self._create_table()
+        except PoolTimeout as exc:
+            cause = await self._diagnose() or exc
+            raise self.settings.error(cause, "no connection within the pool timeout") from cause
+        except TwatCacheError:
+            raise
+        except Exception as exc:  # any client failure (a bug in the client included)
+            raise self.settings.error(exc) from exc
 
     async def _after_write(self, conn: AsyncConnection) -> None:
         if self._purge_due():
@@ -312,5 +305,5 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         await self._pools.aclose()
 
 
-async def _close_pool(pool: Pool) -> None:
-    await pool.close()
+async def _close_pool(leases: AsyncLeases) -> None:
+    await leases.aclose()
