@@ -7,8 +7,8 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from twat_cache.engines.generations import Generations
 from twat_cache.exceptions import ConfigurationError
-from twat_cache.keys import fit_key
 
 if TYPE_CHECKING:
     from twat_cache.urls import EngineURL
@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_ITEM_SIZE_LIMIT",
     "DEFAULT_PORT",
     "MAX_KEY_LENGTH",
+    "NAMESPACE",
     "parse_size",
     "physical_key",
     "to_exptime",
@@ -27,7 +28,7 @@ DEFAULT_ITEM_SIZE_LIMIT = 1024 * 1024  # memcached's default -I
 MAX_KEY_LENGTH = 250  # memcached's limit, in bytes
 _RELATIVE_EXPTIME_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
 _SIZE = re.compile(r"(\d+)([kKmM]?)")
-_HASHED = "#"  # hashed keys start with it; a literal key that does is hashed too
+NAMESPACE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # what a namespace may be (safe in a key)
 
 
 def physical_key(namespace: str, generation: int, key: str) -> str:
@@ -41,7 +42,7 @@ def physical_key(namespace: str, generation: int, key: str) -> str:
         >>> physical_key("app", 7, "user:1")
         'app:7:user:1'
     """
-    return fit_key(f"{namespace}:{generation}:", key, MAX_KEY_LENGTH, _HASHED)
+    return Generations(namespace, max_key_length=MAX_KEY_LENGTH).key(generation, key)
 
 
 def to_exptime(ttl: float | None) -> int:

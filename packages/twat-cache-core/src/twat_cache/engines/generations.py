@@ -23,6 +23,7 @@ __all__ = ["COUNTER_DIGITS", "Generations"]
 # a generation is time.time_ns() (19 digits until 2286) plus increments: 20 digits always suffice
 COUNTER_DIGITS = 20
 _HASHED = "#"  # hashed keys start with it; a literal key that does is hashed too
+_REMEMBERED = 4096  # names kept for the current generation (then forgotten at once)
 
 
 class Generations:
@@ -43,13 +44,15 @@ class Generations:
         ('app:__gen__', 'app:7:user:1')
     """
 
-    __slots__ = ("_heads", "counter_key", "max_key_length", "namespace")
+    __slots__ = ("_current", "counter_key", "max_key_length", "namespace")
 
     def __init__(self, namespace: str, *, max_key_length: int = 250) -> None:
         self.namespace = namespace
         self.max_key_length = max_key_length
         self.counter_key = f"{namespace}:__gen__"
-        self._heads: dict[int, str] = {}
+        # the names of one generation, by key (a cache hit asks for the same key again); one
+        # tuple, read once per call, so that threads never mix two generations' names
+        self._current: tuple[int, dict[str, str]] = (-1, {})
 
     @staticmethod
     def overhead(namespace_length: int) -> int:
@@ -74,9 +77,16 @@ class Generations:
 
     def key(self, generation: int, key: str) -> str:
         """Return the store's key of entry ``key`` under ``generation``."""
-        head = self._heads.get(generation)
-        if head is None:
-            if len(self._heads) > 8:  # generations only grow: keep the last few
-                self._heads.clear()
-            head = self._heads[generation] = f"{self.namespace}:{generation}:"
-        return fit_key(head, key, self.max_key_length, _HASHED)
+        current = self._current
+        if current[0] == generation:
+            name = current[1].get(key)
+            if name is not None:
+                return name
+        else:
+            current = self._current = (generation, {})
+        name = fit_key(f"{self.namespace}:{generation}:", key, self.max_key_length, _HASHED)
+        names = current[1]
+        if len(names) >= _REMEMBERED:
+            names.clear()
+        names[key] = name
+        return name
