@@ -97,10 +97,10 @@ class AsyncResource(Generic[_T]):
     async def get(self) -> _T:
         """Return the running loop's client, making it on first use in that loop."""
         loop = asyncio.get_running_loop()
-        try:
-            return self._by_loop[loop]
-        except KeyError:
+        value = self._by_loop.get(loop)
+        if value is None:  # no try/except: a failed build must not show a KeyError as its context
             return await self._create(loop)
+        return value
 
     async def _create(self, loop: asyncio.AbstractEventLoop) -> _T:
         with self._lock:
