@@ -1,8 +1,11 @@
 """Runs every check of every package, each package alone, and prints one summary.
 
-For each package under packages/ (in dependency order, core first):
+For each package under packages/ (in dependency order: twat-cache, which ships the
+`twat_cache` code, first; then the thin twat-cache-core; then engines):
   1. its tests in an isolated env holding only it and its declared dependencies
-     (plus the root `dev` group and its own `test` group), with coverage >= 95%;
+     (plus the root `dev` group and its own `test` group), with coverage >= 95%
+     (a thin package -- no src/, `[tool.twat-cache-workspace] thin-import` -- has no code
+     of its own to cover: its tests run without the gate);
   2. mypy --strict on src and tests (default Python and --python-version 3.10);
   3. ruff check, ruff format --check, bandit -r src.
 Then the cross-package tests in tests/ (with the meta package and every extra).
@@ -37,11 +40,13 @@ def package_info(path: Path) -> dict[str, object]:
     data = tomllib.loads((path / "pyproject.toml").read_text())
     project = data["project"]
     src = path / "src"
-    imports = sorted(p.name for p in src.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    imports = sorted(p.parent.name for p in src.glob("*/__init__.py"))
+    thin = data.get("tool", {}).get("twat-cache-workspace", {}).get("thin-import")
     return {
         "name": project["name"],
         "path": path,
         "import": imports[0] if imports else None,
+        "thin": thin,
         "test_group": "test" in data.get("dependency-groups", {}),
         "extras": sorted(project.get("optional-dependencies", {})),
         "deps": project.get("dependencies", []),
@@ -55,13 +60,16 @@ def ordered_packages() -> list[dict[str, object]]:
         if (p / "pyproject.toml").exists()
     ]
 
-    # core first, engines next, the packages that gather others (cli, meta) last
+    # twat-cache (the code) first, the thin twat-cache-core next, then engines, then the
+    # packages that gather several others (cli, integrations)
     def rank(info: dict[str, object]) -> tuple[int, str]:
         name = str(info["name"])
         workspace_deps = [d for d in info["deps"] if str(d).startswith("twat-cache")]  # type: ignore[attr-defined]
-        if name == "twat-cache-core":
+        if name == "twat-cache":
             return (0, name)
-        return (2 if name == "twat-cache" or len(workspace_deps) > 1 else 1, name)
+        if name == "twat-cache-core":
+            return (1, name)
+        return (3 if len(workspace_deps) > 1 else 2, name)
 
     return sorted(infos, key=rank)
 
@@ -131,6 +139,11 @@ def main() -> int:
     if not args.only:
         # one implementation for sync and async: the generated sync twins must be current
         runner.run("generated sync twins are current", ["bash", "tools/unasync", "--check"])
+    # the catalog of the workspace's engines in core is generated from the pyprojects (cheap)
+    runner.run(
+        "generated engine catalog is current",
+        [sys.executable, "tools/gen_engines.py", "--check"],
+    )
     packages = [p for p in ordered_packages() if not args.only or p["name"] in args.only]
     for info in packages:
         name, path, module = str(info["name"]), Path(str(info["path"])), info["import"]
@@ -140,6 +153,8 @@ def main() -> int:
             "--cov-report=term-missing:skip-covered",
             f"--cov-fail-under={COVERAGE}",
         ]
+        if module is None and info["thin"]:
+            cov = []  # no code of its own: the tests check what it brings in
         runner.run(
             f"{name}: tests",
             [*uv_env(info, "dev"), "pytest", f"{rel}/tests", *cov],
@@ -147,7 +162,7 @@ def main() -> int:
         )
         if args.no_lint:
             continue
-        targets = [f"{rel}/src", f"{rel}/tests"]
+        targets = [f"{rel}/{d}" for d in ("src", "tests") if (path / d).is_dir()]
         mypy = [
             *uv_env(info, "dev", "lint"),
             "mypy",
@@ -160,7 +175,8 @@ def main() -> int:
         lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
         runner.run(f"{name}: ruff check", [*lint, "ruff", "check", str(rel)])
         runner.run(f"{name}: ruff format", [*lint, "ruff", "format", "--check", str(rel)])
-        runner.run(f"{name}: bandit", [*lint, "bandit", "-q", "-r", f"{rel}/src"])
+        if (path / "src").is_dir():
+            runner.run(f"{name}: bandit", [*lint, "bandit", "-q", "-r", f"{rel}/src"])
 
     if not args.no_cross and not args.only and (ROOT / "tests").is_dir():
         cross = [
@@ -183,6 +199,8 @@ def main() -> int:
             "examples/plugin-engine",
             "--with-editable",
             "packages/twat-cache-core",
+            "--with-editable",
+            "packages/twat-cache",
         ]
         runner.run(
             "examples/plugin-engine: tests (a third-party engine)",

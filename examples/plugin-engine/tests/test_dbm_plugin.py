@@ -3,7 +3,8 @@
 Run from the workspace root (see README.md):
 
     uv run --isolated --with-editable examples/plugin-engine \
-        --with-editable packages/twat-cache-core --group dev pytest examples/plugin-engine/tests
+        --with-editable packages/twat-cache-core --with-editable packages/twat-cache \
+        --group dev pytest examples/plugin-engine/tests
 """
 
 from __future__ import annotations

@@ -28,12 +28,13 @@ from twat_cache.exceptions import (
     ConfigurationError,
     EngineNotAvailableError,
 )
-from twat_cache.registry import available_engines, register_engine
+from twat_cache.registry import available_engines, known_engines, register_engine
 from twat_cache.registry import engine_class as registry_engine_class
-from twat_cache.urls import EngineURL
+from twat_cache.urls import EngineURL, redact_text
 from twat_cache_cli import ExitCode, main
 from twat_cache_cli import engines as engines_module
-from twat_cache_cli.values import format_key, format_value, parse_value, scrub
+from twat_cache_cli import values as values_module
+from twat_cache_cli.values import format_key, format_value, parse_value
 
 # the harness lives in tools/ (on pytest's pythonpath and mypy's mypy_path)
 from twat_cache_harness import free_port  # type: ignore[import-not-found,unused-ignore]
@@ -488,7 +489,7 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert "TWAT_CACHE_URL" in out
     code, out, _ = run(capsys, "--version")
     assert code == 0
-    assert out == f"twat-cache-cli {twat_cache_cli.__version__} (twat-cache-core 0.1.0)\n"
+    assert out == f"twat-cache-cli {twat_cache_cli.__version__} (twat-cache 3.0.0)\n"
     assert twat_cache_cli.__version__ == "0.1.0"
 
 
@@ -566,17 +567,40 @@ def test_closed_pipe_ends_quietly(
 # -- engines --------------------------------------------------------------------------------
 
 
+def _table(out: str) -> dict[str, list[str]]:
+    lines = out.splitlines()
+    starts = [lines[0].index(title) for title in ("SCHEME", "PACKAGE", "ENGINE")]
+    return {
+        line[: starts[1]].strip(): [line[starts[1] : starts[2]].strip(), line[starts[2] :]]
+        for line in lines
+    }
+
+
 def test_engines(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "engines")
     assert (code, err) == (0, "")
-    rows = {line.split()[0]: line.split(None, 1)[1] for line in out.splitlines()}
-    assert rows["SCHEME"].split() == ["PACKAGE", "ENGINE"]
-    assert rows["builtin"].startswith("twat-cache-core 0.1.0 (built in)")
-    assert rows["builtin"].endswith("twat_cache.engines.builtin.BuiltinMemoryBackend")
-    assert rows["redis"].startswith("twat-cache-redis 0.1.0")
-    assert rows["redis"].endswith("twat_cache_redis.backend.RedisBackend")
-    assert rows["cli-shared"] == f"registered at run time            {__name__}.SharedDictBackend"
-    assert set(rows) == {"SCHEME", *available_engines()}
+    rows = _table(out)
+    assert rows["SCHEME"] == ["PACKAGE", "ENGINE"]
+    assert rows["builtin"][0] == "twat-cache 3.0.0 (built in)"
+    assert rows["builtin"][1] == "twat_cache.engines.builtin.BuiltinMemoryBackend"
+    assert rows["redis"] == ["twat-cache-redis 0.1.0", "twat_cache_redis.backend.RedisBackend"]
+    assert rows["cli-shared"] == ["registered at run time", f"{__name__}.SharedDictBackend"]
+    # the engines that are not installed here, and what installs each
+    assert rows["memcached"] == [
+        "twat-cache-memcached (not installed)",
+        'pip install "twat-cache[memcached]"',
+    ]
+    assert rows["postgresql"][1] == 'pip install "twat-cache[postgres]"'
+    assert set(rows) == {"SCHEME", *(record.scheme for record in known_engines())}
+    schemes = list(rows)[1:]  # the installed engines first, then the installable ones
+    assert schemes.index("unix") < schemes.index("aiocache+memory")
+
+
+def test_engines_installed_only(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "engines", "--installed")
+    assert code == 0
+    assert set(_table(out)) == {"SCHEME", *available_engines()}
+    assert "not installed" not in out
 
 
 def test_engines_shows_a_broken_install(
@@ -588,11 +612,13 @@ def test_engines_shows_a_broken_install(
         return registry_engine_class(scheme)
 
     monkeypatch.setattr("twat_cache_cli.engines.engine_class", engine_class)
-    rows = {row.scheme: row for row in engines_module.installed_engines()}
+    rows = {row.scheme: row for row in engines_module.engine_rows()}
     assert not rows["redis"].ok
     assert rows["redis"].package == "twat-cache-redis 0.1.0"
-    assert rows["builtin"].package == "?"
+    assert rows["builtin"].package == "twat-cache 3.0.0 (built in)"
+    assert not rows["builtin"].ok
     assert rows["memory"].ok
+    assert not rows["s3"].installed
     code, out, _ = run(capsys, "engines")
     assert code == 0
     assert "BROKEN: the 'redis' engine failed to import (boom)" in out
@@ -651,13 +677,14 @@ def test_value_helpers() -> None:
         parse_value("nope", as_json=True)
 
 
-def test_scrub() -> None:
+def test_messages_are_redacted_by_cores_one_function() -> None:
     url = f"redis://u:{PASSWORD}@h:6379/0?token=t0ken"
     message = f"failed: {url}; auth {PASSWORD} rejected; secret {SECRET}"
-    shown = scrub(message, url, [SECRET, ""])
+    shown = redact_text(message, SECRET, "", url=url)
     assert shown == "failed: redis://u:***@h:6379/0?token=***; auth *** rejected; secret ***"
-    assert scrub("at [::1", "redis://[::1", ()) == "at [::1"  # a URL that does not parse
-    assert scrub("plain", None) == "plain"
+    assert redact_text("at [::1", url="redis://[::1") == "at [::1"  # a URL that does not parse
+    assert redact_text("plain", url=None) == "plain"
+    assert not hasattr(values_module, "scrub")  # the CLI keeps no copy of its own
 
 
 # -- a real Redis ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Redis is the harness' redis-server on a loopback port (tools/twat_cache_harness)
 from __future__ import annotations
 
 import itertools
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -241,7 +242,7 @@ def test_options_map_onto_twat_cache(make: Callable[..., TwatCache]) -> None:
     backend = make(OPTIONS={"MAX_ENTRIES": 2, "CULL_FREQUENCY": 3, "serializer": "json"})
     assert backend.twat_cache.config.maxsize == 2
     assert backend.twat_cache.config.serializer == "json"
-    assert backend.twat_cache.config.strict  # failures are told apart, then answered Django's way
+    assert not backend.twat_cache.config.strict  # fail-open; writes say whether they happened
     assert TwatCache("builtin://", {}).twat_cache.config.namespace == DEFAULT_NAMESPACE
     with pytest.raises(ConfigurationError, match="TIMEOUT"):
         TwatCache("builtin://", {"OPTIONS": {"ttl": 5}})
@@ -345,6 +346,17 @@ def test_unpicklable_values_raise(cache: TwatCache) -> None:
     with pytest.raises(SerializationError):
         cache.add("new", threading.Lock())
     assert cache.get("k") == "old"
+
+
+def test_unpicklable_values_raise_pickle_error_as_django_expects(cache: TwatCache) -> None:
+    """Django's own cache tests (test_set_fail_on_pickleerror) expect pickle.PickleError."""
+    cache.set("k", "old")
+    with pytest.raises(pickle.PickleError):
+        cache.set("k", threading.Lock())
+    with pytest.raises(pickle.PickleError):
+        cache.add("unpicklable", threading.Lock())
+    assert cache.get("k") == "old"
+    assert not cache.has_key("unpicklable")
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from twat_cache.constants import NAMESPACE_PATTERN, NAMESPACE_RULE
 from twat_cache.engines.base import BaseAsyncBackend
 from twat_cache.engines.resources import AsyncResource
 from twat_cache.exceptions import CacheOperationError, ConfigurationError, TwatCacheError
@@ -33,7 +34,7 @@ from twat_cache.urls import EngineURL, parse_url
 from twat_cache_aio.memcached_store import MemcachedStore
 from twat_cache_aio.memory_store import MemoryStore
 from twat_cache_aio.redis_store import RedisStore
-from twat_cache_aio.store import NAMESPACE, Store
+from twat_cache_aio.store import Store
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -91,10 +92,8 @@ class AiocacheBackend(BaseAsyncBackend):
         namespace: str = "default",
         **options: object,
     ) -> None:
-        if not isinstance(namespace, str) or not NAMESPACE.fullmatch(namespace):
-            raise ConfigurationError(
-                "namespace", namespace, "1-64 characters among letters, digits, '_', '.', '-'"
-            )
+        if not isinstance(namespace, str) or not NAMESPACE_PATTERN.fullmatch(namespace):
+            raise ConfigurationError("namespace", namespace, NAMESPACE_RULE)
         if os.environ.get("AIOCACHE_DISABLE") == "1":
             raise ConfigurationError(
                 "environment variable AIOCACHE_DISABLE",

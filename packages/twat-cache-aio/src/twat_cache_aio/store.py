@@ -18,7 +18,6 @@ underneath (``cache.raw``, still under aiocache's timeout) where it does not:
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -26,9 +25,7 @@ from aiocache.serializers import NullSerializer
 from twat_cache.exceptions import BackendError, EngineNotAvailableError
 from twat_cache.protocols import Capabilities
 
-__all__ = ["NAMESPACE", "Store", "bytes_serializer", "missing_client"]
-
-NAMESPACE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # what a namespace may be (safe in every key)
+__all__ = ["Store", "bytes_serializer", "missing_client"]
 
 
 def bytes_serializer() -> Any:

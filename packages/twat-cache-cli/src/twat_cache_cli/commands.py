@@ -22,7 +22,7 @@ from twat_cache.exceptions import CacheOperationError
 from twat_cache.registry import engine_class
 from twat_cache.urls import redact
 
-from twat_cache_cli.engines import installed_engines
+from twat_cache_cli.engines import engine_rows
 from twat_cache_cli.values import format_key, format_value, parse_value
 
 __all__ = ["COMMANDS", "ExitCode", "UsageError", "cache_url", "secret_from_env"]
@@ -123,10 +123,10 @@ def _listed_keys(cache: Cache) -> Generator[Any, None, None]:
 
 
 def cmd_engines(args: argparse.Namespace) -> int:
-    """Print which engine serves each URL scheme, and the package that brings it."""
+    """Print which engine serves each URL scheme, from which package, and what to install."""
     table = [("SCHEME", "PACKAGE", "ENGINE")] + [
         (row.scheme, row.package, row.engine if row.ok else f"BROKEN: {row.engine}")
-        for row in installed_engines()
+        for row in engine_rows(installed_only=args.installed)
     ]
     widths = [max(len(line[column]) for line in table) for column in (0, 1)]
     for scheme, package, engine in table:

@@ -1,66 +1,76 @@
-"""Which engine serves each URL scheme in this environment, and which package brings it."""
+"""Which engine serves each URL scheme here, and what to install for the others.
+
+Every row comes from :func:`twat_cache.registry.known_engines`: the CLI keeps no
+list of its own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points, version
 
 from twat_cache.exceptions import EngineNotAvailableError
-from twat_cache.registry import ENTRY_POINT_GROUP, available_engines, engine_class
+from twat_cache.registry import EngineRecord, engine_class, known_engines
 
-__all__ = ["EngineRow", "installed_engines"]
-
-_CORE = "twat-cache-core"
+__all__ = ["EngineRow", "engine_rows"]
 
 
 @dataclass(frozen=True)
 class EngineRow:
-    """One URL scheme and what serves it.
+    """One URL scheme and what serves it, as ``twat-cache engines`` prints it.
 
     Attributes:
         scheme: The URL scheme (``redis``, ``disk``...).
-        package: The distribution and version that provides the engine, or how it
-            got there (``twat-cache-core 0.1.0 (built in)``, ``registered at run time``).
-        engine: The engine class as ``module.Class``, or why it cannot be loaded.
-        ok: Whether the engine class could be imported.
+        package: The distribution and version that provides the engine, how it
+            got there (``registered at run time``), or ``twat-cache-redis (not
+            installed)``.
+        engine: The engine class as ``module.Class``, why it cannot be loaded, or
+            the command that installs it.
+        installed: Whether the scheme can be used here.
+        ok: False for an installed engine whose class cannot be imported.
     """
 
     scheme: str
     package: str
     engine: str
+    installed: bool = True
     ok: bool = True
 
 
-def _top(module: str) -> str:
-    return module.split(".", 1)[0]
+def _row(record: EngineRecord) -> EngineRow:
+    if not record.installed:
+        return EngineRow(
+            record.scheme,
+            f"{record.distribution} (not installed)",
+            record.install_command or "",
+            installed=False,
+        )
+    if record.distribution is None:
+        package = "registered at run time"
+    else:
+        package = " ".join(filter(None, (record.distribution, record.version)))
+        if record.engine.startswith("twat_cache."):  # builtin://, memory:// without the package
+            package += " (built in)"
+    try:
+        cls = engine_class(record.scheme)
+    except EngineNotAvailableError as exc:  # an installed engine that fails to import
+        return EngineRow(record.scheme, package, str(exc), ok=False)
+    return EngineRow(record.scheme, package, f"{cls.__module__}.{cls.__qualname__}")
 
 
-def installed_engines() -> list[EngineRow]:
-    """Return one row per scheme that ``Cache(url)`` accepts here, sorted by scheme.
+def engine_rows(*, installed_only: bool = False) -> list[EngineRow]:
+    """Return one row per scheme, sorted: installed engines, then those that can be installed.
 
-    Every engine class is imported, so that a broken install shows up as a row
-    with ``ok=False`` and the import error, instead of failing on first use.
+    Each installed engine class is imported, so that a broken install shows up
+    as a row with ``ok=False`` and the import error, instead of failing on first use.
+
+    Args:
+        installed_only: Leave out the engines that are not installed.
 
     Example:
-        >>> [row.scheme for row in installed_engines()][:1]
+        >>> [row.scheme for row in engine_rows(installed_only=True)][:1]
         ['builtin']
     """
-    points = {ep.name.lower(): ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    rows = []
-    for scheme in available_engines():
-        entry = points.get(scheme)
-        try:
-            cls = engine_class(scheme)
-        except EngineNotAvailableError as exc:  # an installed engine that fails to import
-            package = f"{entry.dist.name} {entry.dist.version}" if entry and entry.dist else "?"
-            rows.append(EngineRow(scheme, package, str(exc), ok=False))
-            continue
-        module = _top(cls.__module__)
-        if entry is not None and entry.dist is not None and _top(entry.module) == module:
-            package = f"{entry.dist.name} {entry.dist.version}"
-        elif module == "twat_cache":  # builtin://, and memory:// without twat-cache-memory
-            package = f"{_CORE} {version(_CORE)} (built in)"
-        else:  # twat_cache.registry.register_engine(), which wins over an entry point
-            package = "registered at run time"
-        rows.append(EngineRow(scheme, package, f"{cls.__module__}.{cls.__qualname__}"))
-    return rows
+    rows = [_row(record) for record in known_engines()]
+    if installed_only:
+        return [row for row in rows if row.installed]
+    return sorted(rows, key=lambda row: (not row.installed, row.scheme))

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 
 from twat_cache.config import SERIALIZERS
 from twat_cache.exceptions import ConfigurationError, EngineNotAvailableError, TwatCacheError
+from twat_cache.urls import redact_text
 
 from twat_cache_cli.commands import COMMANDS, URL_VARIABLE, ExitCode, UsageError
-from twat_cache_cli.values import scrub
 
 __all__ = ["build_parser", "main"]
 
@@ -47,7 +47,7 @@ def _version_text() -> str:
 
     from twat_cache_cli import __version__
 
-    return f"twat-cache-cli {__version__} (twat-cache-core {core_version})"
+    return f"twat-cache-cli {__version__} (twat-cache {core_version})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
             )
         return sub
 
-    command("engines", "which engine serves each URL scheme here, from which package", url=False)
+    engines = command(
+        "engines",
+        "which engine serves each URL scheme here, from which package, and what to install",
+        url=False,
+    )
+    engines.add_argument(
+        "--installed", action="store_true", help="leave out the engines that are not installed"
+    )
     command("ping", "write, read back and delete a private key; print the latency of each")
     get = command("get", "print the value under KEY")
     get.add_argument("key", metavar="KEY")
@@ -150,7 +157,7 @@ class _RedactingFormatter(logging.Formatter):
         self.secrets = tuple(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        return scrub(super().format(record), self.url, self.secrets)
+        return redact_text(super().format(record), *self.secrets, url=self.url)
 
 
 @contextmanager
@@ -215,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return COMMANDS[args.command](args)
         except (UsageError, TwatCacheError) as exc:
             code = next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
-            print(f"twat-cache: error: {scrub(str(exc), url, hidden)}", file=sys.stderr)
+            print(f"twat-cache: error: {redact_text(str(exc), *hidden, url=url)}", file=sys.stderr)
             return code
         except BrokenPipeError:
             _silence_stdout()

@@ -1,14 +1,12 @@
-"""How values cross the command line: read from argv, printed, and kept out of messages."""
+"""How values cross the command line: read from argv and printed."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 
 from twat_cache.exceptions import ConfigurationError
-from twat_cache.urls import parse_url, redact
 
-__all__ = ["format_key", "format_value", "parse_value", "scrub"]
+__all__ = ["format_key", "format_value", "parse_value"]
 
 
 def format_value(value: object) -> str:
@@ -62,32 +60,3 @@ def parse_value(text: str, *, as_json: bool) -> object:
         return json.loads(text)
     except ValueError as exc:
         raise ConfigurationError("VALUE", text, f"a JSON document with --json ({exc})") from None
-
-
-def scrub(message: str, url: str | None, secrets: Iterable[str] = ()) -> str:
-    """Return ``message`` with the URL's password and every secret replaced by ``***``.
-
-    Engines already keep passwords out of their messages; this is the CLI's own
-    guarantee for whatever reaches the terminal.
-
-    Args:
-        message: An error message.
-        url: The cache URL the message may quote, with its password.
-        secrets: Other values that must not be shown (the HMAC secret).
-
-    Example:
-        >>> scrub("cannot reach redis://:pw@h:6379", "redis://:pw@h:6379")
-        'cannot reach redis://:***@h:6379'
-    """
-    hidden = [s for s in secrets if s]
-    if url:
-        message = message.replace(url, redact(url))
-        try:
-            password = parse_url(url).password
-        except ConfigurationError:  # a malformed URL: its raw form was replaced above
-            password = None
-        if password:
-            hidden.append(password)
-    for secret in sorted(hidden, key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message

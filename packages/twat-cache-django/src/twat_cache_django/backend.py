@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Final, Literal, TypeVar
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, Literal
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
-from twat_cache import BackendError, Cache, ConfigurationError
+from twat_cache import Cache, ConfigurationError
 from twat_cache.config import resolve_config
 from twat_cache.copies import freeze, thaw
 
@@ -24,8 +24,6 @@ __all__ = ["DEFAULT_NAMESPACE", "TwatCache", "close_shared_caches", "shared_cach
 
 DEFAULT_NAMESPACE = "django"
 """The twat-cache namespace of a Django cache whose ``OPTIONS`` name none."""
-
-T = TypeVar("T")
 
 
 class _Expiry(enum.Enum):
@@ -35,7 +33,6 @@ class _Expiry(enum.Enum):
 _NOW: Final = _Expiry.NOW
 # an add() that expires at once writes for at most this long (if its delete is lost)
 _MOMENT = 1.0
-_ABSENT: Final = object()
 
 _shared: dict[tuple[str, str], Cache] = {}
 _shared_lock = threading.Lock()
@@ -58,28 +55,26 @@ def _twat_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def shared_cache(location: str, options: Mapping[str, Any]) -> tuple[Cache, bool]:
+def shared_cache(location: str, options: Mapping[str, Any]) -> Cache:
     """Return the twat-cache :class:`~twat_cache.Cache` for ``LOCATION`` and ``OPTIONS``.
 
     One cache (and so one connection pool, or one in-process store) serves every
-    thread and every alias with the same settings. It is built with ``strict=True``
-    so that the backend knows which calls failed; the returned flag is the
-    ``strict`` the user asked for (failures raise only then).
+    thread and every alias with the same settings. It fails open unless
+    ``OPTIONS`` ask ``strict``: a failed read is a miss, a failed write answers
+    False (the cache's writes say whether they happened).
 
     Raises:
         ConfigurationError: for a bad URL or option, naming the field.
         EngineNotAvailableError: when the engine's package is not installed.
     """
     twat_options = _twat_options(options)
-    strict = bool(twat_options.pop("strict", False))
     signature = (location, repr(sorted(twat_options.items())))
     with _shared_lock:
         cache = _shared.get(signature)
         if cache is None or cache.closed:
-            config = resolve_config(location or None, strict=True, **twat_options)
-            cache = Cache(config=config)
+            cache = Cache(config=resolve_config(location or None, **twat_options))
             _shared[signature] = cache
-    return cache, strict
+    return cache
 
 
 def close_shared_caches() -> None:
@@ -121,16 +116,16 @@ class TwatCache(BaseCache):
         super().__init__(params)
         self._location = location
         self._options: Mapping[str, Any] = params.get("OPTIONS") or {}
-        self._twat, self._strict = shared_cache(location, self._options)
+        self._twat = shared_cache(location, self._options)
 
     @property
     def twat_cache(self) -> Cache:
-        """The twat-cache :class:`~twat_cache.Cache` behind this backend (built ``strict``).
+        """The twat-cache :class:`~twat_cache.Cache` behind this backend.
 
         After :func:`close_shared_caches`, the next call opens the engine again.
         """
         if self._twat.closed:
-            self._twat, self._strict = shared_cache(self._location, self._options)
+            self._twat = shared_cache(self._location, self._options)
         return self._twat
 
     def _ttl(self, timeout: Any) -> float | Literal[_Expiry.NOW] | None:
@@ -141,23 +136,6 @@ class TwatCache(BaseCache):
         if timeout <= 0:
             return _NOW
         return float(timeout)
-
-    def _guard(self, fallback: T, call: Callable[..., T], *args: Any) -> T:
-        """Run ``call``; a backend failure answers ``fallback`` unless OPTIONS ask ``strict``."""
-        try:
-            return call(*args)
-        except BackendError:
-            if self._strict:
-                raise
-            return fallback
-
-    async def _aguard(self, fallback: T, call: Callable[..., Awaitable[T]], *args: Any) -> T:
-        try:
-            return await call(*args)
-        except BackendError:
-            if self._strict:
-                raise
-            return fallback
 
     def _value(self, value: Any) -> Any:
         """What to store: in-process engines keep a pickled copy (see :mod:`twat_cache.copies`)."""
@@ -174,16 +152,16 @@ class TwatCache(BaseCache):
         made, value = self.make_and_validate_key(key, version=version), self._value(value)
         ttl = self._ttl(timeout)
         if ttl is _NOW:  # as Django's backends: True when the key was free, nothing kept
-            added = self._guard(False, self.twat_cache.add, made, value, _MOMENT)
+            added = self.twat_cache.add(made, value, _MOMENT)
             if added:
-                self._guard(False, self.twat_cache.delete, made)
+                self.twat_cache.delete(made)
             return added
-        return self._guard(False, self.twat_cache.add, made, value, ttl)
+        return self.twat_cache.add(made, value, ttl)
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         """Return the value under ``key``, or ``default``."""
         made = self.make_and_validate_key(key, version=version)
-        return thaw(self._guard(default, self.twat_cache.get, made, default))
+        return thaw(self.twat_cache.get(made, default))
 
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
@@ -192,33 +170,33 @@ class TwatCache(BaseCache):
         made = self.make_and_validate_key(key, version=version)
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            self._guard(False, self.twat_cache.delete, made)
+            self.twat_cache.delete(made)
         else:
-            self._guard(None, self.twat_cache.set, made, self._value(value), ttl)
+            self.twat_cache.set(made, self._value(value), ttl)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         """Give ``key`` a new timeout; return whether it was present."""
         made = self.make_and_validate_key(key, version=version)
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            return self._guard(False, self.twat_cache.delete, made)
-        return self._guard(False, self.twat_cache.touch, made, ttl)
+            return self.twat_cache.delete(made)
+        return self.twat_cache.touch(made, ttl)
 
     def delete(self, key: Any, version: int | None = None) -> bool:
         """Remove ``key``; return whether it was present."""
         made = self.make_and_validate_key(key, version=version)
-        return self._guard(False, self.twat_cache.delete, made)
+        return self.twat_cache.delete(made)
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         """Return ``{key: value}`` for the keys present, in one round trip where possible."""
         made = self._keys(keys, version)
-        found: dict[str, Any] = self._guard({}, self.twat_cache.get_many, made)
+        found = self.twat_cache.get_many(made)
         return {made[k]: thaw(value) for k, value in found.items()}
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
         """Return whether ``key`` holds a live value."""
         made = self.make_and_validate_key(key, version=version)
-        return self._guard(False, self.twat_cache.__contains__, made)
+        return made in self.twat_cache
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         """Add ``delta`` to the integer under ``key`` atomically; return the new value.
@@ -240,21 +218,20 @@ class TwatCache(BaseCache):
         made = self._keys(data, version)
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            self._guard(0, self.twat_cache.delete_many, list(made))
+            self.twat_cache.delete_many(list(made))
             return []
         items = {k: self._value(data[key]) for k, key in made.items()}
-        written = self._guard(False, _wrote(self.twat_cache.set_many), items, ttl)
-        return [] if written else list(made.values())
+        return [] if self.twat_cache.set_many(items, ttl) else list(made.values())
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         """Remove ``keys``."""
         made = list(self._keys(keys, version))
         if made:
-            self._guard(0, self.twat_cache.delete_many, made)
+            self.twat_cache.delete_many(made)
 
     def clear(self) -> None:
         """Remove every entry of this cache's namespace (nothing outside it)."""
-        self._guard(None, self.twat_cache.clear)
+        self.twat_cache.clear()
 
     def close(self, **kwargs: Any) -> None:
         """Keep the engine open: it is shared by every thread (see :func:`close_shared_caches`).
@@ -271,16 +248,16 @@ class TwatCache(BaseCache):
         made, value = self.make_and_validate_key(key, version=version), self._value(value)
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            added = await self._aguard(False, self.twat_cache.aadd, made, value, _MOMENT)
+            added = await self.twat_cache.aadd(made, value, _MOMENT)
             if added:
-                await self._aguard(False, self.twat_cache.adelete, made)
+                await self.twat_cache.adelete(made)
             return added
-        return await self._aguard(False, self.twat_cache.aadd, made, value, ttl)
+        return await self.twat_cache.aadd(made, value, ttl)
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         """Async :meth:`get`."""
         made = self.make_and_validate_key(key, version=version)
-        return thaw(await self._aguard(default, self.twat_cache.aget, made, default))
+        return thaw(await self.twat_cache.aget(made, default))
 
     async def aset(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
@@ -289,9 +266,9 @@ class TwatCache(BaseCache):
         made = self.make_and_validate_key(key, version=version)
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            await self._aguard(False, self.twat_cache.adelete, made)
+            await self.twat_cache.adelete(made)
         else:
-            await self._aguard(None, self.twat_cache.aset, made, self._value(value), ttl)
+            await self.twat_cache.aset(made, self._value(value), ttl)
 
     async def atouch(
         self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
@@ -300,24 +277,25 @@ class TwatCache(BaseCache):
         made = self.make_and_validate_key(key, version=version)
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            return await self._aguard(False, self.twat_cache.adelete, made)
-        return await self._aguard(False, self.twat_cache.atouch, made, ttl)
+            return await self.twat_cache.adelete(made)
+        return await self.twat_cache.atouch(made, ttl)
 
     async def adelete(self, key: Any, version: int | None = None) -> bool:
         """Async :meth:`delete`."""
         made = self.make_and_validate_key(key, version=version)
-        return await self._aguard(False, self.twat_cache.adelete, made)
+        return await self.twat_cache.adelete(made)
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         """Async :meth:`get_many`."""
         made = self._keys(keys, version)
-        found: dict[str, Any] = await self._aguard({}, self.twat_cache.aget_many, made)
+        found = await self.twat_cache.aget_many(made)
         return {made[k]: thaw(value) for k, value in found.items()}
 
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
         """Async :meth:`has_key`."""
         made = self.make_and_validate_key(key, version=version)
-        return await self._aguard(_ABSENT, self.twat_cache.aget, made, _ABSENT) is not _ABSENT
+        absent = object()
+        return await self.twat_cache.aget(made, absent) is not absent
 
     async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         """Async :meth:`incr`."""
@@ -333,39 +311,20 @@ class TwatCache(BaseCache):
         made = self._keys(data, version)
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            await self._aguard(0, self.twat_cache.adelete_many, list(made))
+            await self.twat_cache.adelete_many(list(made))
             return []
         items = {k: self._value(data[key]) for k, key in made.items()}
-        written = await self._aguard(False, _awrote(self.twat_cache.aset_many), items, ttl)
-        return [] if written else list(made.values())
+        return [] if await self.twat_cache.aset_many(items, ttl) else list(made.values())
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         """Async :meth:`delete_many`."""
         made = list(self._keys(keys, version))
         if made:
-            await self._aguard(0, self.twat_cache.adelete_many, made)
+            await self.twat_cache.adelete_many(made)
 
     async def aclear(self) -> None:
         """Async :meth:`clear`."""
-        await self._aguard(None, self.twat_cache.aclear)
+        await self.twat_cache.aclear()
 
     async def aclose(self, **kwargs: Any) -> None:
         """Async :meth:`close` (the engine stays open)."""
-
-
-def _wrote(call: Callable[..., object]) -> Callable[..., bool]:
-    """Wrap a write that returns nothing into one that answers True once it returned."""
-
-    def write(*args: Any) -> bool:
-        call(*args)
-        return True
-
-    return write
-
-
-def _awrote(call: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[bool]]:
-    async def write(*args: Any) -> bool:
-        await call(*args)
-        return True
-
-    return write

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
-from collections.abc import Callable
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal
 
 from flask import Flask
 from flask_caching.backends.base import BaseCache
 from twat_cache import BackendError, Cache, ConfigurationError
 from twat_cache.config import resolve_config
+from twat_cache.constants import NAMESPACE_PATTERN
 from twat_cache.copies import freeze, thaw
 
 __all__ = ["DEFAULT_NAMESPACE", "TwatCache"]
@@ -26,11 +25,8 @@ __all__ = ["DEFAULT_NAMESPACE", "TwatCache"]
 DEFAULT_NAMESPACE = "flask"
 """The namespace used when neither ``namespace`` nor a namespace-like key prefix is given."""
 
-T = TypeVar("T")
 Timeout = int | float | dt.timedelta | None
 
-# the names twat-cache accepts as a namespace (see twat_cache.config.CacheConfig)
-_NAMESPACE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 # an add() that expires at once writes for at most this long (if its delete is lost)
 _MOMENT = 1.0
 
@@ -90,14 +86,12 @@ class TwatCache(BaseCache):
             )
         self.key_prefix = key_prefix or ""
         if "namespace" not in options:
-            if _NAMESPACE_NAME.match(self.key_prefix):
+            if NAMESPACE_PATTERN.fullmatch(self.key_prefix):
                 options["namespace"], self.key_prefix = self.key_prefix, ""
             else:
                 options["namespace"] = DEFAULT_NAMESPACE
-        # strict inside, so that each call knows whether it failed; the user's strict decides
-        # whether a failure raises or gets Flask-Caching's answer (None, False, [])
-        self._strict = bool(options.pop("strict", False))
-        self._cache = Cache(config=resolve_config(url, strict=True, **options))
+        # fail-open unless strict: writes say whether they happened, reads miss
+        self._cache = Cache(config=resolve_config(url, **options))
 
     @classmethod
     def factory(
@@ -123,7 +117,7 @@ class TwatCache(BaseCache):
 
     @property
     def twat_cache(self) -> Cache:
-        """The twat-cache :class:`~twat_cache.Cache` behind this backend (built ``strict``)."""
+        """The twat-cache :class:`~twat_cache.Cache` behind this backend."""
         return self._cache
 
     def _key(self, key: str) -> str:
@@ -143,69 +137,60 @@ class TwatCache(BaseCache):
             return _NOW
         return float(seconds)
 
-    def _guard(self, fallback: T, call: Callable[..., T], *args: Any) -> T:
-        """Run ``call``; a backend failure answers ``fallback`` unless ``strict`` was asked."""
-        try:
-            return call(*args)
-        except BackendError:
-            if self._strict:
-                raise
-            return fallback
-
-    def _written(self, call: Callable[..., object], *args: Any) -> bool:
-        def write() -> bool:
-            call(*args)
-            return True
-
-        return self._guard(False, write)
+    def _removed(self, keys: list[str]) -> bool:
+        """Delete ``keys``; return False when the backend failed (an absent key is no failure)."""
+        errors = self._cache.stats.errors
+        self._cache.delete_many(keys)
+        # delete_many counts the keys that were present, so a failure shows in the error count
+        return self._cache.stats.errors == errors
 
     def get(self, key: str) -> Any:
         """Return the value under ``key``, or ``None``."""
-        return thaw(self._guard(None, self._cache.get, self._key(key)))
+        return thaw(self._cache.get(self._key(key)))
 
     def has(self, key: str) -> bool:
         """Return whether ``key`` holds a live value."""
-        return self._guard(False, self._cache.__contains__, self._key(key))
+        return self._key(key) in self._cache
 
     def set(self, key: str, value: Any, timeout: Timeout = None) -> bool:
-        """Store ``value``; return False when the backend failed.
+        """Store ``value``; return False when the backend declined it or failed.
 
         Raises:
             SerializationError: when the value cannot be serialized.
         """
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            return self._written(self._cache.delete, self._key(key))
-        return self._written(self._cache.set, self._key(key), self._value(value), ttl)
+            return self._removed([self._key(key)])
+        return self._cache.set(self._key(key), self._value(value), ttl)
 
     def add(self, key: str, value: Any, timeout: Timeout = None) -> bool:
         """Store ``value`` only if ``key`` is absent; return whether it was stored."""
         ttl, value = self._ttl(timeout), self._value(value)
         if ttl is _NOW:  # True when the key was free, but nothing is kept
-            added = self._guard(False, self._cache.add, self._key(key), value, _MOMENT)
+            added = self._cache.add(self._key(key), value, _MOMENT)
             if added:
-                self._guard(False, self._cache.delete, self._key(key))
+                self._cache.delete(self._key(key))
             return added
-        return self._guard(False, self._cache.add, self._key(key), value, ttl)
+        return self._cache.add(self._key(key), value, ttl)
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it was present."""
-        return self._guard(False, self._cache.delete, self._key(key))
+        return self._cache.delete(self._key(key))
 
     def get_many(self, *keys: str) -> list[Any]:
         """Return the values of ``keys`` in order (``None`` for a miss), in one round trip."""
         made = [self._key(key) for key in keys]
-        found: dict[str, Any] = self._guard({}, self._cache.get_many, made)
+        found = self._cache.get_many(made)
         return [thaw(found.get(key)) for key in made]
 
     def set_many(self, mapping: dict[str, Any], timeout: Timeout = None) -> list[Any]:
         """Store every item; return the keys stored (all of them, or none on a failure)."""
         ttl = self._ttl(timeout)
         if ttl is _NOW:
-            written = self._written(self._cache.delete_many, [self._key(k) for k in mapping])
+            written = self._removed([self._key(k) for k in mapping])
         else:
             items = {self._key(key): self._value(value) for key, value in mapping.items()}
-            written = self._written(self._cache.set_many, items, ttl)
+            written = self._cache.set_many(items, ttl)
         return list(mapping) if written else []
 
     def delete_many(self, *keys: str) -> list[Any]:
@@ -214,7 +199,7 @@ class TwatCache(BaseCache):
         Raises:
             RuntimeError: when the backend failed and ``ignore_delete_many_errors`` is False.
         """
-        if self._written(self._cache.delete_many, [self._key(key) for key in keys]):
+        if self._removed([self._key(key) for key in keys]):
             return list(keys)
         if not self.ignore_delete_many_errors:
             raise RuntimeError(f"Failed to delete keys: {list(keys)}")
@@ -222,7 +207,7 @@ class TwatCache(BaseCache):
 
     def clear(self) -> bool:
         """Remove every entry of this cache's namespace; return False when the backend failed."""
-        return self._written(self._cache.clear)
+        return self._cache.clear()
 
     def inc(self, key: str, delta: int = 1) -> int | None:
         """Add ``delta`` to the integer under ``key`` atomically; a missing key starts at 0.
@@ -233,7 +218,12 @@ class TwatCache(BaseCache):
         Raises:
             TypeError: when the value is not an integer.
         """
-        return self._guard(None, self._increment, self._key(key), delta)
+        try:
+            return self._increment(self._key(key), delta)
+        except BackendError:  # a counter has no fail-open answer in core; Flask's is None
+            if self._cache.config.strict:
+                raise
+            return None
 
     def dec(self, key: str, delta: int = 1) -> int | None:
         """Subtract ``delta`` (see :meth:`inc`)."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymemcache.client.base import Client
 from twat_cache.config import CacheConfig
+from twat_cache.constants import NAMESPACE_PATTERN, NAMESPACE_RULE
 from twat_cache.engines.base import BaseBackend
 from twat_cache.engines.generations import Generations
 from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError
@@ -27,7 +28,6 @@ from twat_cache_memcached.protocol import (
     DEFAULT_ITEM_SIZE_LIMIT,
     DEFAULT_PORT,
     MAX_KEY_LENGTH,
-    NAMESPACE,
     parse_size,
     physical_key,
     to_exptime,
@@ -94,10 +94,8 @@ class MemcachedBackend(BaseBackend):
         retry_attempts: int = 2,
         item_size_limit: int = DEFAULT_ITEM_SIZE_LIMIT,
     ) -> None:
-        if not isinstance(namespace, str) or not NAMESPACE.fullmatch(namespace):
-            raise ConfigurationError(
-                "namespace", namespace, "1-64 characters among letters, digits, '_', '.', '-'"
-            )
+        if not isinstance(namespace, str) or not NAMESPACE_PATTERN.fullmatch(namespace):
+            raise ConfigurationError("namespace", namespace, NAMESPACE_RULE)
         if not servers:
             raise ConfigurationError("servers", servers, "at least one (host, port) pair")
         super().__init__(namespace)

@@ -17,7 +17,6 @@ __all__ = [
     "DEFAULT_ITEM_SIZE_LIMIT",
     "DEFAULT_PORT",
     "MAX_KEY_LENGTH",
-    "NAMESPACE",
     "parse_size",
     "physical_key",
     "to_exptime",
@@ -28,7 +27,6 @@ DEFAULT_ITEM_SIZE_LIMIT = 1024 * 1024  # memcached's default -I
 MAX_KEY_LENGTH = 250  # memcached's limit, in bytes
 _RELATIVE_EXPTIME_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
 _SIZE = re.compile(r"(\d+)([kKmM]?)")
-NAMESPACE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # what a namespace may be (safe in a key)
 
 
 def physical_key(namespace: str, generation: int, key: str) -> str:

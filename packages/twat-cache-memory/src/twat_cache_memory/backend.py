@@ -19,6 +19,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 import cachetools
+from twat_cache.constants import DEFAULT_MAXSIZE
 from twat_cache.engines.base import BaseBackend
 from twat_cache.exceptions import CacheValueError, ConfigurationError
 
@@ -32,9 +33,6 @@ POLICIES: Final = ("lru", "lfu", "fifo", "rr", "ttl")
 """The eviction policies: least recently used, least frequently used, first in
 first out, random replacement, and ``ttl`` (expired entries are purged on every
 write, then least recently used)."""
-
-DEFAULT_MAXSIZE: Final = 4096
-"""The most entries kept when neither the config nor the URL says."""
 
 _MISSING: Final = object()
 _CONTAINERS: Final = (list, tuple, set, frozenset)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twat_cache.exceptions import BackendError, ConfigurationError
-from twat_cache.urls import EngineURL, parse_url
+from twat_cache.urls import EngineURL, parse_url, redact_text
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_TABLE", "SSL_MODES", "PostgresSettings"]
 
@@ -153,9 +153,7 @@ class PostgresSettings:
             exc: The client's exception.
             what: What was being done, if not said by ``exc`` itself.
         """
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        if self.password:
-            reason = reason.replace(self.password, "***")
+        reason = redact_text(" ".join(str(exc).split()) or type(exc).__name__, self.password)
         if what:
             reason = f"{what}: {reason}"
         database = repr(self.dbname) if self.dbname else "(the user's default)"

@@ -24,7 +24,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 from twat_cache.exceptions import BackendError, ConfigurationError, TwatCacheError
-from twat_cache.urls import EngineURL, parse_url
+from twat_cache.urls import EngineURL, parse_url, redact_text
 
 __all__ = ["CLIENT_ERRORS", "SCHEMES", "RedisSettings", "Translate"]
 
@@ -192,9 +192,7 @@ class RedisSettings:
             operation: What was being done (``get``, ``clear``...).
             exc: The client's exception; the caller raises the result ``from exc``.
         """
-        detail = str(exc) or type(exc).__name__
-        if self.password:
-            detail = detail.replace(self.password, "***")
+        detail = redact_text(str(exc) or type(exc).__name__, self.password)
         return BackendError(
             f"redis at {self.address}: {operation} failed: {type(exc).__name__}: {detail}",
             engine="redis",

@@ -1,0 +1,94 @@
+"""twat-cache: one caching API for Python functions and objects, sync and async.
+
+The storage is picked by a URL (``memory://``, ``disk:///path``, ``redis://...``)
+and can change without touching the code::
+
+    from twat_cache import ucache
+
+    @ucache(ttl=60)
+    def slow(x: int) -> int: ...
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from twat_cache.cache import Cache
+from twat_cache.config import CacheConfig, CacheOptions
+from twat_cache.context import CacheContext, clear_cache, get_stats
+from twat_cache.decorators import (
+    AsyncCachedFunction,
+    CachedFunction,
+    CacheInfo,
+    acache,
+    bcache,
+    fcache,
+    mcache,
+    ucache,
+)
+from twat_cache.exceptions import (
+    BackendError,
+    BackendUnavailableError,
+    CacheKeyError,
+    CacheOperationError,
+    CacheValueError,
+    ConcurrencyError,
+    ConfigurationError,
+    EngineError,
+    EngineNotAvailableError,
+    NodeError,
+    PathError,
+    ResourceError,
+    SerializationError,
+    TwatCacheError,
+)
+from twat_cache.protocols import AsyncBackend, Backend, Capabilities
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the twat-cache 2.x names (``engine_context``...; see :mod:`twat_cache.legacy`)."""
+    if name.startswith("_"):  # import machinery probing a half-initialized module
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from twat_cache.legacy import module_attribute
+
+    return module_attribute(__name__, name)
+
+
+try:
+    __version__ = version("twat-cache")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AsyncBackend",
+    "AsyncCachedFunction",
+    "Backend",
+    "BackendError",
+    "BackendUnavailableError",
+    "Cache",
+    "CacheConfig",
+    "CacheContext",
+    "CacheInfo",
+    "CacheKeyError",
+    "CacheOperationError",
+    "CacheOptions",
+    "CacheValueError",
+    "CachedFunction",
+    "Capabilities",
+    "ConcurrencyError",
+    "ConfigurationError",
+    "EngineError",
+    "EngineNotAvailableError",
+    "NodeError",
+    "PathError",
+    "ResourceError",
+    "SerializationError",
+    "TwatCacheError",
+    "__version__",
+    "acache",
+    "bcache",
+    "clear_cache",
+    "fcache",
+    "get_stats",
+    "mcache",
+    "ucache",
+]

@@ -1,0 +1,41 @@
+"""The call path of a decorated function, written once.
+
+This async module is the source; ``twat_cache/_sync/calls.py`` is generated from
+it by ``bash tools/unasync``. The lookup itself is the cache's strategy
+(:meth:`~twat_cache.Cache.hit_path`); this module adds what happens on a miss:
+single flight, running the function, storing its result.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twat_cache.exceptions import CacheValueError
+from twat_cache.pipeline import AsyncCached, acaller
+from twat_cache.policies import AsyncSingleFlight
+
+if TYPE_CHECKING:
+    from twat_cache.decorators import Controller
+
+__all__ = ["acall_path"]
+
+
+def acall_path(ctl: Controller) -> AsyncCached:
+    """Return the cached call of ``ctl.func``: a hit is one engine read, a miss runs it once."""
+    cache = ctl.cache
+    afunc = acaller(ctl.func)
+    flight = AsyncSingleFlight()
+
+    async def arun_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = await afunc(*args, **kwargs)
+        try:
+            await cache.astore(key, result)
+        except CacheValueError as exc:
+            ctl.not_stored(exc)
+        return result
+
+    async def amiss(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # concurrent misses of one key run the function once (stampede protection)
+        return await flight.run(key, lambda: arun_and_store(key, args, kwargs))
+
+    return cache.ahit_path(ctl.key, ctl.nargs if ctl.bare else -1, amiss)

@@ -1,0 +1,337 @@
+"""The engine-facing half of :class:`~twat_cache.Cache`, written once.
+
+This async module is the source; ``twat_cache/_sync/ops.py`` is generated from it
+by ``bash tools/unasync`` (``aget`` becomes ``get``, ``async_backend`` becomes
+``backend``, ``await`` goes). Everything that does not wait lives in
+:class:`~twat_cache.pipeline.Pipeline`, shared by both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from typing import Any
+
+from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.pipeline import (
+    DEFAULT,
+    INCR_ANSWERS,
+    MISSING,
+    NONE_VALUE,
+    TAG_PREFIX,
+    TTL,
+    AsyncCached,
+    AsyncCall,
+    AsyncMiss,
+    KeyOf,
+    Pipeline,
+    T,
+    Tagged,
+    WriteVersions,
+)
+
+__all__ = ["AsyncOps"]
+
+
+class AsyncOps(Pipeline):
+    """The async operations of a cache (see :class:`~twat_cache.Cache`)."""
+
+    async def _acall(self, fallback: T, call: AsyncCall[T], *args: Any) -> T:
+        """Call the engine; a failure answers ``fallback`` (fail-open) or raises (strict)."""
+        if self._unavailable():
+            return fallback
+        try:
+            result = await call(*args)
+        except Exception as exc:
+            self._failed(exc)
+            return fallback
+        self._breaker.success()
+        return result
+
+    async def _acurrent_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
+        tags = list(tags)
+        backend = self.async_backend
+        found: Mapping[str, Any] = await self._acall(
+            {}, backend.get_many, [self._tag_key(t) for t in tags]
+        )
+        versions = self._versions_from(tags, found)
+        if create:
+            for tag, version in versions.items():
+                if version is None:
+                    start = time.time_ns()  # never reuse a version a lost counter once had
+                    await self._acall(False, backend.add, self._tag_key(tag), self._raw_int(start))
+                    again: Mapping[str, Any] = await self._acall(
+                        {}, backend.get_many, [self._tag_key(tag)]
+                    )
+                    versions[tag] = self._versions_from([tag], again)[tag]
+        return versions
+
+    async def _aversions_for_write(self, tags: Iterable[str]) -> WriteVersions:
+        tags = tuple(tags) or self.config.tags
+        return self._writable(await self._acurrent_versions(tags, create=True) if tags else {})
+
+    async def _acheck_tags(
+        self, value: Any, stored: dict[str, int], found: Mapping[Any, Any] | None
+    ) -> Any:
+        """``value`` if the tag versions it was written under are current, else MISSING."""
+        current = self._known_versions(stored, found)
+        if current is None:  # tags of its own, written through Cache.set(tags=...)
+            current = await self._acurrent_versions(stored, create=False)
+        return self._fresh(value, stored, current)
+
+    async def _asettle(self, key: Any, raw: Any, found: Mapping[Any, Any] | None) -> Any:
+        """Decode ``raw`` and check its tag versions: the live value, or MISSING (counted)."""
+        if raw is None:
+            return self._counted(MISSING)
+        value, stored = self._decode(key, raw)
+        if stored is not None and value is not MISSING:
+            value = await self._acheck_tags(value, stored, found)
+        return self._counted(value)
+
+    async def alookup(self, key: Any) -> Any:
+        """Return the live value under ``key``, or MISSING (counts a hit or a miss).
+
+        One engine read: with ``tags=`` configured the entry and its tag counters
+        are read together.
+        """
+        breaker = self._breaker
+        found: Mapping[Any, Any] | None = None
+        if breaker.open_until and self._unavailable():
+            raw = None
+        else:
+            try:
+                if self._tag_keys:
+                    found = await self.async_backend.get_many([key, *self._tag_keys])
+                    raw = found.get(key)
+                else:
+                    raw = await self.async_backend.get(key)
+            except Exception as exc:
+                self._read_failed(key, exc)
+                raw = None
+            else:
+                if breaker.open_until:
+                    breaker.success()
+        return await self._asettle(key, raw, found)
+
+    def ahit_path(self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss) -> AsyncCached:
+        """Return the call path of a decorated function over this cache.
+
+        Args:
+            key_of: Builds the (hashable) key from ``(args, kwargs)``.
+            nargs: On an in-process engine, calls with exactly this many positional
+                arguments key on the argument tuple itself (``-1``: never).
+            on_miss: Computes, stores and returns the result on a miss.
+
+        One engine read per call; the key is built once and handed to ``on_miss``.
+        """
+        stats, local_get = self.stats, self._local_get
+        if not self.local or self._tag_keys or self.capabilities.blocking:
+            alookup = self.alookup
+
+            async def looked_up(*args: Any, **kwargs: Any) -> Any:
+                key = key_of(args, kwargs)
+                value = await alookup(key)
+                if value is MISSING:
+                    return await on_miss(key, args, kwargs)
+                return value
+
+            return looked_up
+        # in-process, untagged, never blocking: the hot path is one dict read, inline (also
+        # from a coroutine, which it cannot stall)
+        get: Callable[[Any], Any] = self.backend.get
+        asettle = self._asettle
+
+        async def cached(*args: Any, **kwargs: Any) -> Any:
+            key = args if not kwargs and len(args) == nargs else key_of(args, kwargs)
+            try:
+                value = get(key)
+            except Exception as exc:  # unhashable arguments, or a failing engine
+                key, value = local_get(key, args, kwargs, key_of, exc)
+            if value is not None and type(value) is not Tagged:
+                stats.hits += 1
+                return None if value is NONE_VALUE else value
+            value = await asettle(key, value, None)
+            if value is MISSING:
+                return await on_miss(key, args, kwargs)
+            return value
+
+        return cached
+
+    async def astore(
+        self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()
+    ) -> bool:
+        """Encode and write ``value`` under a ready key; return whether it was written.
+
+        Raises:
+            SerializationError: when the value cannot be encoded (nothing is written).
+        """
+        versions = await self._aversions_for_write(tags)
+        if versions is MISSING:
+            return False
+        data = self._encode(value, versions)
+        return self._wrote(
+            await self._acall(False, self.async_backend.set, key, data, self._ttl(ttl))
+        )
+
+    async def aget(self, key: Hashable, default: Any = None) -> Any:
+        """Return the value under ``key``, or ``default`` when absent, expired or unreadable."""
+        value = await self.alookup(self._key(key))
+        return default if value is MISSING else value
+
+    async def aset(
+        self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()
+    ) -> bool:
+        """Store ``value`` under ``key``; return whether it was written.
+
+        False when the engine declined the value (too large, say) or failed
+        (fail-open); a failure raises :class:`~twat_cache.exceptions.BackendError`
+        only with ``strict=True``.
+
+        Args:
+            key: A string (any hashable for in-process engines).
+            value: Anything the serializer can encode.
+            ttl: Seconds to live; ``None`` for never; default: the cache's ``ttl``.
+            tags: Tags of this entry (see :meth:`invalidate_tags`).
+
+        Raises:
+            SerializationError: when the value cannot be encoded (the old entry stays);
+                it is also a :class:`pickle.PickleError`.
+        """
+        return await self.astore(self._key(key), value, ttl, tags)
+
+    async def aadd(self, key: Hashable, value: Any, ttl: TTL = DEFAULT) -> bool:
+        """Store ``value`` only if ``key`` is absent (atomic); return whether it was stored.
+
+        Raises:
+            SerializationError: when the value cannot be encoded.
+        """
+        versions = await self._aversions_for_write(())
+        if versions is MISSING:
+            return False
+        data = self._encode(value, versions)
+        return await self._acall(
+            False, self.async_backend.add, self._key(key), data, self._ttl(ttl)
+        )
+
+    async def adelete(self, key: Hashable) -> bool:
+        """Remove ``key``; return whether it was present."""
+        deleted = await self._acall(False, self.async_backend.delete, self._key(key))
+        self.stats.deletes += deleted
+        return deleted
+
+    async def aget_many(self, keys: Iterable[Hashable]) -> dict[Any, Any]:
+        """Return ``{key: value}`` for the keys present (one round trip where the engine can)."""
+        wanted = {self._key(k): k for k in keys}
+        backend = self.async_backend
+        found: Mapping[Any, Any] = await self._acall(
+            {}, backend.get_many, [*wanted, *self._tag_keys]
+        )
+        result: dict[Any, Any] = {}
+        for key, original in wanted.items():
+            raw = found.get(key)
+            if raw is None:
+                continue
+            value, stored = self._decode(key, raw)
+            if stored is not None and value is not MISSING:
+                value = await self._acheck_tags(value, stored, found)
+            if value is not MISSING:
+                result[original] = value
+        self.stats.hits += len(result)
+        self.stats.misses += len(wanted) - len(result)
+        return result
+
+    async def aset_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
+        """Store every item with the same ``ttl``; return whether all were written.
+
+        Raises:
+            SerializationError: when any value cannot be encoded (nothing is written).
+        """
+        versions = await self._aversions_for_write(())
+        if versions is MISSING:
+            return False
+        encoded = {self._key(k): self._encode(v, versions) for k, v in items.items()}
+        written = await self._acall(False, self.async_backend.set_many, encoded, self._ttl(ttl))
+        return self._wrote(written, len(encoded))
+
+    async def adelete_many(self, keys: Iterable[Hashable]) -> int:
+        """Remove ``keys``; return how many were present."""
+        made = [self._key(k) for k in keys]
+        count = await self._acall(0, self.async_backend.delete_many, made)
+        self.stats.deletes += count
+        return count
+
+    async def aincr(self, key: Hashable, delta: int = 1) -> int:
+        """Add ``delta`` to the integer under ``key`` atomically; return the new value.
+
+        Integers are stored raw so that the server increments them; a tagged entry
+        is not raw, so keep counters out of tags (and out of a cache made with ``tags=``).
+
+        Raises:
+            ValueError: when ``key`` is absent.
+            TypeError: when the value is not an integer (or is a tagged entry).
+            OverflowError: when the result leaves the signed 64-bit range (the value stays).
+            BackendError: when the backend fails (a counter has no fail-open answer).
+        """
+        if self._unavailable():
+            raise BackendUnavailableError(f"cache {self.name}: backend unavailable")
+        try:
+            result = await self.async_backend.incr(self._key(key), delta)
+        except INCR_ANSWERS:
+            raise
+        except Exception as exc:
+            self._failed(exc)
+            raise BackendError(f"cache {self.name}: incr failed: {exc}") from exc
+        self._breaker.success()
+        return result
+
+    async def adecr(self, key: Hashable, delta: int = 1) -> int:
+        """Subtract ``delta`` (see :meth:`incr`)."""
+        return await self.aincr(key, -delta)
+
+    async def atouch(self, key: Hashable, ttl: TTL = DEFAULT) -> bool:
+        """Give ``key`` a new ttl; return whether it was present."""
+        made = self._key(key)
+        return await self._acall(False, self.async_backend.touch, made, self._ttl(ttl))
+
+    async def aclear(self) -> bool:
+        """Remove every entry of this namespace (nothing outside it); False when it failed."""
+        failed: bool | None = False  # the engine's clear() answers None when it worked
+        return self._wrote(await self._acall(failed, self.async_backend.clear), 0)
+
+    async def akeys(self) -> AsyncIterator[Any]:
+        """Iterate over the keys of this namespace (tag counters left out).
+
+        Raises:
+            CacheOperationError: when the engine cannot list its keys (its
+                capabilities say ``lists_keys=False``: memcached).
+        """
+        if not self.capabilities.lists_keys:
+            raise CacheOperationError(f"cache {self.name}: the engine cannot list its keys")
+        if self._unavailable():
+            return
+        try:
+            keys = self.async_backend.keys()  # an engine's scan, not a dict view
+            async for key in keys:
+                if not (type(key) is str and key.startswith(TAG_PREFIX)):
+                    yield key
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._breaker.success()
+
+    async def ainvalidate_tags(self, *tags: str) -> None:
+        """Make every entry written under any of ``tags`` a miss, in every process.
+
+        One ``incr`` per tag; no scan of the keyspace.
+        """
+        for tag in tags:
+            if self._unavailable():
+                return
+            try:
+                await self.async_backend.incr(self._tag_key(tag), 1)
+            except ValueError:  # no counter: no live entry was written under this tag
+                continue
+            except Exception as exc:
+                self._failed(exc)
+                continue
+            self._breaker.success()

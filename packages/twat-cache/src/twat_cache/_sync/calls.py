@@ -1,0 +1,43 @@
+# GENERATED from packages/twat-cache/src/twat_cache/_async/calls.py
+# by tools/unasync.py -- do not edit; run: bash tools/unasync
+"""The call path of a decorated function, written once.
+
+This async module is the source; ``twat_cache/_sync/calls.py`` is generated from
+it by ``bash tools/unasync``. The lookup itself is the cache's strategy
+(:meth:`~twat_cache.Cache.hit_path`); this module adds what happens on a miss:
+single flight, running the function, storing its result.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twat_cache.exceptions import CacheValueError
+from twat_cache.pipeline import Cached, caller
+from twat_cache.policies import SingleFlight
+
+if TYPE_CHECKING:
+    from twat_cache.decorators import Controller
+
+__all__ = ["call_path"]
+
+
+def call_path(ctl: Controller) -> Cached:
+    """Return the cached call of ``ctl.func``: a hit is one engine read, a miss runs it once."""
+    cache = ctl.cache
+    func = caller(ctl.func)
+    flight = SingleFlight()
+
+    def run_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = func(*args, **kwargs)
+        try:
+            cache.store(key, result)
+        except CacheValueError as exc:
+            ctl.not_stored(exc)
+        return result
+
+    def miss(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # concurrent misses of one key run the function once (stampede protection)
+        return flight.run(key, lambda: run_and_store(key, args, kwargs))
+
+    return cache.hit_path(ctl.key, ctl.nargs if ctl.bare else -1, miss)

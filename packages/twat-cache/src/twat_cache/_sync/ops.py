@@ -1,0 +1,329 @@
+# GENERATED from packages/twat-cache/src/twat_cache/_async/ops.py
+# by tools/unasync.py -- do not edit; run: bash tools/unasync
+"""The engine-facing half of :class:`~twat_cache.Cache`, written once.
+
+This async module is the source; ``twat_cache/_sync/ops.py`` is generated from it
+by ``bash tools/unasync`` (``aget`` becomes ``get``, ``async_backend`` becomes
+``backend``, ``await`` goes). Everything that does not wait lives in
+:class:`~twat_cache.pipeline.Pipeline`, shared by both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from typing import Any
+
+from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.pipeline import (
+    DEFAULT,
+    INCR_ANSWERS,
+    MISSING,
+    NONE_VALUE,
+    TAG_PREFIX,
+    TTL,
+    Cached,
+    KeyOf,
+    Miss,
+    Pipeline,
+    SyncCall,
+    T,
+    Tagged,
+    WriteVersions,
+)
+
+__all__ = ["SyncOps"]
+
+
+class SyncOps(Pipeline):
+    """The async operations of a cache (see :class:`~twat_cache.Cache`)."""
+
+    def _call(self, fallback: T, call: SyncCall[T], *args: Any) -> T:
+        """Call the engine; a failure answers ``fallback`` (fail-open) or raises (strict)."""
+        if self._unavailable():
+            return fallback
+        try:
+            result = call(*args)
+        except Exception as exc:
+            self._failed(exc)
+            return fallback
+        self._breaker.success()
+        return result
+
+    def _current_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
+        tags = list(tags)
+        backend = self.backend
+        found: Mapping[str, Any] = self._call(
+            {}, backend.get_many, [self._tag_key(t) for t in tags]
+        )
+        versions = self._versions_from(tags, found)
+        if create:
+            for tag, version in versions.items():
+                if version is None:
+                    start = time.time_ns()  # never reuse a version a lost counter once had
+                    self._call(False, backend.add, self._tag_key(tag), self._raw_int(start))
+                    again: Mapping[str, Any] = self._call(
+                        {}, backend.get_many, [self._tag_key(tag)]
+                    )
+                    versions[tag] = self._versions_from([tag], again)[tag]
+        return versions
+
+    def _versions_for_write(self, tags: Iterable[str]) -> WriteVersions:
+        tags = tuple(tags) or self.config.tags
+        return self._writable(self._current_versions(tags, create=True) if tags else {})
+
+    def _check_tags(
+        self, value: Any, stored: dict[str, int], found: Mapping[Any, Any] | None
+    ) -> Any:
+        """``value`` if the tag versions it was written under are current, else MISSING."""
+        current = self._known_versions(stored, found)
+        if current is None:  # tags of its own, written through Cache.set(tags=...)
+            current = self._current_versions(stored, create=False)
+        return self._fresh(value, stored, current)
+
+    def _settle(self, key: Any, raw: Any, found: Mapping[Any, Any] | None) -> Any:
+        """Decode ``raw`` and check its tag versions: the live value, or MISSING (counted)."""
+        if raw is None:
+            return self._counted(MISSING)
+        value, stored = self._decode(key, raw)
+        if stored is not None and value is not MISSING:
+            value = self._check_tags(value, stored, found)
+        return self._counted(value)
+
+    def lookup(self, key: Any) -> Any:
+        """Return the live value under ``key``, or MISSING (counts a hit or a miss).
+
+        One engine read: with ``tags=`` configured the entry and its tag counters
+        are read together.
+        """
+        breaker = self._breaker
+        found: Mapping[Any, Any] | None = None
+        if breaker.open_until and self._unavailable():
+            raw = None
+        else:
+            try:
+                if self._tag_keys:
+                    found = self.backend.get_many([key, *self._tag_keys])
+                    raw = found.get(key)
+                else:
+                    raw = self.backend.get(key)
+            except Exception as exc:
+                self._read_failed(key, exc)
+                raw = None
+            else:
+                if breaker.open_until:
+                    breaker.success()
+        return self._settle(key, raw, found)
+
+    def hit_path(self, key_of: KeyOf, nargs: int, on_miss: Miss) -> Cached:
+        """Return the call path of a decorated function over this cache.
+
+        Args:
+            key_of: Builds the (hashable) key from ``(args, kwargs)``.
+            nargs: On an in-process engine, calls with exactly this many positional
+                arguments key on the argument tuple itself (``-1``: never).
+            on_miss: Computes, stores and returns the result on a miss.
+
+        One engine read per call; the key is built once and handed to ``on_miss``.
+        """
+        stats, local_get = self.stats, self._local_get
+        if not self.local or self._tag_keys or self.capabilities.blocking:
+            lookup = self.lookup
+
+            def looked_up(*args: Any, **kwargs: Any) -> Any:
+                key = key_of(args, kwargs)
+                value = lookup(key)
+                if value is MISSING:
+                    return on_miss(key, args, kwargs)
+                return value
+
+            return looked_up
+        # in-process, untagged, never blocking: the hot path is one dict read, inline (also
+        # from a coroutine, which it cannot stall)
+        get: Callable[[Any], Any] = self.backend.get
+        settle = self._settle
+
+        def cached(*args: Any, **kwargs: Any) -> Any:
+            key = args if not kwargs and len(args) == nargs else key_of(args, kwargs)
+            try:
+                value = get(key)
+            except Exception as exc:  # unhashable arguments, or a failing engine
+                key, value = local_get(key, args, kwargs, key_of, exc)
+            if value is not None and type(value) is not Tagged:
+                stats.hits += 1
+                return None if value is NONE_VALUE else value
+            value = settle(key, value, None)
+            if value is MISSING:
+                return on_miss(key, args, kwargs)
+            return value
+
+        return cached
+
+    def store(self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:
+        """Encode and write ``value`` under a ready key; return whether it was written.
+
+        Raises:
+            SerializationError: when the value cannot be encoded (nothing is written).
+        """
+        versions = self._versions_for_write(tags)
+        if versions is MISSING:
+            return False
+        data = self._encode(value, versions)
+        return self._wrote(self._call(False, self.backend.set, key, data, self._ttl(ttl)))
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        """Return the value under ``key``, or ``default`` when absent, expired or unreadable."""
+        value = self.lookup(self._key(key))
+        return default if value is MISSING else value
+
+    def set(self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:
+        """Store ``value`` under ``key``; return whether it was written.
+
+        False when the engine declined the value (too large, say) or failed
+        (fail-open); a failure raises :class:`~twat_cache.exceptions.BackendError`
+        only with ``strict=True``.
+
+        Args:
+            key: A string (any hashable for in-process engines).
+            value: Anything the serializer can encode.
+            ttl: Seconds to live; ``None`` for never; default: the cache's ``ttl``.
+            tags: Tags of this entry (see :meth:`invalidate_tags`).
+
+        Raises:
+            SerializationError: when the value cannot be encoded (the old entry stays);
+                it is also a :class:`pickle.PickleError`.
+        """
+        return self.store(self._key(key), value, ttl, tags)
+
+    def add(self, key: Hashable, value: Any, ttl: TTL = DEFAULT) -> bool:
+        """Store ``value`` only if ``key`` is absent (atomic); return whether it was stored.
+
+        Raises:
+            SerializationError: when the value cannot be encoded.
+        """
+        versions = self._versions_for_write(())
+        if versions is MISSING:
+            return False
+        data = self._encode(value, versions)
+        return self._call(False, self.backend.add, self._key(key), data, self._ttl(ttl))
+
+    def delete(self, key: Hashable) -> bool:
+        """Remove ``key``; return whether it was present."""
+        deleted = self._call(False, self.backend.delete, self._key(key))
+        self.stats.deletes += deleted
+        return deleted
+
+    def get_many(self, keys: Iterable[Hashable]) -> dict[Any, Any]:
+        """Return ``{key: value}`` for the keys present (one round trip where the engine can)."""
+        wanted = {self._key(k): k for k in keys}
+        backend = self.backend
+        found: Mapping[Any, Any] = self._call({}, backend.get_many, [*wanted, *self._tag_keys])
+        result: dict[Any, Any] = {}
+        for key, original in wanted.items():
+            raw = found.get(key)
+            if raw is None:
+                continue
+            value, stored = self._decode(key, raw)
+            if stored is not None and value is not MISSING:
+                value = self._check_tags(value, stored, found)
+            if value is not MISSING:
+                result[original] = value
+        self.stats.hits += len(result)
+        self.stats.misses += len(wanted) - len(result)
+        return result
+
+    def set_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
+        """Store every item with the same ``ttl``; return whether all were written.
+
+        Raises:
+            SerializationError: when any value cannot be encoded (nothing is written).
+        """
+        versions = self._versions_for_write(())
+        if versions is MISSING:
+            return False
+        encoded = {self._key(k): self._encode(v, versions) for k, v in items.items()}
+        written = self._call(False, self.backend.set_many, encoded, self._ttl(ttl))
+        return self._wrote(written, len(encoded))
+
+    def delete_many(self, keys: Iterable[Hashable]) -> int:
+        """Remove ``keys``; return how many were present."""
+        made = [self._key(k) for k in keys]
+        count = self._call(0, self.backend.delete_many, made)
+        self.stats.deletes += count
+        return count
+
+    def incr(self, key: Hashable, delta: int = 1) -> int:
+        """Add ``delta`` to the integer under ``key`` atomically; return the new value.
+
+        Integers are stored raw so that the server increments them; a tagged entry
+        is not raw, so keep counters out of tags (and out of a cache made with ``tags=``).
+
+        Raises:
+            ValueError: when ``key`` is absent.
+            TypeError: when the value is not an integer (or is a tagged entry).
+            OverflowError: when the result leaves the signed 64-bit range (the value stays).
+            BackendError: when the backend fails (a counter has no fail-open answer).
+        """
+        if self._unavailable():
+            raise BackendUnavailableError(f"cache {self.name}: backend unavailable")
+        try:
+            result = self.backend.incr(self._key(key), delta)
+        except INCR_ANSWERS:
+            raise
+        except Exception as exc:
+            self._failed(exc)
+            raise BackendError(f"cache {self.name}: incr failed: {exc}") from exc
+        self._breaker.success()
+        return result
+
+    def decr(self, key: Hashable, delta: int = 1) -> int:
+        """Subtract ``delta`` (see :meth:`incr`)."""
+        return self.incr(key, -delta)
+
+    def touch(self, key: Hashable, ttl: TTL = DEFAULT) -> bool:
+        """Give ``key`` a new ttl; return whether it was present."""
+        made = self._key(key)
+        return self._call(False, self.backend.touch, made, self._ttl(ttl))
+
+    def clear(self) -> bool:
+        """Remove every entry of this namespace (nothing outside it); False when it failed."""
+        failed: bool | None = False  # the engine's clear() answers None when it worked
+        return self._wrote(self._call(failed, self.backend.clear), 0)
+
+    def keys(self) -> Iterator[Any]:
+        """Iterate over the keys of this namespace (tag counters left out).
+
+        Raises:
+            CacheOperationError: when the engine cannot list its keys (its
+                capabilities say ``lists_keys=False``: memcached).
+        """
+        if not self.capabilities.lists_keys:
+            raise CacheOperationError(f"cache {self.name}: the engine cannot list its keys")
+        if self._unavailable():
+            return
+        try:
+            keys = self.backend.keys()  # an engine's scan, not a dict view
+            for key in keys:
+                if not (type(key) is str and key.startswith(TAG_PREFIX)):
+                    yield key
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._breaker.success()
+
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written under any of ``tags`` a miss, in every process.
+
+        One ``incr`` per tag; no scan of the keyspace.
+        """
+        for tag in tags:
+            if self._unavailable():
+                return
+            try:
+                self.backend.incr(self._tag_key(tag), 1)
+            except ValueError:  # no counter: no live entry was written under this tag
+                continue
+            except Exception as exc:
+                self._failed(exc)
+                continue
+            self._breaker.success()

@@ -1,0 +1,479 @@
+"""One frozen, validated configuration for a cache.
+
+Sources, later wins: defaults < ``TWAT_CACHE_*`` environment variables < options
+in the URL's query string < keyword arguments. Every value is checked when the
+config is built -- that is, when a function is decorated -- and a bad one raises
+:class:`~twat_cache.exceptions.ConfigurationError` naming the field, the value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from twat_cache.constants import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_RETRY_AFTER,
+    DEFAULT_TTL,
+    DEFAULT_URL,
+    NAMESPACE_PATTERN,
+    NAMESPACE_RULE,
+    TAG_PATTERN,
+    TAG_RULE,
+)
+from twat_cache.exceptions import ConfigurationError, PathError
+from twat_cache.urls import EngineURL, parse_url, redact
+
+if sys.version_info >= (3, 11):
+    from typing import TypedDict, Unpack
+else:  # pragma: no cover - 3.10
+    from typing_extensions import TypedDict, Unpack
+
+__all__ = [
+    "POLICIES",
+    "SERIALIZERS",
+    "CacheConfig",
+    "CacheOptions",
+    "ensure_folder",
+    "resolve_config",
+]
+
+Policy = Literal["lru", "lfu", "fifo", "rr", "ttl"]
+SerializerName = Literal["pickle", "json", "msgpack"]
+OnSerializationError = Literal["raise", "warn"]
+
+POLICIES: tuple[str, ...] = ("lru", "lfu", "fifo", "rr", "ttl")
+SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack")
+
+
+class CacheOptions(TypedDict, total=False):
+    """The keyword options every decorator and :class:`~twat_cache.Cache` accepts.
+
+    Used with ``Unpack`` so that type checkers check decorator keywords.
+    """
+
+    url: str | None
+    namespace: str
+    ttl: float | None
+    maxsize: int | None
+    maxbytes: int | None
+    policy: Policy
+    serializer: SerializerName
+    compress: bool
+    secret: str | bytes | None
+    folder: str | os.PathLike[str] | None
+    strict: bool
+    jitter: float
+    retry_after: float
+    tags: tuple[str, ...] | list[str]
+    on_serialization_error: OnSerializationError
+    options: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """A validated cache configuration.
+
+    Args:
+        url: Where entries live: ``memory://``, ``disk:///path``, ``redis://h:6379/0``...
+            ``None`` means the embedded default, ``memory://``.
+        namespace: Keys live under this name; ``clear()`` removes only this namespace.
+        ttl: Default time to live in seconds; ``None`` means entries never expire.
+        maxsize: The most entries an in-process or disk engine keeps.
+        maxbytes: The most bytes an engine keeps, where it can count them.
+        policy: Eviction policy of in-process engines: lru, lfu, fifo, rr or ttl.
+        serializer: ``pickle`` (any object), ``json`` or ``msgpack`` (portable).
+        compress: Compress serialized values larger than 1 KiB with zlib.
+        secret: Sign entries with HMAC-SHA256; a tampered entry is then a miss.
+        folder: Folder of file-based engines (disk, sqlite, files).
+        strict: Raise :class:`~twat_cache.exceptions.BackendError` when the backend
+            fails, instead of running the function uncached (fail-open).
+        jitter: Spread expiry by up to this fraction of ``ttl`` (0 to 1) so that
+            entries written together do not all expire together.
+        retry_after: Seconds a failed backend is left alone before it is tried again.
+        tags: Tags of every entry this cache writes (see ``invalidate_tags``).
+        on_serialization_error: ``raise`` a SerializationError for a value that
+            cannot be serialized, or ``warn`` (log) and return it uncached.
+        options: Engine options, merged over the URL's query string.
+
+    Raises:
+        ConfigurationError: when a value is not allowed.
+
+    Example:
+        >>> CacheConfig(ttl=60, maxsize=1000).engine
+        'memory'
+    """
+
+    url: str | None = None
+    namespace: str = DEFAULT_NAMESPACE
+    ttl: float | None = DEFAULT_TTL
+    maxsize: int | None = None
+    maxbytes: int | None = None
+    policy: Policy = "lru"
+    serializer: SerializerName = "pickle"
+    compress: bool = False
+    secret: str | bytes | None = field(default=None, repr=False)
+    folder: str | os.PathLike[str] | None = None
+    strict: bool = False
+    jitter: float = 0.0
+    retry_after: float = DEFAULT_RETRY_AFTER
+    tags: tuple[str, ...] = ()
+    on_serialization_error: OnSerializationError = "raise"
+    options: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "ttl", _check_ttl("ttl", self.ttl))
+        for name in ("maxsize", "maxbytes"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ConfigurationError(name, value, "a positive integer, or None for no limit")
+        _check_choice("policy", self.policy, POLICIES)
+        _check_choice("serializer", self.serializer, SERIALIZERS)
+        _check_choice("on_serialization_error", self.on_serialization_error, ("raise", "warn"))
+        if not isinstance(self.namespace, str) or not NAMESPACE_PATTERN.fullmatch(self.namespace):
+            raise ConfigurationError("namespace", self.namespace, NAMESPACE_RULE)
+        for name in ("compress", "strict"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(name, getattr(self, name), "True or False")
+        _check_number("jitter", self.jitter, "a number from 0 up to (not including) 1", below=1.0)
+        _check_number("retry_after", self.retry_after, "a finite number of seconds >= 0")
+        if self.secret is not None and (
+            not isinstance(self.secret, (str, bytes)) or not self.secret
+        ):
+            raise ConfigurationError("secret", "<hidden>", "a non-empty str or bytes, or None")
+        set_(self, "tags", _check_tags(self.tags))
+        _check_places(self.url, self.folder, self.options)
+        if self.serializer == "msgpack" and importlib.util.find_spec("msgpack") is None:
+            raise ConfigurationError(
+                "serializer",
+                "msgpack",
+                'msgpack is not installed: pip install "twat-cache[msgpack]"',
+            )
+
+    def __repr__(self) -> str:  # the URL may hold a password, and the secret is never shown
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "secret"}
+        if self.url is not None:
+            shown["url"] = redact(self.url)
+        return "CacheConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @property
+    def engine(self) -> str:
+        """The engine name: the URL's scheme (``memory`` by default)."""
+        return (self.url or DEFAULT_URL).split("://", 1)[0].lower()
+
+    def engine_url(self) -> EngineURL:
+        """Parse :attr:`url`, with :attr:`options` merged over its query string."""
+        return parse_url(self.url or DEFAULT_URL, self.options)
+
+    # -- building step by step (the config is immutable: each step returns a new one) ------
+    @classmethod
+    def from_url(cls, url: str, /, **options: Unpack[CacheOptions]) -> CacheConfig:
+        """Build a config from a URL and keyword options, without reading the environment.
+
+        The URL's query string may hold config fields (``?ttl=60&namespace=shop``)
+        besides the engine's options; keywords win over it. Unlike
+        :func:`resolve_config`, ``TWAT_CACHE_*`` variables are not read: the result
+        is exactly what the code says.
+
+        Args:
+            url: The cache URL (``memory://``, ``redis://host:6379/0?ttl=60``...).
+            **options: Any :class:`CacheOptions`.
+
+        Returns:
+            The validated configuration.
+
+        Raises:
+            ConfigurationError: naming the field, the value and what is allowed.
+
+        Example:
+            >>> base = CacheConfig.from_url("redis://cache:6379/0?namespace=shop", ttl=300)
+            >>> (base.engine, base.namespace, base.ttl)
+            ('redis', 'shop', 300.0)
+            >>> base.evolve(ttl=30).with_options(max_connections=20).with_tags("users").ttl
+            30.0
+        """
+        return resolve_config(url, environ={}, **options)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **options: Unpack[CacheOptions]
+    ) -> CacheConfig:
+        """Build a config from ``TWAT_CACHE_*`` variables, with keyword options over them.
+
+        Args:
+            environ: The variables to read (``os.environ`` by default).
+            **options: Any :class:`CacheOptions`; they win over the environment.
+
+        Raises:
+            ConfigurationError: naming the field (and the variable) that is wrong.
+
+        Example:
+            >>> CacheConfig.from_env({"TWAT_CACHE_TTL": "60"}).ttl
+            60.0
+        """
+        return resolve_config(environ=environ, **options)
+
+    def evolve(self, **changes: Unpack[CacheOptions]) -> CacheConfig:
+        """Return a copy with ``changes`` applied, validated as keyword options are.
+
+        A new ``url`` may carry config fields in its query string, as in
+        :meth:`from_url`. The environment is not read again.
+
+        Args:
+            **changes: Any :class:`CacheOptions`.
+
+        Returns:
+            The new configuration; this one is unchanged.
+
+        Raises:
+            ConfigurationError: for an unknown option or a bad value, naming it.
+
+        Example:
+            >>> CacheConfig(ttl=60).evolve(ttl=5, namespace="short").ttl
+            5.0
+        """
+        base = self
+        if "url" in changes and changes["url"] is None:  # back to the default engine
+            base = replace(self, url=None)
+            changes = {k: v for k, v in changes.items() if k != "url"}  # type: ignore[assignment]
+        return resolve_config(base=base, **changes)
+
+    def with_options(self, **engine_options: object) -> CacheConfig:
+        """Return a copy with engine options added (over this config's ``options``).
+
+        Example:
+            >>> CacheConfig.from_url("redis://h/0").with_options(max_connections=20).options
+            {'max_connections': 20}
+        """
+        return replace(self, options={**self.options, **engine_options})
+
+    def with_tags(self, *tags: str) -> CacheConfig:
+        """Return a copy whose entries also carry ``tags``.
+
+        Raises:
+            ConfigurationError: for a tag with spaces, empty, or too long.
+
+        Example:
+            >>> CacheConfig(tags=("users",)).with_tags("orders").tags
+            ('users', 'orders')
+        """
+        return replace(self, tags=(*self.tags, *(t for t in tags if t not in self.tags)))
+
+    @property
+    def secret_bytes(self) -> bytes | None:
+        """The signing secret as bytes, or ``None``."""
+        if self.secret is None:
+            return None
+        return self.secret.encode() if isinstance(self.secret, str) else self.secret
+
+
+def _check_ttl(name: str, ttl: object) -> float | None:
+    if ttl is None:
+        return None
+    if (
+        isinstance(ttl, bool)
+        or not isinstance(ttl, (int, float))
+        or not math.isfinite(ttl)
+        or ttl <= 0
+    ):
+        raise ConfigurationError(
+            name, ttl, "a positive, finite number of seconds, or None for no expiry"
+        )
+    return float(ttl)
+
+
+def _check_number(name: str, value: object, allowed: str, below: float | None = None) -> None:
+    """Check a finite number >= 0 (and < ``below`` when given)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (below is not None and value >= below)
+    ):
+        raise ConfigurationError(name, value, allowed)
+
+
+def _check_tags(tags: object) -> tuple[str, ...]:
+    """Return ``tags`` as a tuple (a lone string is one tag); check each tag."""
+    if isinstance(tags, str):
+        tags = (tags,)
+    if not isinstance(tags, (tuple, list, set, frozenset)):
+        raise ConfigurationError("tags", tags, "a list of strings")
+    for tag in tags:
+        if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag):
+            raise ConfigurationError("tags", tag, TAG_RULE)
+    return tuple(tags)
+
+
+def _check_places(url: object, folder: object, options: object) -> None:
+    """Check the types of ``url``, ``folder`` and ``options`` (engines check their values)."""
+    if url is not None and (not isinstance(url, str) or "://" not in url):
+        raise ConfigurationError(
+            "url", url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+        )
+    if folder is not None and not isinstance(folder, (str, os.PathLike)):
+        raise ConfigurationError("folder", folder, "a path (str or os.PathLike), or None")
+    if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+        raise ConfigurationError("options", options, "a mapping of option names to values")
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigurationError(name, value, "one of " + ", ".join(allowed))
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(CacheConfig))
+_CONVERTERS: dict[str, Any] = {
+    # "0" is not "no expiry": it is refused, as ttl=0 is (None or "none" means no expiry)
+    "ttl": lambda v: None if v.lower() in ("", "none") else _number("ttl", v),
+    "maxsize": lambda v: None if v.lower() in ("", "none") else _integer("maxsize", v),
+    "maxbytes": lambda v: None if v.lower() in ("", "none") else _integer("maxbytes", v),
+    "compress": lambda v: _boolean("compress", v),
+    "strict": lambda v: _boolean("strict", v),
+    "jitter": lambda v: _number("jitter", v),
+    "retry_after": lambda v: _number("retry_after", v),
+    "tags": lambda v: tuple(t for t in v.split(",") if t),
+}
+# fields that may come from TWAT_CACHE_* or from a URL query string
+_TEXT_FIELDS = (
+    "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
+    "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
+)  # fmt: skip
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigurationError(name, text, "a number") from None
+
+
+def _integer(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigurationError(name, text, "an integer") from None
+
+
+def _boolean(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigurationError(name, text, "true or false")
+
+
+def _from_text(values: Mapping[str, str]) -> dict[str, Any]:
+    return {name: _CONVERTERS.get(name, str)(text) for name, text in values.items()}
+
+
+def resolve_config(
+    url: str | None = None,
+    /,
+    *,
+    base: CacheConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+    **options: Any,
+) -> CacheConfig:
+    """Build a :class:`CacheConfig` from every source, later wins.
+
+    Order: the defaults < ``TWAT_CACHE_*`` variables < the URL's query string <
+    keyword ``options``. A ``base`` config replaces the first two: it already is
+    a complete configuration, so the environment is not read again over it.
+
+    Args:
+        url: The cache URL; falls back to ``options["url"]``, then ``base.url``,
+            then ``TWAT_CACHE_URL``.
+        base: A config to start from instead of the defaults and the environment.
+        environ: The environment to read (``os.environ`` by default).
+        **options: Keyword options (see :class:`CacheOptions`).
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigurationError: naming the field, the value and what is allowed.
+
+    Example:
+        >>> resolve_config("memory://?ttl=5", environ={"TWAT_CACHE_TTL": "1"}).ttl
+        5.0
+    """
+    unknown = sorted(set(options) - _FIELD_NAMES)
+    if unknown:
+        raise ConfigurationError("option", unknown[0], "one of " + ", ".join(sorted(_FIELD_NAMES)))
+    values: dict[str, Any] = {}
+    env_url: str | None = None
+    if base is None:
+        env = os.environ if environ is None else environ
+        env_values = {
+            name: env[f"TWAT_CACHE_{name.upper()}"]
+            for name in (*_TEXT_FIELDS, "url")
+            if f"TWAT_CACHE_{name.upper()}" in env
+        }
+        env_url = env_values.pop("url", None) or None
+        values.update(_from_text(env_values))
+    given_url = options.pop("url", None)
+    chosen_url = url if url is not None else given_url
+    if chosen_url is None:
+        chosen_url = base.url if base is not None else env_url
+    if chosen_url is not None:
+        if not isinstance(chosen_url, str) or "://" not in chosen_url:
+            raise ConfigurationError(
+                "url", chosen_url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+            )
+        parsed = parse_url(chosen_url)
+        core_options = {k: v for k, v in parsed.options.items() if k in _TEXT_FIELDS}
+        values.update(_from_text(core_options))
+        values["url"] = _strip_query(chosen_url, core_options)
+    values.update(options)
+    if base is None:
+        return CacheConfig(**values)
+    return replace(base, **values)
+
+
+def _strip_query(url: str, remove: Mapping[str, str]) -> str:
+    if not remove or "?" not in url:
+        return url
+    head, _, query = url.partition("?")
+    kept = [p for p in query.split("&") if unquote_plus(p.split("=", 1)[0]) not in remove]
+    return head + ("?" + "&".join(kept) if kept else "")
+
+
+def ensure_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` (and parents) if needed and check that it is writable.
+
+    Raises:
+        PathError: when the folder cannot be created or written.
+    """
+    path = Path(folder).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PathError(
+            "folder", str(path), f"a folder that can be created ({exc.strerror})"
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PathError("folder", str(path), "a writable folder")
+    return path
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the twat-cache 2.x names of this module (see :mod:`twat_cache.legacy`)."""
+    if name.startswith("_"):  # import machinery probing a half-initialized module
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from twat_cache.legacy import module_attribute
+
+    return module_attribute(__name__, name)

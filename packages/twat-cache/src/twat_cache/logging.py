@@ -1,0 +1,13 @@
+"""twat-cache 2.x's loguru logger lived here; 3.x logs through the standard ``logging`` module.
+
+Importing this module fails with what to write instead: twat-cache 3.x logs under the
+``twat_cache`` logger of the standard library and never configures handlers, so an
+application turns it on with ``logging.getLogger("twat_cache").setLevel(logging.DEBUG)``
+(and a handler, e.g. ``logging.basicConfig()``).
+"""
+
+raise ImportError(
+    "twat_cache.logging (the loguru logger of twat-cache 2.x) was removed in 3.0: twat-cache "
+    "logs through the standard logging module; write "
+    'logging.getLogger("twat_cache").setLevel(logging.DEBUG) (see docs/migration.md)'
+)

@@ -1,0 +1,328 @@
+"""The I/O-free half of a :class:`~twat_cache.Cache`: everything that never waits.
+
+Key normalisation, encoding and decoding, tag version arithmetic, the circuit
+breaker's bookkeeping and the stats live here, once. The half that talks to the
+engine is written once too, async, in :mod:`twat_cache._async.ops`; its sync
+twin :mod:`twat_cache._sync.ops` is generated from it (``bash tools/unasync``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+
+from twat_cache.config import CacheConfig, _check_ttl
+from twat_cache.constants import TAG_PREFIX
+from twat_cache.exceptions import (
+    BackendError,
+    BackendUnavailableError,
+    CacheOperationError,
+    CacheValueError,
+    NodeError,
+)
+from twat_cache.keys import digest
+from twat_cache.policies import CacheStats, CircuitBreaker, jittered
+from twat_cache.protocols import Capabilities
+from twat_cache.serializers import CorruptEntryError, Serializer, encode_int
+
+if TYPE_CHECKING:
+    from twat_cache.protocols import AsyncBackend, Backend
+
+__all__ = [
+    "DEFAULT",
+    "MISSING",
+    "NONE_VALUE",
+    "TAG_PREFIX",
+    "Pipeline",
+    "Tagged",
+    "acaller",
+    "caller",
+]
+
+logger = logging.getLogger("twat_cache")
+T = TypeVar("T")
+
+
+class _Sentinel(enum.Enum):
+    MISSING = "MISSING"
+    DEFAULT = "DEFAULT"
+
+
+MISSING: Final = _Sentinel.MISSING
+"""Returned by internal lookups on a miss (``None`` is a valid cached value)."""
+DEFAULT: Final = _Sentinel.DEFAULT
+"""``ttl=DEFAULT`` means: the cache's configured ttl."""
+
+# what incr answers about the stored value (absent, not an integer, out of range): not failures
+INCR_ANSWERS = (ValueError, TypeError, OverflowError)
+
+
+class _NoneValue:
+    """Stands for a cached ``None`` in in-process engines (where ``None`` means a miss)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "NONE_VALUE"
+
+
+NONE_VALUE: Final = _NoneValue()
+
+
+class Tagged:
+    """An in-process entry with the tag versions it was written under."""
+
+    __slots__ = ("value", "versions")
+
+    def __init__(self, value: Any, versions: dict[str, int]) -> None:
+        self.value = value
+        self.versions = versions
+
+
+TTL = float | None | _Sentinel
+# the tag versions an entry is written with; MISSING: do not write it
+WriteVersions = dict[str, int] | Literal[_Sentinel.MISSING] | None
+# an engine call: the sync form returns its result, the async form an awaitable of it
+SyncCall = Callable[..., T]
+AsyncCall = Callable[..., Awaitable[T]]
+# how a decorated function turns its arguments into its key
+KeyOf = Callable[[tuple[Any, ...], dict[str, Any]], Any]
+# what a decorated function does on a miss: compute, store, return the result
+Miss = Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]
+AsyncMiss = Callable[[Any, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
+# the cached call a decorator returns
+Cached = Callable[..., Any]
+AsyncCached = Callable[..., Awaitable[Any]]
+
+
+def caller(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``func`` as the sync call path calls it (as it is)."""
+    return func
+
+
+def acaller(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Return ``func`` as an awaitable call: coroutine functions as they are, others in a thread."""
+    if inspect.iscoroutinefunction(func):
+        return func
+    return functools.partial(asyncio.to_thread, func)
+
+
+def _counter(raw: Any) -> int | None:
+    """A tag counter's value, or ``None`` when it is absent or unreadable."""
+    try:
+        return None if raw is None else int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def _hashable(key: object) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
+
+
+class Pipeline:
+    """The state and the I/O-free steps every cache operation shares (sync and async).
+
+    Attributes:
+        config: The validated configuration.
+        name: A label for stats and logs.
+        stats: Hits, misses, writes and failures.
+        capabilities: What the engine declares it can do (read, never probed).
+        local: Whether the engine keeps Python objects (no serialization, tuple keys).
+        backend: The engine as a sync :class:`~twat_cache.protocols.Backend`.
+    """
+
+    config: CacheConfig
+    name: str
+    stats: CacheStats
+    capabilities: Capabilities
+    local: bool
+    backend: Backend
+    _abackend: AsyncBackend | None
+    _serializer: Serializer | None
+    _breaker: CircuitBreaker
+    _tag_keys: tuple[str, ...]
+
+    @property
+    def async_backend(self) -> AsyncBackend:
+        """The engine, as an :class:`~twat_cache.protocols.AsyncBackend`."""
+        raise NotImplementedError  # pragma: no cover - Cache provides it
+
+    def _setup(self, config: CacheConfig, capabilities: Capabilities, name: str | None) -> None:
+        self.config = config
+        self.capabilities = capabilities
+        self.local = capabilities.stores_objects
+        self._serializer = (
+            None
+            if self.local
+            else Serializer(config.serializer, compress=config.compress, secret=config.secret_bytes)
+        )
+        self.name = name or f"{config.engine}:{config.namespace}"
+        self.stats = CacheStats()
+        self._breaker = CircuitBreaker(self.name, config.retry_after)
+        # read with the entry itself, so that a tagged hit costs one engine read
+        self._tag_keys = tuple(self._tag_key(tag) for tag in config.tags)
+
+    # -- keys, ttl, values -----------------------------------------------------------
+    def _key(self, key: Any) -> Any:
+        if self.local or type(key) is str:
+            return key
+        return digest(key)
+
+    def _ttl(self, ttl: TTL) -> float | None:
+        value = self.config.ttl if ttl is DEFAULT else _check_ttl("ttl", ttl)
+        return jittered(value, self.config.jitter)
+
+    def _raw_int(self, value: int) -> Any:
+        return value if self.local else encode_int(value)
+
+    def _encode(self, value: Any, versions: dict[str, int] | None) -> Any:
+        if self._serializer is None:
+            if versions:
+                return Tagged(value, versions)
+            return NONE_VALUE if value is None else value
+        return self._serializer.dumps(value, versions)
+
+    def _decode(self, key: Any, raw: Any) -> tuple[Any, dict[str, int] | None]:
+        """Return ``(value, versions)``, or ``(MISSING, None)`` for a corrupt entry."""
+        if self._serializer is None:
+            if type(raw) is Tagged:
+                return raw.value, raw.versions
+            return (None if raw is NONE_VALUE else raw), None
+        try:
+            return self._serializer.loads(raw)
+        except CorruptEntryError as exc:
+            self.stats.corrupt += 1
+            logger.warning(
+                "cache %s: entry %r rejected as a miss: %s", self.name, key, exc,
+                extra={"cache": self.name, "key": str(key)},
+            )  # fmt: skip
+            return MISSING, None
+
+    def _counted(self, value: Any) -> Any:
+        """Count a lookup's outcome and return it."""
+        if value is MISSING:
+            self.stats.misses += 1
+        else:
+            self.stats.hits += 1
+        return value
+
+    def _wrote(self, result: object, count: int = 1) -> bool:
+        """Whether an engine write happened; ``None`` (an engine predating the bool) is a yes."""
+        written = result is None or bool(result)
+        if written:
+            self.stats.sets += count
+        return written
+
+    # -- tags --------------------------------------------------------------------------
+    @staticmethod
+    def _tag_key(tag: str) -> str:
+        return TAG_PREFIX + tag
+
+    def _versions_from(
+        self, tags: Iterable[str], found: Mapping[Any, Any]
+    ) -> dict[str, int | None]:
+        return {tag: _counter(found.get(self._tag_key(tag))) for tag in tags}
+
+    def _known_versions(
+        self, stored: dict[str, int], found: Mapping[Any, Any] | None
+    ) -> dict[str, int | None] | None:
+        """The current versions of ``stored``'s tags, when a combined read already has them."""
+        if found is None or any(self._tag_key(tag) not in self._tag_keys for tag in stored):
+            return None
+        return self._versions_from(stored, found)
+
+    @staticmethod
+    def _fresh(value: Any, stored: dict[str, int], current: dict[str, int | None]) -> Any:
+        if all(current.get(t) == v for t, v in stored.items()):
+            return value
+        return MISSING
+
+    @staticmethod
+    def _writable(versions: dict[str, int | None]) -> WriteVersions:
+        """The tag versions to store with an entry, or MISSING when a tag has no counter.
+
+        An entry whose tag counter could not be read or created (the backend failed)
+        could not be invalidated by that tag, so it must not be written at all.
+        """
+        if not versions:
+            return None
+        if any(v is None for v in versions.values()):
+            return MISSING
+        return {t: v for t, v in versions.items() if v is not None}
+
+    # -- failures ------------------------------------------------------------------------
+    def _unavailable(self) -> bool:
+        """True when the breaker keeps calls away (raises instead in strict mode)."""
+        if self._breaker.allow():
+            return False
+        if self.config.strict:
+            raise BackendUnavailableError(
+                f"cache {self.name}: backend unavailable, "
+                f"retrying after {self.config.retry_after} s"
+            )
+        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        """Count, log and (through the breaker) remember a failure; raise it when strict.
+
+        Any exception an engine raises is a failure, not only the ones it expected
+        (a client bug must not reach a fail-open caller either) -- except the
+        contract's own answers about the call: a closed engine
+        (:class:`CacheOperationError`) and a value it refuses (:class:`CacheValueError`).
+        """
+        if isinstance(exc, (CacheOperationError, CacheValueError)):
+            raise exc
+        self.stats.errors += 1
+        if isinstance(exc, NodeError):  # the engine routes around one node: keep using it
+            logger.warning(
+                "cache %s: %s", self.name, exc, extra={"cache": self.name, "error": repr(exc)}
+            )
+        else:
+            self._breaker.failure(exc)
+        logger.debug(
+            "cache %s: backend call failed: %s: %s", self.name, type(exc).__name__, exc,
+            extra={"cache": self.name, "error": repr(exc)}, exc_info=exc,
+        )  # fmt: skip
+        if self.config.strict:
+            if isinstance(exc, BackendError):
+                raise exc
+            raise BackendError(f"cache {self.name}: {type(exc).__name__}: {exc}") from exc
+
+    def _read_failed(self, key: Any, exc: Exception) -> None:
+        """A read raised: an unhashable key is the caller's error, anything else a failure."""
+        if isinstance(exc, TypeError) and self.local and not _hashable(key):
+            raise exc
+        self._failed(exc)
+
+    def _local_get(
+        self,
+        key: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        key_of: KeyOf,
+        exc: Exception,
+    ) -> tuple[Any, Any]:
+        """The in-process read after the inline one raised ``exc``: ``(key, raw)``.
+
+        The inline read keys on the bare arguments; when they are unhashable the
+        key function freezes them and the read is made once more. Any other
+        exception is the engine failing.
+        """
+        if key is not args or _hashable(key):
+            self._read_failed(key, exc)
+            return key, None
+        key = key_of(args, kwargs)
+        try:
+            return key, self.backend.get(key)
+        except Exception as again:  # any engine exception is a failure
+            self._read_failed(key, again)
+            return key, None

@@ -1,0 +1,132 @@
+"""Tags: invalidate_tags makes tagged entries misses in every process; untagged ones stay."""
+
+from __future__ import annotations
+
+import pytest
+from twat_cache import Cache, ucache
+from twat_cache.constants import TAG_PREFIX
+
+URLS = ["builtin://", "coretest-bytes://", "coretest-abytes://"]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_invalidate_tags_makes_tagged_entries_misses(url: str, namespace: str) -> None:
+    with Cache(url, namespace=namespace) as cache:
+        cache.set("user:1", "ann", tags=["users"])
+        cache.set("user:2", "bob", tags=["users", "admins"])
+        cache.set("admin", "root", tags=["admins"])
+        cache.set("plain", "untagged")
+        assert cache.get_many(["user:1", "user:2", "admin", "plain"]) == {
+            "user:1": "ann",
+            "user:2": "bob",
+            "admin": "root",
+            "plain": "untagged",
+        }
+        cache.invalidate_tags("users")
+        assert cache.get("user:1") is None
+        assert cache.get("user:2") is None  # one of its tags is enough
+        assert cache.get("admin") == "root"
+        assert cache.get("plain") == "untagged"
+        assert cache.get_many(["user:1", "admin"]) == {"admin": "root"}
+        cache.set("user:1", "ann again", tags=["users"])  # written after: fresh
+        assert cache.get("user:1") == "ann again"
+        cache.invalidate_tags("never-used")  # no counter yet: nothing to do, no error
+
+
+@pytest.mark.parametrize("url", URLS)
+async def test_async_invalidate_tags(url: str, namespace: str) -> None:
+    async with Cache(url, namespace=namespace) as cache:
+        await cache.aset("t", 1, tags=["x"])
+        await cache.aset("u", 2)
+        assert await cache.aget_many(["t", "u"]) == {"t": 1, "u": 2}
+        await cache.ainvalidate_tags("x", "never-used")
+        assert await cache.aget("t") is None
+        assert await cache.aget_many(["t", "u"]) == {"u": 2}
+        await cache.aset("t", 3, tags=["x"])
+        assert await cache.aget("t") == 3
+        assert [k async for k in cache.akeys()] != []
+        assert not [k async for k in cache.akeys() if str(k).startswith(TAG_PREFIX)]
+
+
+@pytest.mark.parametrize("url", ["coretest-bytes://", "coretest-abytes://"])
+def test_invalidation_is_seen_by_every_process(url: str, namespace: str) -> None:
+    # two Cache objects on one server namespace stand for two processes
+    writer = Cache(url, namespace=namespace)
+    reader = Cache(url, namespace=namespace)
+    writer.set("report", "v1", tags=["reports"])
+    assert reader.get("report") == "v1"
+    reader.invalidate_tags("reports")
+    assert writer.get("report") is None
+    writer.close()
+    reader.close()
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_decorator_tags(url: str, namespace: str) -> None:
+    calls: list[int] = []
+
+    @ucache(url, namespace=namespace, tags=["users"])
+    def load(user_id: int) -> str:
+        calls.append(user_id)
+        return f"user {user_id}"
+
+    load(1)
+    load(1)
+    assert calls == [1]
+    load.cache.invalidate_tags("users")
+    load(1)
+    load(1)
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("url", URLS)
+async def test_async_decorator_tags(url: str, namespace: str) -> None:
+    calls: list[int] = []
+
+    @ucache(url, namespace=namespace, tags=["users"])
+    async def load(user_id: int) -> str:
+        calls.append(user_id)
+        return f"user {user_id}"
+
+    await load(1)
+    await load(1)
+    await load.cache.ainvalidate_tags("users")
+    await load(1)
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_config_tags_apply_to_every_write(url: str, namespace: str) -> None:
+    with Cache(url, namespace=namespace, tags=["all"]) as cache:
+        cache.set("set", 1)
+        cache.add("add", 2)
+        cache.set_many({"many": 3})
+        assert cache.get_many(["set", "add", "many"]) == {"set": 1, "add": 2, "many": 3}
+        cache.invalidate_tags("all")
+        assert cache.get_many(["set", "add", "many"]) == {}
+
+
+@pytest.mark.parametrize("url", URLS)
+async def test_async_config_tags_apply_to_every_write(url: str, namespace: str) -> None:
+    async with Cache(url, namespace=namespace, tags=["all"]) as cache:
+        await cache.aset("set", 1)
+        assert await cache.aadd("add", 2) is True
+        await cache.aset_many({"many": 3})
+        await cache.ainvalidate_tags("all")
+        assert await cache.aget_many(["set", "add", "many"]) == {}
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_a_lost_tag_counter_makes_its_entries_misses(url: str, namespace: str) -> None:
+    with Cache(url, namespace=namespace) as cache:
+        cache.set("k", 1, tags=["t"])
+        cache.backend.delete(TAG_PREFIX + "t")  # evicted, or the server restarted
+        assert cache.get("k") is None
+        assert cache.get_many(["k"]) == {}
+
+
+def test_an_unreadable_tag_counter_makes_its_entries_misses(namespace: str) -> None:
+    with Cache("coretest-bytes://", namespace=namespace) as cache:
+        cache.set("k", 1, tags=["t"])
+        cache.backend.set(TAG_PREFIX + "t", b"\xfegarbage")
+        assert cache.get("k") is None
