@@ -65,7 +65,12 @@ def test_resource_close_errors_are_logged_not_raised(caplog: pytest.LogCaptureFi
 
 def test_resource_from_many_threads_makes_one() -> None:
     made: list[_Client] = []
-    clients = Resource(lambda: made.append(_Client()) or made[-1], _Client.close)
+
+    def make() -> _Client:
+        made.append(_Client())
+        return made[-1]
+
+    clients = Resource(make, _Client.close)
     threads = [threading.Thread(target=clients.get) for _ in range(8)]
     for thread in threads:
         thread.start()
@@ -97,7 +102,8 @@ def test_one_client_per_loop_closed_when_the_loop_ends() -> None:
     assert len(set(first)) == 1  # five tasks, one build
     assert made[0].closed  # asyncio.run's shutdown cancelled the closer, which closed it
     second = asyncio.run(use())
-    assert second[0] is made[1] and made[1].closed
+    assert second[0] is made[1]
+    assert made[1].closed
     asyncio.run(clients.aclose())
 
 
@@ -177,7 +183,8 @@ def test_generation_names() -> None:
     assert names.key(8, "user:1") == "app:8:user:1"  # a new generation, new names
     assert names.key(8, "with space").startswith("app:8:#with_space~")
     long = names.key(8, "k" * 400)
-    assert len(long) <= 250 and long.startswith("app:8:#")
+    assert len(long) <= 250
+    assert long.startswith("app:8:#")
     assert names.key(8, "#x") != names.key(8, "x")
     assert Generations.overhead(64) == 64 + COUNTER_DIGITS + 2
     assert Generations.fresh() < Generations.fresh() + 1
