@@ -47,7 +47,9 @@ def test_resource_is_made_once_and_closed_once() -> None:
         return made[-1]
 
     clients = Resource(make, _Client.close)
+    assert clients.current() is None
     assert clients.get() is clients.get()
+    assert clients.current() is made[0]
     assert len(made) == 1
     clients.close()
     assert made[0].closed
@@ -110,7 +112,9 @@ def test_one_client_per_loop_closed_when_the_loop_ends() -> None:
 async def test_aclose_in_the_same_loop() -> None:
     made: list[_Client] = []
     clients = _async_resource(made)
+    assert clients.current() is None
     await clients.get()
+    assert clients.current() is made[0]
     await clients.aclose()
     assert made[0].closed
     await clients.aclose()  # idempotent

@@ -103,7 +103,9 @@ class RedisBackend(BaseBackend):
     def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None``."""
         with self._errors("get"):
-            value: bytes | None = (self._redis()).get(self._keyspace.key(key))
+            # the hit path: the client at hand without another coroutine (a closed engine has none)
+            client = self._clients.current() or self._redis()
+            value: bytes | None = client.get(self._keyspace.key(key))
             return value
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:

@@ -101,7 +101,9 @@ class AsyncRedisBackend(BaseAsyncBackend):
     async def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None``."""
         with self._errors("get"):
-            value: bytes | None = await (await self._redis()).get(self._keyspace.key(key))
+            # the hit path: the client at hand without another coroutine (a closed engine has none)
+            client = self._clients.current() or await self._redis()
+            value: bytes | None = await client.get(self._keyspace.key(key))
             return value
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:

@@ -61,6 +61,10 @@ class Resource(Generic[_T]):
                     value = self._value = self._make()
         return value
 
+    def current(self) -> _T | None:
+        """Return the client if one was made (the hit path's check: no lock, no call to make)."""
+        return self._value
+
     def close(self) -> None:
         """Close the client if one was made; the next :meth:`get` makes a new one."""
         with self._lock:
@@ -101,6 +105,10 @@ class AsyncResource(Generic[_T]):
         if value is None:  # no try/except: a failed build must not show a KeyError as its context
             return await self._create(loop)
         return value
+
+    def current(self) -> _T | None:
+        """Return the running loop's client if it was made (the hit path's check, no await)."""
+        return self._by_loop.get(asyncio.get_running_loop())
 
     async def _create(self, loop: asyncio.AbstractEventLoop) -> _T:
         with self._lock:
