@@ -19,6 +19,7 @@ import pytest
 from twat_cache import Cache, ucache
 from twat_cache.config import CacheConfig
 from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError
+from twat_cache.protocols import capabilities_of
 from twat_cache.registry import available_engines, create_backend, engine_class
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
 from twat_cache_dbm import DbmBackend
@@ -135,3 +136,30 @@ def test_core_cache_and_decorator_use_the_plugin(tmp_path: Path) -> None:
         assert cache.get("obj") == {"a": [1, 2]}
         cache.invalidate_tags("t")
         assert cache.get("obj") is None
+
+
+def test_capabilities_say_what_the_engine_is(tmp_path: Path) -> None:
+    caps = capabilities_of(DbmBackend(tmp_path / "c"))
+    assert (caps.persistent, caps.shared, caps.native_ttl) == (True, False, False)
+    assert (caps.stores_objects, caps.blocking, caps.lists_keys) == (False, True, True)
+
+
+def test_set_returns_true_and_incr_stays_within_64_bits(tmp_path: Path) -> None:
+    with DbmBackend(tmp_path / "c") as backend:
+        assert backend.set("n", str(2**63 - 1).encode()) is True
+        assert backend.set_many({"a": b"1"}) is True
+        with pytest.raises(OverflowError):
+            backend.incr("n")
+        assert backend.get("n") == str(2**63 - 1).encode()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("maxsize", 30), ("maxbytes", 10**6), ("policy", "lfu")]
+)
+def test_bounds_the_engine_cannot_keep_are_refused(
+    tmp_path: Path, option: str, value: object
+) -> None:
+    config = CacheConfig(url=f"dbm://{tmp_path}/c", **{option: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=option) as info:
+        create_backend(config)
+    assert "memory://" in info.value.allowed

@@ -14,17 +14,16 @@ from contextlib import closing
 from pathlib import Path
 
 import diskcache
-import platformdirs
 import pytest
 from twat_cache import Cache, fcache
 from twat_cache.config import CacheConfig, resolve_config
 from twat_cache.exceptions import (
     BackendError,
     CacheOperationError,
-    CacheValueError,
     ConfigurationError,
     PathError,
 )
+from twat_cache.protocols import capabilities_of
 from twat_cache.registry import create_backend, engine_class
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
 from twat_cache_disk import (
@@ -34,6 +33,7 @@ from twat_cache_disk import (
     DiskBackend,
     default_folder,
 )
+from twat_cache_disk.database import check_diskcache_version
 
 SHORT = 0.2  # a ttl that surely passed after PAST seconds
 PAST = 0.5
@@ -124,10 +124,11 @@ def test_url_path_wins_over_config_folder(tmp_path: Path) -> None:
 def test_default_folder_is_the_user_cache_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name: str(tmp_path / name))
-    assert default_folder() == tmp_path / "twat-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # Linux and macOS
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path))  # Windows
+    assert default_folder().is_relative_to(tmp_path)
     backend = create_backend(CacheConfig(url="disk://", namespace="mine"))
-    assert backend.directory == tmp_path / "twat-cache" / "mine"
+    assert backend.directory == default_folder() / "mine"
 
 
 def test_all_url_options(tmp_path: Path) -> None:
@@ -282,12 +283,15 @@ def test_incr_keeps_expiry(make: Callable[..., DiskBackend]) -> None:
         backend.incr("n")
 
 
-def test_incr_overflow_is_a_value_error(make: Callable[..., DiskBackend]) -> None:
+@pytest.mark.parametrize(("start", "delta"), [(2**63 - 1, 1), (-(2**63), -1), (5, 2**64)])
+def test_incr_outside_64_bits_is_an_overflow_error_and_keeps_the_value(
+    make: Callable[..., DiskBackend], start: int, delta: int
+) -> None:
     backend = make()
-    backend.set("n", b"9223372036854775807")
-    with pytest.raises(CacheValueError, match="overflow"):
-        backend.incr("n")
-    assert backend.get("n") == b"9223372036854775807"
+    backend.set("n", str(start).encode())
+    with pytest.raises(OverflowError, match="64-bit"):
+        backend.incr("n", delta)
+    assert backend.get("n") == str(start).encode()
 
 
 def test_entries_survive_reopening(tmp_path: Path) -> None:
@@ -494,6 +498,103 @@ def test_processes_share_incr_and_add(tmp_path: Path, shards: int) -> None:
     owners = {setup.get(f"lock:{i}") for i in range(rounds)}
     assert owners <= {f"p{n}".encode() for n in range(processes)}
     setup.close()
+
+
+# -- the diskcache versions this package supports --------------------------------------------
+@pytest.mark.parametrize("version", ["5.7.0", "6.0", "5.5.9", "nonsense"])
+def test_an_unsupported_diskcache_is_refused_at_import_naming_both_versions(version: str) -> None:
+    with pytest.raises(ImportError, match="diskcache") as info:
+        check_diskcache_version(version)
+    assert version in str(info.value)
+    assert "5.6.x" in str(info.value)
+
+
+def test_the_installed_diskcache_is_supported() -> None:
+    check_diskcache_version(diskcache.__version__)
+    check_diskcache_version("5.6.0")
+
+
+def test_a_forked_child_opens_its_own_connection(make: Callable[..., DiskBackend]) -> None:
+    backend = make()
+    backend.set("k", b"v")
+    (database,) = backend._open()
+    database._connections.pid = -1  # as if this thread's connection came from a parent process
+    assert backend.get("k") == b"v"  # reopened, not reused
+    assert database._connections.pid != -1
+
+
+# -- maxsize, policy and capabilities ---------------------------------------------------------
+def test_maxsize_keeps_the_newest_entries(make: Callable[..., DiskBackend]) -> None:
+    backend = make(maxsize=30)
+    for n in range(49):
+        assert backend.set(f"k{n}", b"v") is True
+    assert sorted(backend.keys()) == sorted(f"k{n}" for n in range(19, 49))
+
+
+def test_maxsize_evicts_expired_entries_before_live_ones(make: Callable[..., DiskBackend]) -> None:
+    backend = make(maxsize=3)
+    backend.set("old", b"1")
+    backend.set("short", b"2", ttl=SHORT)
+    backend.set("newer", b"3")
+    time.sleep(PAST)
+    assert backend.add("newest", b"4") is True
+    assert backend.add("newest", b"5") is False
+    assert sorted(backend.keys()) == ["newer", "newest", "old"]
+
+
+def test_maxsize_counts_set_many_and_each_shard(make: Callable[..., DiskBackend]) -> None:
+    backend = make(maxsize=12, shards=3)
+    assert backend.set_many({f"k{n}": b"v" for n in range(40)}) is True
+    assert len(list(backend.keys())) <= 12
+    assert backend.get("k39") == b"v"
+
+
+def test_maxsize_from_the_config_bounds_a_cache(tmp_path: Path) -> None:
+    """Django's MAX_ENTRIES maps to maxsize: 49 writes to a maxsize=30 cache keep 30."""
+    with Cache(f"disk://{tmp_path}", maxsize=30) as cache:
+        for n in range(49):
+            cache.set(f"k{n}", n)
+        assert sum(cache.get(f"k{n}") is not None for n in range(49)) == 30
+        assert cache.get("k48") == 48
+
+
+def test_maxsize_holds_across_processes(tmp_path: Path) -> None:
+    code = (
+        "import sys; from twat_cache_disk import DiskBackend\n"
+        "b = DiskBackend(sys.argv[1], 'shared', maxsize=10)\n"
+        "[b.set(f'{sys.argv[2]}{n}', b'v') for n in range(25)]\n"
+        "b.close()\n"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), f"p{n}"])  # bounded: 25 writes
+        for n in range(2)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+    with DiskBackend(tmp_path, "shared") as backend:
+        assert len(list(backend.keys())) == 10
+
+
+def test_maxsize_below_the_shard_count_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="maxsize"):
+        DiskBackend(tmp_path, maxsize=2, shards=3)
+
+
+@pytest.mark.parametrize("policy", ["lfu", "fifo", "rr", "ttl"])
+def test_an_in_process_policy_is_refused_naming_eviction_policy(
+    tmp_path: Path, policy: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="policy") as info:
+        create_backend(CacheConfig(url=f"disk://{tmp_path}", policy=policy))  # type: ignore[arg-type]
+    assert "eviction_policy" in info.value.allowed
+    assert "memory://" in info.value.allowed
+
+
+def test_the_disk_engine_declares_what_it_is(make: Callable[..., DiskBackend]) -> None:
+    caps = capabilities_of(make())
+    assert (caps.persistent, caps.shared, caps.native_ttl) == (True, True, True)
+    assert (caps.atomic_add, caps.atomic_incr, caps.lists_keys) == (True, True, True)
+    assert (caps.stores_objects, caps.blocking) == (False, True)
 
 
 # -- through core --------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from twat_cache import Cache, mcache
 from twat_cache.config import CacheConfig, resolve_config
-from twat_cache.exceptions import CacheOperationError, CacheValueError, ConfigurationError
+from twat_cache.exceptions import CacheOperationError, ConfigurationError
+from twat_cache.protocols import capabilities_of
 from twat_cache.registry import create_backend, engine_class
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
 from twat_cache_memory import DEFAULT_MAXSIZE, POLICIES, MemoryBackend
@@ -115,7 +116,7 @@ def test_bad_url_option_names_it(url: str, option: str) -> None:
 
 def test_bad_policy_through_config_fails_at_decoration() -> None:
     with pytest.raises(ConfigurationError, match="policy"):
-        mcache(policy="nope")(lambda: 1)  # type: ignore[arg-type]
+        mcache(policy="nope")(lambda: 1)  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize(
@@ -249,8 +250,29 @@ def test_incr_keeps_expiry_and_checks_types(
     backend.set("digits", b"42")
     with pytest.raises(TypeError):
         backend.incr("digits")
-    backend.set("big", 2**70)
-    assert backend.incr("big", -1) == 2**70 - 1
+    backend.set("big", 2**63 - 1)
+    with pytest.raises(OverflowError, match="64-bit"):
+        backend.incr("big")
+    assert backend.get("big") == 2**63 - 1
+    assert backend.incr("big", -1) == 2**63 - 2
+    backend.set("low", -(2**63))
+    with pytest.raises(OverflowError):
+        backend.incr("low", -1)
+    assert backend.get("low") == -(2**63)
+
+
+def test_the_memory_engine_declares_what_it_is() -> None:
+    caps = capabilities_of(MemoryBackend())
+    assert (caps.stores_objects, caps.blocking, caps.shared, caps.persistent) == (
+        True,
+        False,
+        False,
+        False,
+    )
+    assert not caps.native_ttl
+    assert caps.atomic_add
+    assert caps.atomic_incr
+    assert caps.lists_keys
 
 
 def test_touch_and_delete_skip_expired_entries(make: Callable[..., MemoryBackend]) -> None:
@@ -292,13 +314,14 @@ def test_value_larger_than_maxbytes_is_refused_and_old_entry_dropped(
     make: Callable[..., MemoryBackend],
 ) -> None:
     backend = make(maxbytes=1000)
-    backend.set("k", b"small")
-    with pytest.raises(CacheValueError, match="maxbytes=1000"):
-        backend.set("k", b"x" * 2000, ttl=60)
+    assert backend.set("k", b"small") is True
+    assert backend.set("k", b"x" * 2000, ttl=60) is False
     assert backend.get("k") is None
-    with pytest.raises(CacheValueError):
-        backend.set("absent", list(range(1000)))
+    assert backend.set("absent", list(range(1000))) is False
     assert backend.get("absent") is None
+    assert backend.add("added", b"x" * 2000) is False
+    assert backend.set_many({"a": 1, "b": b"x" * 2000}) is False
+    assert (backend.get("a"), backend.get("b")) == (1, None)
 
 
 def test_value_error_of_an_unsized_cache_is_not_masked(make: Callable[..., MemoryBackend]) -> None:

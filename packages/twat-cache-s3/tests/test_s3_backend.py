@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from twat_cache import Cache
 from twat_cache.config import resolve_config
 from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError
+from twat_cache.protocols import capabilities_of
 from twat_cache.registry import create_backend, engine_class
 from twat_cache.serializers import encode_int
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
@@ -205,6 +206,31 @@ def test_bad_urls_fail_at_construction(url: str, field: str) -> None:
         S3Backend.from_config(resolve_config("s3://bucket", environ={}), parse_url(url))
 
 
+@pytest.mark.parametrize(
+    ("options", "field", "supported"),
+    [
+        ({"maxsize": 30}, "maxsize", "sqlite://"),
+        ({"maxbytes": 10**6}, "maxbytes", "disk://"),
+        ({"policy": "lfu"}, "policy", "memory://"),
+    ],
+)
+def test_limits_s3_cannot_keep_are_refused_naming_who_can(
+    options: dict[str, Any], field: str, supported: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=field) as info:
+        create_backend(resolve_config("s3://bucket/p", environ={}, **options))
+    assert supported in info.value.allowed
+    assert "lifecycle" in info.value.allowed
+
+
+def test_the_s3_engine_declares_what_it_is() -> None:
+    caps = capabilities_of(S3Backend(S3Settings("bucket")))
+    assert (caps.shared, caps.persistent, caps.native_ttl) == (True, True, False)
+    assert (caps.atomic_add, caps.atomic_incr, caps.lists_keys) == (True, True, True)
+    assert (caps.stores_objects, caps.blocking) == (False, True)
+    assert caps.max_value_size == 5 * 2**30
+
+
 def test_bad_settings_fail_at_construction() -> None:
     with pytest.raises(ConfigurationError, match="max_workers"):
         S3Settings("bucket", max_workers=True)
@@ -286,11 +312,9 @@ def test_touch_rewrites_expiry_and_tag(
     assert backend.get("k") == b"value"
 
 
-def test_incr_keeps_expiry_and_big_integers(
-    backend: S3Backend, s3: S3Client, clock: _Clock, prefix: str
-) -> None:
-    backend.set("n", encode_int(2**70), ttl=10)
-    assert backend.incr("n", 5) == 2**70 + 5
+def test_incr_keeps_expiry(backend: S3Backend, s3: S3Client, clock: _Clock, prefix: str) -> None:
+    backend.set("n", encode_int(2**40), ttl=10)
+    assert backend.incr("n", 5) == 2**40 + 5
     name = f"{prefix}/ns/n"
     assert s3.head_object(Bucket=BUCKET, Key=name)["Metadata"] == {
         "expires-at": repr(clock.now + 10)
@@ -301,6 +325,27 @@ def test_incr_keeps_expiry_and_big_integers(
     clock.now += 10
     with pytest.raises(ValueError, match="not found"):
         backend.incr("n")
+
+
+@pytest.mark.parametrize(("start", "delta"), [(2**63 - 1, 1), (-(2**63), -1), (2**70, 1)])
+def test_incr_outside_64_bits_is_an_overflow_error_and_keeps_the_value(
+    backend: S3Backend, start: int, delta: int
+) -> None:
+    backend.set("n", encode_int(start))
+    with pytest.raises(OverflowError, match="64-bit"):
+        backend.incr("n", delta)
+    assert backend.get("n") == encode_int(start)
+
+
+def test_set_returns_true_and_declines_what_s3_cannot_take(
+    backend: S3Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert backend.set("k", b"v") is True
+    assert backend.set_many({"a": b"1", "b": b"2"}) is True
+    monkeypatch.setattr(backend_module, "_MAX_PUT", 3)  # instead of a 5 GiB value
+    assert backend.set("k", b"four") is False
+    assert backend.set_many({"a": b"1", "b": b"four"}) is False
+    assert (backend.get("k"), backend.get("a"), backend.get("b")) == (b"v", b"1", b"2")
 
 
 def test_long_and_odd_keys(backend: S3Backend, s3: S3Client, prefix: str) -> None:

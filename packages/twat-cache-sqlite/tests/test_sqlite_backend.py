@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 import twat_cache_sqlite.backend as backend_module
@@ -17,6 +18,8 @@ import twat_cache_sqlite.connections as connections
 from twat_cache import Cache
 from twat_cache.config import resolve_config
 from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError, PathError
+from twat_cache.paths import default_folder
+from twat_cache.protocols import capabilities_of
 from twat_cache.registry import create_backend, engine_class
 from twat_cache.serializers import encode_int
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
@@ -134,9 +137,12 @@ def test_no_path_is_the_default_file_in_the_folder(tmp_path: Path) -> None:
 def test_no_folder_is_the_user_cache_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # Linux and macOS
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "xdg"))  # Windows
     with _from_url("sqlite://") as backend:
-        assert backend.path == str(tmp_path / "xdg" / "twat-cache" / "twat-cache.sqlite3")
+        # the disk engine's folder too: one rule for both
+        assert backend.path == str(default_folder() / "twat-cache.sqlite3")
+        assert default_folder().is_relative_to(tmp_path / "xdg")
 
 
 def test_memory_url() -> None:
@@ -305,12 +311,110 @@ def test_writes_purge_lazily_in_batches(
     assert _rows(db.path) == 10
 
 
-def test_incr_keeps_the_ttl_and_big_integers(db: SQLiteBackend, clock: _Clock) -> None:
-    db.set("n", encode_int(2**70), ttl=10)
-    assert db.incr("n", 1) == 2**70 + 1
-    assert db.get("n") == encode_int(2**70 + 1)
+def test_incr_keeps_the_ttl(db: SQLiteBackend, clock: _Clock) -> None:
+    db.set("n", encode_int(41), ttl=10)
+    assert db.incr("n", 1) == 42
+    assert db.get("n") == encode_int(42)
     clock.now += 10
     assert db.get("n") is None
+
+
+@pytest.mark.parametrize(("start", "delta"), [(2**63 - 1, 1), (-(2**63), -1), (2**70, 1)])
+def test_incr_outside_64_bits_is_an_overflow_error_and_keeps_the_value(
+    db: SQLiteBackend, start: int, delta: int
+) -> None:
+    db.set("n", encode_int(start))
+    with pytest.raises(OverflowError, match="64-bit"):
+        db.incr("n", delta)
+    assert db.get("n") == encode_int(start)
+
+
+# --- maxsize, other config options, capabilities -------------------------------------------
+def test_maxsize_keeps_the_most_recently_written(tmp_path: Path) -> None:
+    with SQLiteBackend(tmp_path / "c.db", maxsize=30) as backend:
+        for n in range(49):
+            assert backend.set(f"k{n}", b"v") is True
+        assert sorted(backend.keys()) == sorted(f"k{n}" for n in range(19, 49))
+        backend.set("k19", b"rewritten")  # a rewrite makes it the newest
+        backend.set("new", b"v")
+        assert backend.get("k19") == b"rewritten"
+        assert backend.get("k20") is None
+
+
+def test_maxsize_evicts_expired_rows_first_and_counts_one_namespace(
+    tmp_path: Path, clock: _Clock
+) -> None:
+    other = SQLiteBackend(tmp_path / "c.db", namespace="other")
+    other.set_many({f"o{n}": b"v" for n in range(5)})
+    with SQLiteBackend(tmp_path / "c.db", maxsize=3) as backend:
+        backend.set("old", b"1")
+        backend.set("short", b"2", ttl=1)
+        backend.set("newer", b"3")
+        clock.now += 2
+        assert backend.add("newest", b"4") is True
+        assert sorted(backend.keys()) == ["newer", "newest", "old"]
+        assert backend.set_many({"a": b"1", "b": b"2"}) is True
+        assert sorted(backend.keys()) == ["a", "b", "newest"]
+    assert len(list(other.keys())) == 5
+    other.close()
+
+
+def test_maxsize_from_the_config_bounds_a_cache(tmp_path: Path) -> None:
+    """Django's MAX_ENTRIES maps to maxsize: 49 writes to a maxsize=30 cache keep 30."""
+    with Cache(f"sqlite:///{tmp_path}/c.db", maxsize=30) as cache:
+        for n in range(49):
+            cache.set(f"k{n}", n)
+        assert sum(cache.get(f"k{n}") is not None for n in range(49)) == 30
+        assert cache.get("k48") == 48
+
+
+def test_maxsize_holds_across_processes(tmp_path: Path) -> None:
+    code = (
+        "import sys; from twat_cache_sqlite import SQLiteBackend\n"
+        "b = SQLiteBackend(sys.argv[1], maxsize=10)\n"
+        "[b.set(f'{sys.argv[2]}{n}', b'v') for n in range(25)]\n"
+        "b.close()\n"
+    )
+    path = str(tmp_path / "c.db")
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code, path, f"p{n}"])  # bounded: 25 writes
+        for n in range(2)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+    with SQLiteBackend(path) as backend:
+        assert len(list(backend.keys())) == 10
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "allowed"),
+    [
+        ({"maxbytes": 1000}, "maxbytes", "disk://"),
+        ({"policy": "lfu"}, "policy", "memory://"),
+        ({"policy": "fifo"}, "policy", "memory://"),
+    ],
+)
+def test_config_options_sqlite_cannot_keep_are_refused(
+    tmp_path: Path, options: dict[str, Any], field: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=field) as info:
+        create_backend(resolve_config(f"sqlite:///{tmp_path}/c.db", environ={}, **options))
+    assert allowed in info.value.allowed
+
+
+def test_maxsize_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="maxsize"):
+        SQLiteBackend(tmp_path / "c.db", maxsize=0)
+
+
+def test_capabilities_of_a_file_and_of_memory(tmp_path: Path) -> None:
+    with SQLiteBackend(tmp_path / "c.db") as on_file, SQLiteBackend(":memory:") as in_memory:
+        file_caps, memory_caps = capabilities_of(on_file), capabilities_of(in_memory)
+    assert (file_caps.persistent, file_caps.shared, file_caps.native_ttl) == (True, True, False)
+    assert (memory_caps.persistent, memory_caps.shared) == (False, False)
+    for caps in (file_caps, memory_caps):
+        assert (caps.atomic_add, caps.atomic_incr, caps.lists_keys) == (True, True, True)
+        assert (caps.stores_objects, caps.blocking) == (False, True)
 
 
 def test_memory_database_is_shared_in_the_process_while_open() -> None:

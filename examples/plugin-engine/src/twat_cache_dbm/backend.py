@@ -3,7 +3,9 @@
 The working example of the plugin guide (README.md). It shows everything an
 engine does, and nothing more:
 
-* ``from_config`` reads and validates the URL, and touches no file yet;
+* ``capabilities`` says truthfully what it can do (core reads it, the kit checks it);
+* ``from_config`` reads and validates the URL, refuses the config options it
+  cannot keep (``maxsize``...), and touches no file yet;
 * values are ``bytes`` from core; each is stored behind its expiry time, so a
   ``ttl`` survives a restart;
 * every key carries the namespace, so ``clear()`` and ``keys()`` stay in it;
@@ -27,8 +29,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from twat_cache.engines.base import BaseBackend
+from twat_cache.config import refuse_options
+from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import BackendError, ConfigurationError
+from twat_cache.protocols import Capabilities
 from twat_cache.serializers import decode_int, encode_int
 
 if TYPE_CHECKING:
@@ -87,6 +91,10 @@ class DbmBackend(BaseBackend):
         >>> backend.close()
     """
 
+    # dbm.dumb keeps its index in memory: one process may use a file at a time, so entries
+    # are not shared; they persist. Expiry is a time stored with each value, checked on read.
+    capabilities = Capabilities(native_ttl=False, shared=False, persistent=True)
+
     def __init__(
         self, path: str | os.PathLike[str], namespace: str = "default", mode: int = 0o600
     ) -> None:
@@ -102,8 +110,10 @@ class DbmBackend(BaseBackend):
         """Build from ``dbm:///path/to/file[?mode=600]``; nothing is opened yet.
 
         Raises:
-            ConfigurationError: for a host, a missing path, a bad ``mode`` or an unknown option.
+            ConfigurationError: for a host, a missing path, a bad ``mode``, an unknown
+                option, or ``maxsize``/``maxbytes``/``policy`` (this engine keeps no bound).
         """
+        refuse_options(config, "dbm", "maxsize", "maxbytes", "policy")
         if url.hosts or not url.path or url.path.endswith("/"):
             raise ConfigurationError(
                 "url", url.redacted, "a file path: dbm:///path/to/file (three slashes)"
@@ -166,10 +176,11 @@ class DbmBackend(BaseBackend):
             entry = self._live(db, self._key(key))
             return None if entry is None else entry[_EXPIRY.size :]
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds."""
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key`` for ``ttl`` seconds; True (dbm takes any size)."""
         with self._db(write=True) as db:
             db[self._key(key)] = self._entry(value, ttl)
+        return True
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent; atomic under the file's lock."""
@@ -205,13 +216,14 @@ class DbmBackend(BaseBackend):
         Raises:
             ValueError: when ``key`` is absent.
             TypeError: when the value is not an integer.
+            OverflowError: when the result leaves the signed 64-bit range (value unchanged).
         """
         with self._db(write=True) as db:
             name = self._key(key)
             entry = self._live(db, name)
             if entry is None:
                 raise ValueError(f"key {key!r} not found")
-            value = decode_int(entry[_EXPIRY.size :]) + delta
+            value = check_int64(decode_int(entry[_EXPIRY.size :]) + delta)
             db[name] = entry[: _EXPIRY.size] + encode_int(value)
             return value
 

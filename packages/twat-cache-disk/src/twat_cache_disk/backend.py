@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import diskcache
-import platformdirs
-from twat_cache.config import ensure_folder
+from twat_cache.config import ensure_folder, refuse_options
 from twat_cache.engines.base import BaseBackend
-from twat_cache.exceptions import BackendError, CacheValueError, ConfigurationError
+from twat_cache.exceptions import BackendError, ConfigurationError
+from twat_cache.paths import default_folder
+from twat_cache.protocols import Capabilities
 from twat_cache.serializers import encode_int
 
 from twat_cache_disk.database import Database
@@ -38,7 +39,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "EVICTION_POLICIES",
     "DiskBackend",
-    "default_folder",
 ]
 
 EVICTION_POLICIES: Final = (
@@ -48,6 +48,7 @@ EVICTION_POLICIES: Final = (
     "none",
 )
 """diskcache's eviction policies, the first being its default."""
+_CULLING: Final = "disk culls by its eviction_policy option (" + ", ".join(EVICTION_POLICIES) + ")"
 
 DEFAULT_SIZE_LIMIT: Final = 2**30
 """Bytes kept per namespace before diskcache culls (1 GiB, diskcache's default)."""
@@ -63,11 +64,6 @@ _STORAGE_ERRORS: Final = (diskcache.Timeout, sqlite3.Error, OSError)
 _INTEGER: Final = re.compile(rb"0|-?[1-9][0-9]{0,18}")
 _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
-
-
-def default_folder() -> Path:
-    """Return the per-user cache folder, ``platformdirs.user_cache_dir("twat-cache")``."""
-    return Path(platformdirs.user_cache_dir("twat-cache"))
 
 
 def _to_disk(value: bytes) -> bytes | int:
@@ -104,6 +100,10 @@ class DiskBackend(BaseBackend):
         timeout: Seconds to wait for SQLite's lock before failing.
         shards: Split the namespace into this many databases (FanoutCache's
             layout) so that writers of different keys do not wait for each other.
+        maxsize: The most entries kept (``None``: no limit by count); past it the
+            oldest-inserted entries go first (expired ones before any live one),
+            checked after each write, across processes. With shards, each keeps
+            ``maxsize // shards``.
 
     Raises:
         ConfigurationError: for an invalid option.
@@ -115,6 +115,7 @@ class DiskBackend(BaseBackend):
         b'v'
     """
 
+    capabilities = Capabilities(persistent=True, shared=True, native_ttl=True)
     stores_objects = False
     blocking = True
 
@@ -128,6 +129,7 @@ class DiskBackend(BaseBackend):
         min_file_size: int = DEFAULT_MIN_FILE_SIZE,
         timeout: float = DEFAULT_TIMEOUT,
         shards: int = 1,
+        maxsize: int | None = None,
     ) -> None:
         if not namespace or namespace in (".", "..") or "/" in namespace or os.sep in namespace:
             raise ConfigurationError("namespace", namespace, "a name usable as one folder name")
@@ -135,11 +137,13 @@ class DiskBackend(BaseBackend):
             raise ConfigurationError(
                 "eviction_policy", eviction_policy, "one of " + ", ".join(EVICTION_POLICIES)
             )
-        limits = (
+        limits = [
             ("size_limit", size_limit, 1),
             ("min_file_size", min_file_size, 0),
             ("shards", shards, 1),
-        )
+        ]
+        if maxsize is not None:
+            limits.append(("maxsize", maxsize, shards))
         for name, number, minimum in limits:
             if type(number) is not int or number < minimum:
                 raise ConfigurationError(name, number, f"an integer >= {minimum}")
@@ -158,6 +162,8 @@ class DiskBackend(BaseBackend):
         self.min_file_size = min_file_size
         self.timeout = float(timeout)
         self.shards = shards
+        self.maxsize = maxsize
+        self._shard_maxsize = None if maxsize is None else maxsize // shards
         self._caches: tuple[Any, ...] = ()
         self._open_lock = threading.Lock()
 
@@ -166,17 +172,21 @@ class DiskBackend(BaseBackend):
         """Build from ``disk:///absolute/folder[?options]``, or ``disk://`` with ``config.folder``.
 
         The folder is the URL's path, else ``config.folder``, else
-        :func:`default_folder`; ``size_limit`` defaults to ``config.maxbytes``,
-        else 1 GiB. Every option is checked before the folder is created.
+        :func:`~twat_cache.paths.default_folder`; ``size_limit`` defaults to
+        ``config.maxbytes``, else 1 GiB; ``config.maxsize`` bounds the entries.
+        Every option is checked before the folder is created.
 
         Raises:
-            ConfigurationError: for a host in the URL, an unknown option or an invalid value.
+            ConfigurationError: for a host in the URL, an unknown option, an
+                invalid value, or ``policy`` other than ``lru`` (an in-process
+                engines' option; the disk's order is ``eviction_policy``).
             PathError: when the folder cannot be created or written.
         """
         if url.hosts:
             raise ConfigurationError(
                 "disk url", url.redacted, "disk:///absolute/folder, or disk:// with folder=..."
             )
+        refuse_options(config, "disk", "policy", hint=_CULLING)
         size_limit = url.option_int("size_limit", config.maxbytes or DEFAULT_SIZE_LIMIT, minimum=1)
         eviction_policy = url.option_str("eviction_policy", EVICTION_POLICIES[0], EVICTION_POLICIES)
         min_file_size = url.option_int("min_file_size", DEFAULT_MIN_FILE_SIZE, minimum=0)
@@ -191,6 +201,7 @@ class DiskBackend(BaseBackend):
             min_file_size=min_file_size,
             timeout=timeout,
             shards=shards,
+            maxsize=config.maxsize,
         )
 
     # -- internals -----------------------------------------------------------------
@@ -247,6 +258,24 @@ class DiskBackend(BaseBackend):
             return caches[0]
         return caches[caches[0].disk.hash(key) % len(caches)]  # FanoutCache's placement
 
+    def _bound(self, shard: Any) -> None:
+        """Evict the oldest-inserted entries of ``shard`` past ``maxsize`` (expired ones first).
+
+        The count is diskcache's own (kept in the database, so it is every
+        process's); the eviction runs in one transaction, so that two processes
+        past the limit together do not both evict.
+        """
+        limit = self._shard_maxsize
+        if limit is None or len(shard) <= limit:
+            return
+        with shard.transact():
+            if len(shard) > limit:
+                shard.expire()
+            while len(shard) > limit:
+                # rowid order: the first inserted (a rewrite keeps its row)
+                key, _ = shard.peekitem(last=False)
+                shard.delete(key)
+
     def _by_shard(
         self, keys: Sequence[str] | Mapping[str, bytes]
     ) -> dict[int, tuple[Any, list[str]]]:
@@ -266,24 +295,31 @@ class DiskBackend(BaseBackend):
             raise self._storage_error("get", exc) from exc
         return None if value is None else _from_disk(value)
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until culled)."""
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until culled); True."""
         shard = self._shard(key)
         with self._storage_errors("set"):
             shard.set(key, _to_disk(value), expire=ttl)
+            self._bound(shard)
+        return True
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store every item, in one transaction per shard."""
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item, in one transaction per shard; True."""
         for shard, keys in self._by_shard(items).values():
             with self._storage_errors("set_many"), shard.transact():
                 for key in keys:
                     shard.set(key, _to_disk(items[key]), expire=ttl)
+                self._bound(shard)
+        return True
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent or expired (atomic, across processes)."""
         shard = self._shard(key)
         with self._storage_errors("add"):
-            return bool(shard.add(key, _to_disk(value), expire=ttl))
+            added = bool(shard.add(key, _to_disk(value), expire=ttl))
+            if added:
+                self._bound(shard)
+        return added
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether a live entry was there."""
@@ -313,7 +349,9 @@ class DiskBackend(BaseBackend):
         Raises:
             ValueError: when ``key`` is absent or expired.
             TypeError: when the value is not an integer's stored form.
-            CacheValueError: when the result would not fit in 64 bits.
+            OverflowError: when the result would leave the signed 64-bit range
+                (the stored value is unchanged: SQLite refuses it and diskcache
+                rolls the transaction back).
         """
         shard = self._shard(key)
         try:
@@ -323,10 +361,10 @@ class DiskBackend(BaseBackend):
             raise ValueError(f"key {key!r} not found") from None
         except TypeError:  # diskcache added delta to stored bytes (or to a file's NULL column)
             raise TypeError(f"the value under {key!r} is not an integer") from None
-        except OverflowError as exc:
-            raise CacheValueError(
-                f"incr of {key!r} by {delta} would overflow 64 bits", key=key
-            ) from exc
+        except OverflowError:
+            raise OverflowError(
+                f"incr of {key!r} by {delta} leaves the signed 64-bit range"
+            ) from None
         return result
 
     def clear(self) -> None:

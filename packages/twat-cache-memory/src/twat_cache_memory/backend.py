@@ -10,7 +10,6 @@ bare, so the common hit path allocates nothing and reads no clock.
 from __future__ import annotations
 
 import math
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
@@ -20,8 +19,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import cachetools
 from twat_cache.constants import DEFAULT_MAXSIZE
-from twat_cache.engines.base import BaseBackend
-from twat_cache.exceptions import CacheValueError, ConfigurationError
+from twat_cache.engines.base import BaseBackend, check_int64
+from twat_cache.engines.builtin import estimate_size
+from twat_cache.exceptions import ConfigurationError
+from twat_cache.protocols import Capabilities
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
@@ -35,7 +36,6 @@ first out, random replacement, and ``ttl`` (expired entries are purged on every
 write, then least recently used)."""
 
 _MISSING: Final = object()
-_CONTAINERS: Final = (list, tuple, set, frozenset)
 
 
 class _Expiring:
@@ -54,19 +54,8 @@ def _time_to_use(key: Hashable, item: Any, now: float) -> float:
 
 
 def _sizeof(item: Any) -> int:
-    """Estimate the bytes an entry holds: the value and, for a built-in container, its items.
-
-    ``sys.getsizeof`` alone sees only a container's pointer array; one level
-    more counts the strings and numbers a cached list or dict usually holds,
-    without walking arbitrarily deep object graphs on every write.
-    """
-    value = item.value if type(item) is _Expiring else item
-    size = sys.getsizeof(value)
-    if isinstance(value, dict):
-        size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in value.items())
-    elif isinstance(value, _CONTAINERS):
-        size += sum(sys.getsizeof(v) for v in value)
-    return size
+    """Estimate the bytes an entry holds, as core's built-in engine does (see ``estimate_size``)."""
+    return estimate_size(item.value if type(item) is _Expiring else item)
 
 
 class _OrderedLRU(OrderedDict[Hashable, Any]):
@@ -129,6 +118,10 @@ class MemoryBackend(BaseBackend):
         [1, 2]
     """
 
+    # expiry is the engine's own record, checked on read (TLRUCache purges it under "ttl")
+    capabilities = Capabilities(
+        native_ttl=False, stores_objects=True, blocking=False, shared=False, persistent=False
+    )
     stores_objects = True
     blocking = False
 
@@ -194,20 +187,19 @@ class MemoryBackend(BaseBackend):
         with suppress(KeyError):
             del self._data[key]
 
-    def _store(self, key: Hashable, item: Any) -> None:
+    def _store(self, key: Hashable, item: Any) -> bool:
+        """Write one entry; False when it alone is larger than ``maxbytes`` (then not kept)."""
         data = self._data
         try:
             data[key] = item
-        except ValueError as exc:  # cachetools: "value too large" (only raised when sized)
+        except ValueError:  # cachetools: "value too large" (only raised when sized)
             if self.maxbytes is None:
                 raise
-            self._discard(key)  # a failed write must not leave the previous value readable
-            raise CacheValueError(
-                f"a value of ~{_sizeof(item)} bytes is larger than maxbytes={self.maxbytes}",
-                key=repr(key),
-            ) from exc
+            self._discard(key)  # a declined write must not leave the previous value readable
+            return False
         while len(data) > self._count_limit:
             data.popitem()
+        return True
 
     # -- the Backend protocol -----------------------------------------------------------
     def get(self, key: Hashable) -> Any:  # noqa: PLR0911 - a flat hit path is a fast one
@@ -241,9 +233,9 @@ class MemoryBackend(BaseBackend):
             self._discard(key)
             return None
 
-    def get_many(self, keys: Sequence[Hashable]) -> dict[Hashable, Any]:
+    def get_many(self, keys: Sequence[Hashable]) -> dict[Any, Any]:
         """Return the present entries among ``keys``, under one lock."""
-        found: dict[Hashable, Any] = {}
+        found: dict[Any, Any] = {}
         with self._lock:
             self._check_open()
             for key in keys:
@@ -252,25 +244,28 @@ class MemoryBackend(BaseBackend):
                     found[key] = item.value if type(item) is _Expiring else item
         return found
 
-    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> None:
+    def set(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until evicted).
 
-        Raises:
-            CacheValueError: when ``maxbytes`` is set and the value alone exceeds it
-                (any previous entry under ``key`` is removed).
+        Returns:
+            True, or False when ``maxbytes`` is set and the value alone exceeds it
+            (any previous entry under ``key`` is then removed).
         """
         item = value if ttl is None else _Expiring(value, monotonic() + ttl)
         with self._lock:
             self._check_open()
-            self._store(key, item)
+            return self._store(key, item)
 
-    def set_many(self, items: Mapping[Hashable, Any], ttl: float | None = None) -> None:
-        """Store every item with the same ``ttl``, under one lock."""
+    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
+        """Store every item with the same ``ttl``, under one lock; return whether all were kept."""
         expires = None if ttl is None else monotonic() + ttl
         with self._lock:
             self._check_open()
-            for key, value in items.items():
+            stored = [
                 self._store(key, value if expires is None else _Expiring(value, expires))
+                for key, value in items.items()
+            ]
+        return all(stored)
 
     def add(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent or expired; return whether it was stored."""
@@ -278,8 +273,7 @@ class MemoryBackend(BaseBackend):
             self._check_open()
             if self._live(key) is not _MISSING:
                 return False
-            self._store(key, value if ttl is None else _Expiring(value, monotonic() + ttl))
-            return True
+            return self._store(key, value if ttl is None else _Expiring(value, monotonic() + ttl))
 
     def delete(self, key: Hashable) -> bool:
         """Remove ``key``; return whether a live entry was there."""
@@ -318,6 +312,8 @@ class MemoryBackend(BaseBackend):
         Raises:
             ValueError: when ``key`` is absent or expired.
             TypeError: when the value is not an ``int`` (``bool`` included).
+            OverflowError: when the result leaves the signed 64-bit range (the
+                stored value is unchanged).
         """
         with self._lock:
             self._check_open()
@@ -330,7 +326,7 @@ class MemoryBackend(BaseBackend):
                 raise TypeError(
                     f"the value under {key!r} is {type(value).__name__}, not an integer"
                 )
-            result = value + delta
+            result = check_int64(value + delta)
             self._store(key, _Expiring(result, item.expires) if expiring else result)
             return result
 

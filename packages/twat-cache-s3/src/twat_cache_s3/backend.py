@@ -22,8 +22,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from twat_cache.engines.base import BaseBackend
+from twat_cache.config import refuse_options
+from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import BackendError, ConfigurationError
+from twat_cache.protocols import Capabilities
 from twat_cache.serializers import decode_int, encode_int
 
 from twat_cache_s3.objects import Names, StoredObject, expired, tagging, write_arguments
@@ -45,6 +47,8 @@ _MISSING: Final = frozenset({"404", "NoSuchKey", "NotFound"})
 _CONFLICT: Final = frozenset(
     {"412", "PreconditionFailed", "409", "ConditionalRequestConflict", *_MISSING}
 )
+_MAX_PUT: Final = 5 * 2**30  # bytes one PutObject may carry (S3's limit)
+_BOUND_THE_BUCKET: Final = "bound the bucket with a lifecycle rule"
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -69,6 +73,9 @@ class S3Backend(BaseBackend):
         >>> cache.set("k", b"v", ttl=3600)  # doctest: +SKIP
     """
 
+    # add and incr are conditional writes (atomic where the endpoint honours If-None-Match and
+    # If-Match: AWS S3 does); expiry is metadata checked on read, plus a lifecycle tag
+    capabilities = Capabilities(native_ttl=False, persistent=True, max_value_size=_MAX_PUT)
     stores_objects = False
     blocking = True
 
@@ -89,8 +96,11 @@ class S3Backend(BaseBackend):
         """Build from ``s3://BUCKET[/PREFIX][?endpoint_url=...&region=...]``; no network I/O.
 
         Raises:
-            ConfigurationError: for a bad URL or a bad or unknown option.
+            ConfigurationError: for a bad URL, a bad or unknown option, or a limit
+                S3 cannot keep (``maxsize``, ``maxbytes``, ``policy``).
         """
+        # S3 keeps every object until its ttl; a count or size would need a scan per write
+        refuse_options(config, "s3", "maxsize", "maxbytes", "policy", hint=_BOUND_THE_BUCKET)
         return cls(S3Settings.from_url(url), namespace=config.namespace)
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -233,17 +243,24 @@ class S3Backend(BaseBackend):
         values = self._map(self.get, wanted)
         return {key: value for key, value in zip(wanted, values, strict=True) if value is not None}
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key``, replacing any entry, for ``ttl`` seconds."""
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key``, replacing any entry, for ``ttl`` seconds.
+
+        Returns:
+            True, or False for a value over S3's 5 GiB limit of one upload (not sent).
+        """
+        if len(value) > _MAX_PUT:
+            return False
         name = self.names.name(key)
         with self._errors("set"):
             self._s3().put_object(
                 Bucket=self.bucket, Key=name, Body=value, **write_arguments(self.names, key, ttl)
             )
+        return True
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store every item with the same ``ttl``, written in parallel."""
-        self._map(lambda item: self.set(item[0], item[1], ttl), list(items.items()))
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item with the same ``ttl``, written in parallel; whether all were."""
+        return all(self._map(lambda item: self.set(item[0], item[1], ttl), list(items.items())))
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent or expired, by a conditional write.
@@ -320,6 +337,7 @@ class S3Backend(BaseBackend):
         Raises:
             ValueError: when ``key`` is absent or expired.
             TypeError: when the value is not an integer.
+            OverflowError: when the result leaves the signed 64-bit range (nothing written).
             BackendError: also when the write kept losing races with others (64 tries).
         """
         name = self.names.name(key)
@@ -328,7 +346,7 @@ class S3Backend(BaseBackend):
             current = self._live(name, body=True)
             if current is None or current.value is None:
                 raise ValueError(f"key {key!r} not found")
-            value = decode_int(current.value) + delta
+            value = check_int64(decode_int(current.value) + delta)
             self._s3().put_object(
                 Bucket=self.bucket,
                 Key=name,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,12 +24,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from twat_cache.config import ensure_folder
-from twat_cache.engines.base import BaseBackend
+from twat_cache.config import ensure_folder, refuse_options
+from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import BackendError, ConfigurationError
+from twat_cache.paths import default_folder
+from twat_cache.protocols import Capabilities
 from twat_cache.serializers import decode_int, encode_int
 
 from twat_cache_sqlite.connections import FilePool, Settings, SharedMemory
+from twat_cache_sqlite.statements import TABLE_NAME, statements
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
@@ -45,43 +47,13 @@ JOURNAL_MODES: Final = ("wal", "delete", "truncate", "memory")
 SYNCHRONOUS: Final = ("normal", "full", "off")
 MEMORY: Final = ":memory:"
 
-_TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _CHUNK = 500  # bound parameters per IN (...): under SQLite's old 999-variable limit
 _PURGE_EVERY = 1000  # writes between two lazy purges of expired rows
 _PURGE_BATCH = 500  # rows one lazy purge deletes at most, so that a write stays short
 _now = time.time  # the expiry clock; tests replace it instead of sleeping
-
-
-def _default_folder() -> Path:
-    """Return the user cache folder: ``$XDG_CACHE_HOME`` or ``~/.cache`` (or %LOCALAPPDATA%)."""
-    base = os.environ.get("LOCALAPPDATA") if os.name == "nt" else os.environ.get("XDG_CACHE_HOME")
-    return Path(base or Path.home() / ".cache") / "twat-cache"
-
-
-_LIVE: Final = "(expires_at IS NULL OR expires_at > ?)"
-_TEMPLATES: Final = {
-    "create_table": "CREATE TABLE IF NOT EXISTS {table} (namespace TEXT NOT NULL, "
-    "key TEXT NOT NULL, value BLOB NOT NULL, expires_at REAL, PRIMARY KEY (namespace, key))",
-    "create_index": "CREATE INDEX IF NOT EXISTS {table}_expires_at ON {table} (expires_at) "
-    "WHERE expires_at IS NOT NULL",
-    "get": "SELECT value FROM {table} WHERE namespace = ? AND key = ? AND {live}",
-    "get_in": "SELECT key, value FROM {table} WHERE namespace = ? AND {live} AND key IN ",
-    "put": "INSERT OR REPLACE INTO {table} (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)",
-    "replace_value": "UPDATE {table} SET value = ? WHERE namespace = ? AND key = ?",
-    "touch": "UPDATE {table} SET expires_at = ? WHERE namespace = ? AND key = ? AND {live}",
-    "delete": "DELETE FROM {table} WHERE namespace = ? AND key = ? AND {live}",
-    "delete_in": "DELETE FROM {table} WHERE namespace = ? AND {live} AND key IN ",
-    "clear": "DELETE FROM {table} WHERE namespace = ?",
-    "keys": "SELECT key FROM {table} WHERE namespace = ? AND {live}",
-    "purge": "DELETE FROM {table} WHERE rowid IN "
-    "(SELECT rowid FROM {table} WHERE expires_at <= ? LIMIT ?)",
-}
-
-
-def _statements(table: str) -> dict[str, str]:
-    # The one place a name enters SQL: ``table`` has matched _TABLE (a plain identifier), so it
-    # cannot carry SQL of its own; every value goes in as a ``?`` parameter.
-    return {name: sql.format(table=table, live=_LIVE) for name, sql in _TEMPLATES.items()}
+_FILE_CAPABILITIES: Final = Capabilities(native_ttl=False, shared=True, persistent=True)
+# the in-memory database lives in this process only, and dies with it
+_MEMORY_CAPABILITIES: Final = Capabilities(native_ttl=False, shared=False, persistent=False)
 
 
 class SQLiteBackend(BaseBackend):
@@ -100,6 +72,10 @@ class SQLiteBackend(BaseBackend):
         journal_mode: ``wal`` (readers never block the writer), ``delete``,
             ``truncate`` or ``memory``.
         synchronous: ``normal`` (durable at checkpoints under WAL), ``full`` or ``off``.
+        maxsize: The most entries this namespace keeps (``None``: no limit). Past
+            it, expired entries go first, then the least recently written; the
+            check is part of each write's transaction, so it holds across
+            processes (it costs one ``COUNT`` of the namespace per write).
 
     Raises:
         ConfigurationError: for a bad option, a path that is a folder, or a folder
@@ -112,6 +88,7 @@ class SQLiteBackend(BaseBackend):
         >>> cache.close()
     """
 
+    capabilities = _FILE_CAPABILITIES
     stores_objects = False
     blocking = True
 
@@ -125,11 +102,15 @@ class SQLiteBackend(BaseBackend):
         timeout: float = DEFAULT_TIMEOUT,
         journal_mode: str = "wal",
         synchronous: str = "normal",
+        maxsize: int | None = None,
     ) -> None:
         super().__init__(namespace)
+        if maxsize is not None and (type(maxsize) is not int or maxsize < 1):
+            raise ConfigurationError("maxsize", maxsize, "a positive integer, or None for no limit")
+        self.maxsize = maxsize
         if (
             not isinstance(table, str)
-            or not _TABLE.fullmatch(table)
+            or not TABLE_NAME.fullmatch(table)
             or table.lower().startswith("sqlite_")
         ):
             raise ConfigurationError(
@@ -152,11 +133,12 @@ class SQLiteBackend(BaseBackend):
                 "sqlite option 'synchronous'", synchronous, "one of " + ", ".join(SYNCHRONOUS)
             )
         self.table = table
-        self._sql = _statements(table)
+        self._sql = statements(table)
         settings = Settings(float(timeout), journal_mode, synchronous)
         if path is not None and os.fspath(path) == MEMORY:
             self.path: str = MEMORY
             self._connections: FilePool | SharedMemory = SharedMemory(settings)
+            self.capabilities = _MEMORY_CAPABILITIES
         else:
             self.path = str(self._resolve(path, folder))
             self._connections = FilePool(self.path, settings)
@@ -170,7 +152,7 @@ class SQLiteBackend(BaseBackend):
     ) -> Path:
         base = Path(folder).expanduser() if folder is not None else None
         if path is None or not os.fspath(path):
-            file = (base or _default_folder()) / DEFAULT_FILE_NAME
+            file = (base or default_folder()) / DEFAULT_FILE_NAME
         else:
             file = Path(path).expanduser()
             if not file.is_absolute():
@@ -186,10 +168,11 @@ class SQLiteBackend(BaseBackend):
 
         As for SQLAlchemy, the path is what follows the third slash: a fourth one
         makes it absolute. Options: ``table``, ``timeout``, ``journal_mode``,
-        ``synchronous`` (see the class).
+        ``synchronous`` (see the class); ``config.maxsize`` and ``config.folder`` apply.
 
         Raises:
-            ConfigurationError: for a host in the URL, or a bad or unknown option.
+            ConfigurationError: for a host in the URL, a bad or unknown option,
+                ``maxbytes`` (no byte limit here) or ``policy`` other than ``lru``.
         """
         if url.hosts:
             raise ConfigurationError(
@@ -197,6 +180,9 @@ class SQLiteBackend(BaseBackend):
                 url.redacted,
                 "no host: sqlite:///relative.db, sqlite:////absolute.db or sqlite:///:memory:",
             )
+        refuse_options(
+            config, "sqlite", "maxbytes", "policy", hint="sqlite evicts the least recently written"
+        )
         table = url.option_str("table", DEFAULT_TABLE)
         timeout = url.option_float("timeout", DEFAULT_TIMEOUT)
         journal_mode = url.option_str("journal_mode", "wal", JOURNAL_MODES)
@@ -211,6 +197,7 @@ class SQLiteBackend(BaseBackend):
             timeout=timeout,
             journal_mode=journal_mode,
             synchronous=synchronous,
+            maxsize=config.maxsize,
         )
 
     @contextmanager
@@ -247,6 +234,17 @@ class SQLiteBackend(BaseBackend):
     def _wrote(self, conn: sqlite3.Connection, now: float) -> None:
         if next(self._writes) % self.purge_every == 0:
             conn.execute(self._sql["purge"], (now, _PURGE_BATCH))
+        if self.maxsize is not None:
+            self._bound(conn, now, self.maxsize)
+
+    def _bound(self, conn: sqlite3.Connection, now: float, maxsize: int) -> None:
+        """Evict past ``maxsize``: expired rows first, then the least recently written."""
+        count: int = conn.execute(self._sql["count"], (self.namespace,)).fetchone()[0]
+        if count <= maxsize:
+            return
+        count -= conn.execute(self._sql["purge_namespace"], (self.namespace, now)).rowcount
+        if count > maxsize:
+            conn.execute(self._sql["evict_oldest"], (self.namespace, count - maxsize))
 
     def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None`` when absent or expired."""
@@ -269,19 +267,21 @@ class SQLiteBackend(BaseBackend):
                     found[key] = bytes(value)
         return found
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key``, replacing any entry, for ``ttl`` seconds."""
-        with self._use("set") as conn:
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key``, replacing any entry, for ``ttl`` seconds; True."""
+        # with maxsize, the write and the count share one transaction (exact across processes)
+        with self._transaction("set") if self.maxsize is not None else self._use("set") as conn:
             now = _now()
             conn.execute(
                 self._sql["put"], (self.namespace, key, value, None if ttl is None else now + ttl)
             )
             self._wrote(conn, now)
+        return True
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store every item with the same ``ttl``, in one transaction."""
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item with the same ``ttl``, in one transaction; True."""
         if not items:
-            return
+            return True
         with self._transaction("set_many") as conn:
             now = _now()
             expires = None if ttl is None else now + ttl
@@ -289,6 +289,7 @@ class SQLiteBackend(BaseBackend):
                 self._sql["put"], ((self.namespace, k, v, expires) for k, v in items.items())
             )
             self._wrote(conn, now)
+        return True
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent or expired; atomic across processes."""
@@ -334,17 +335,19 @@ class SQLiteBackend(BaseBackend):
         """Add ``delta`` to the integer under ``key`` and return the sum; atomic across processes.
 
         The read and the write share one ``BEGIN IMMEDIATE`` transaction, so the
-        result is exact on every SQLite version and for integers of any size.
+        result is exact on every SQLite version.
 
         Raises:
             ValueError: when ``key`` is absent or expired.
             TypeError: when the value is not an integer.
+            OverflowError: when the result leaves the signed 64-bit range (the
+                stored value is unchanged).
         """
         with self._transaction("incr") as conn:
             row = conn.execute(self._sql["get"], (self.namespace, key, _now())).fetchone()
             if row is None:
                 raise ValueError(f"key {key!r} not found")
-            value = decode_int(bytes(row[0])) + delta
+            value = check_int64(decode_int(bytes(row[0])) + delta)
             conn.execute(self._sql["replace_value"], (encode_int(value), self.namespace, key))
         return value
 

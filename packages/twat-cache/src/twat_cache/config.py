@@ -9,7 +9,9 @@ and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
+import logging
 import math
 import os
 import sys
@@ -43,6 +45,7 @@ __all__ = [
     "CacheConfig",
     "CacheOptions",
     "ensure_folder",
+    "refuse_options",
     "resolve_config",
 ]
 
@@ -52,6 +55,7 @@ OnSerializationError = Literal["raise", "warn"]
 
 POLICIES: tuple[str, ...] = ("lru", "lfu", "fifo", "rr", "ttl")
 SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack")
+logger = logging.getLogger("twat_cache")
 
 
 class CacheOptions(TypedDict, total=False):
@@ -174,7 +178,9 @@ class CacheConfig:
 
     def engine_url(self) -> EngineURL:
         """Parse :attr:`url`, with :attr:`options` merged over its query string."""
-        return parse_url(self.url or DEFAULT_URL, self.options)
+        url = parse_url(self.url or DEFAULT_URL, self.options)
+        url.core_options = _TEXT_FIELDS
+        return url
 
     # -- building step by step (the config is immutable: each step returns a new one) ------
     @classmethod
@@ -413,35 +419,98 @@ def resolve_config(
     """
     unknown = sorted(set(options) - _FIELD_NAMES)
     if unknown:
-        raise ConfigurationError("option", unknown[0], "one of " + ", ".join(sorted(_FIELD_NAMES)))
-    values: dict[str, Any] = {}
-    env_url: str | None = None
-    if base is None:
-        env = os.environ if environ is None else environ
-        env_values = {
-            name: env[f"TWAT_CACHE_{name.upper()}"]
-            for name in (*_TEXT_FIELDS, "url")
-            if f"TWAT_CACHE_{name.upper()}" in env
-        }
-        env_url = env_values.pop("url", None) or None
-        values.update(_from_text(env_values))
+        raise ConfigurationError.unknown("option", unknown[0], _FIELD_NAMES)
+    # the texts of fields read from the environment: an error in one names its variable
+    env_texts = {} if base is not None else _environment(os.environ if environ is None else environ)
+    env_url = env_texts.get("url") or None
+    values = _env_values(env_texts)
     given_url = options.pop("url", None)
     chosen_url = url if url is not None else given_url
+    url_from_env = chosen_url is None and base is None and env_url is not None
     if chosen_url is None:
         chosen_url = base.url if base is not None else env_url
+    core_options: dict[str, str] = {}
     if chosen_url is not None:
         if not isinstance(chosen_url, str) or "://" not in chosen_url:
             raise ConfigurationError(
-                "url", chosen_url, "a URL such as memory://, disk:///path or redis://host:6379/0"
+                "url",
+                chosen_url,
+                "a URL such as memory://, disk:///path or redis://host:6379/0",
+                source=_env_name("url") if url_from_env else None,
             )
         parsed = parse_url(chosen_url)
         core_options = {k: v for k, v in parsed.options.items() if k in _TEXT_FIELDS}
         values.update(_from_text(core_options))
         values["url"] = _strip_query(chosen_url, core_options)
     values.update(options)
-    if base is None:
+    if base is not None:
+        return replace(base, **values)
+    still_from_env = set(env_texts) - set(core_options) - set(options) - {"url"}
+    try:
         return CacheConfig(**values)
-    return replace(base, **values)
+    except ConfigurationError as exc:
+        if exc.source is None and exc.field in still_from_env:
+            raise _named(exc, env_texts[exc.field]) from None
+        raise
+
+
+_ENV_PREFIX = "TWAT_CACHE_"
+
+
+def _env_name(field_name: str) -> str:
+    return f"environment variable {_ENV_PREFIX}{field_name.upper()}"
+
+
+def _environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The ``TWAT_CACHE_*`` variables as ``{field: text}``; a misspelt one is an error.
+
+    A variable under the prefix that names no option but is close to one
+    (``TWAT_CACHE_TTLL``) is a typo that would otherwise be ignored silently, so
+    it raises with a "did you mean". Other names under the prefix are left alone
+    (logged at debug level): twat-cache 2.x documented ``TWAT_CACHE_DEBUG``, and
+    such variables may still be set where 3.x runs.
+    """
+    known = {_ENV_PREFIX + name.upper(): name for name in (*_TEXT_FIELDS, "url")}
+    found: dict[str, str] = {}
+    for variable, text in env.items():
+        if not variable.startswith(_ENV_PREFIX):
+            continue
+        if variable in known:
+            found[known[variable]] = text
+            continue
+        # matched on what follows the prefix, which every name shares
+        suffixes = [name[len(_ENV_PREFIX) :] for name in sorted(known)]
+        close = difflib.get_close_matches(variable[len(_ENV_PREFIX) :], suffixes, n=3)
+        if not close:
+            logger.debug("ignoring %s: not a twat-cache option", variable)
+            continue
+        raise ConfigurationError(
+            "environment variable",
+            variable,
+            "did you mean "
+            + " or ".join(repr(_ENV_PREFIX + c) for c in close)
+            + "? known variables are: "
+            + ", ".join(sorted(known)),
+        )
+    return found
+
+
+def _env_values(env_texts: Mapping[str, str]) -> dict[str, Any]:
+    """Convert the environment's texts (all but the URL) to field values, naming a bad variable."""
+    values: dict[str, Any] = {}
+    for name, text in env_texts.items():
+        if name != "url":
+            try:
+                values.update(_from_text({name: text}))
+            except ConfigurationError as exc:
+                raise _named(exc, text) from None
+    return values
+
+
+def _named(exc: ConfigurationError, text: str) -> ConfigurationError:
+    """``exc`` again, naming the variable its value came from and showing its text."""
+    value = exc.value if exc.field == "secret" else text
+    return type(exc)(exc.field, value, exc.allowed, source=_env_name(exc.field))
 
 
 def _strip_query(url: str, remove: Mapping[str, str]) -> str:
@@ -450,6 +519,46 @@ def _strip_query(url: str, remove: Mapping[str, str]) -> str:
     head, _, query = url.partition("?")
     kept = [p for p in query.split("&") if unquote_plus(p.split("=", 1)[0]) not in remove]
     return head + ("?" + "&".join(kept) if kept else "")
+
+
+# which engines keep each bounding option, for the errors of engines that cannot
+_KEPT_BY: dict[str, str] = {
+    "maxsize": "memory://, builtin://, disk:// and sqlite://",
+    "maxbytes": "memory://, builtin:// and disk://",
+    "policy": "memory:// (lfu, fifo, rr, ttl) and builtin:// (fifo, ttl)",
+}
+
+
+def refuse_options(config: CacheConfig, engine: str, *names: str, hint: str = "") -> None:
+    """Raise for a bounding option (``maxsize``, ``maxbytes``, ``policy``) the engine cannot keep.
+
+    An engine calls this from ``from_config`` with the options it does not
+    implement, so that none is accepted and then ignored. ``policy`` counts as
+    set when it is not the default ``lru``.
+
+    Args:
+        config: The configuration the engine is built from.
+        engine: The engine's scheme, for the message (``s3``).
+        *names: The options the engine cannot keep.
+        hint: What to use instead on this engine, appended to the message.
+
+    Raises:
+        ConfigurationError: naming the option, its value and the engines that keep it.
+
+    Example:
+        >>> refuse_options(CacheConfig(), "s3", "maxsize", "policy")  # nothing set: no error
+    """
+    for name in names:
+        value = getattr(config, name)
+        if value is None or (name == "policy" and value == "lru"):
+            continue
+        default = "lru, the default" if name == "policy" else "None"
+        raise ConfigurationError(
+            name,
+            value,
+            f"{default} on {engine}://, which does not implement it; "
+            f"{name} is kept by {_KEPT_BY[name]}" + (f"; {hint}" if hint else ""),
+        )
 
 
 def ensure_folder(folder: str | os.PathLike[str]) -> Path:

@@ -7,7 +7,9 @@ subclasses that keep the client's exception as ``__cause__``.
 
 from __future__ import annotations
 
+import difflib
 import pickle  # nosec B403 - only for PickleError, nothing is unpickled here
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -57,19 +59,64 @@ class ConfigurationError(TwatCacheError, ValueError):
             alone, the whole message (``ConfigurationError("message")``, as in 2.x).
         value: The value that was given.
         allowed: What would have been accepted.
+        source: Where the value came from when not from the caller's code, e.g.
+            ``environment variable TWAT_CACHE_STRICT`` (named in the message).
     """
 
-    def __init__(self, field: str, value: Any = _MESSAGE_ONLY, allowed: str = "") -> None:
+    def __init__(
+        self,
+        field: str,
+        value: Any = _MESSAGE_ONLY,
+        allowed: str = "",
+        *,
+        source: str | None = None,
+    ) -> None:
         if value is _MESSAGE_ONLY:
             super().__init__(field)
             self.field, self.value, self.allowed = "", None, ""
+            self.source = None
             return
+        origin = f" (from {source})" if source else ""
         super().__init__(
-            f"invalid {field}={value!r}: {allowed}", field=field, value=value, allowed=allowed
+            f"invalid {field}={value!r}{origin}: {allowed}",
+            field=field,
+            value=value,
+            allowed=allowed,
+            source=source,
         )
         self.field = field
         self.value = value
         self.allowed = allowed
+        self.source = source
+
+    @classmethod
+    def unknown(
+        cls,
+        field: str,
+        name: str,
+        known: Iterable[str],
+        *,
+        source: str | None = None,
+        also: Iterable[str] = (),
+    ) -> ConfigurationError:
+        """The error for an unknown option ``name``: a "did you mean" and the known names.
+
+        Args:
+            field: What kind of name it is (``option``, ``redis URL option 'x'``...).
+            name: The unknown name.
+            known: The names accepted here, all listed in the message.
+            source: Where ``name`` came from (see the class).
+            also: Names accepted elsewhere that ``name`` may be a misspelling of.
+
+        Example:
+            >>> ConfigurationError.unknown("option", "ttll", ["ttl", "tags"]).allowed
+            "did you mean 'ttl'? known options are: tags, ttl"
+        """
+        names = sorted(set(known))
+        close = difflib.get_close_matches(name, sorted({*names, *also}), n=3, cutoff=0.6)
+        hint = "did you mean " + " or ".join(repr(c) for c in close) + "? " if close else ""
+        listed = ", ".join(names) or "none"
+        return cls(field, name, f"{hint}known options are: {listed}", source=source)
 
 
 class EngineError(TwatCacheError):

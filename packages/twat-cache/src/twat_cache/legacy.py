@@ -103,16 +103,13 @@ def deprecated(old: str, new: str) -> None:
 def default_cache_root() -> Path:
     """Return the per-user cache folder that 2.x ``folder_name=`` folders now live under.
 
-    It is the ``disk://`` engine's own default (``platformdirs.user_cache_dir("twat-cache")``,
+    It is the ``disk://`` engine's own default (:func:`twat_cache.paths.default_folder`,
     e.g. ``~/.cache/twat-cache`` on Linux), so old folder names and new default caches sit
     side by side.
     """
-    try:
-        import platformdirs
-    except ImportError:  # core alone: the XDG rule platformdirs follows on Linux
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base) / "twat-cache"
-    return Path(platformdirs.user_cache_dir("twat-cache"))
+    from twat_cache.paths import default_folder
+
+    return default_folder()
 
 
 def get_cache_path(folder_name: str | None = None) -> Path:

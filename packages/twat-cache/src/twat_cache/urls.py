@@ -56,6 +56,8 @@ class EngineURL:
     options: dict[str, str]
     raw: str
     _used: set[str] = field(default_factory=set, repr=False)
+    core_options: tuple[str, ...] = field(default=(), repr=False)
+    """Options core takes from a URL: an unknown option may be a misspelling of one."""
 
     @property
     def redacted(self) -> str:
@@ -133,11 +135,11 @@ class EngineURL:
         """
         unknown = sorted(set(self.options) - self._used)
         if unknown:
-            known = ", ".join(sorted(self._used)) or "none"
+            error = ConfigurationError.unknown("", unknown[0], self._used, also=self.core_options)
             raise ConfigurationError(
                 f"{self.scheme} URL option {unknown[0]!r}",
                 _shown(unknown[0], self.options[unknown[0]]),
-                f"known options are: {known}",
+                error.allowed,
             )
 
     def require_host(self, default_port: int) -> list[tuple[str, int]]:
