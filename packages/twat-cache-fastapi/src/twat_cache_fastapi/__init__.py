@@ -1,0 +1,19 @@
+"""twat-cache-fastapi: HTTP response caching for FastAPI and Starlette on any twat-cache engine.
+
+``@responses.cached(ttl=60, tags=["items"])`` under a route decorator, or
+``app.add_middleware(CacheMiddleware, cache="redis://...")`` for a whole app;
+``Depends(get_cache)`` gives handlers the :class:`twat_cache.Cache` itself.
+"""
+
+from twat_cache_fastapi.http import DEFAULT_STATUSES, StoredResponse
+from twat_cache_fastapi.middleware import CacheMiddleware
+from twat_cache_fastapi.routes import DEFAULT_NAMESPACE, ResponseCache, get_cache
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_STATUSES",
+    "CacheMiddleware",
+    "ResponseCache",
+    "StoredResponse",
+    "get_cache",
+]
