@@ -360,6 +360,37 @@ def test_handler_etag_and_vary_kept(cache: Cache) -> None:
     assert count.calls == 1
 
 
+def test_injected_response_parameter_is_honoured(cache: Cache) -> None:
+    responses = ResponseCache(cache)
+    app = FastAPI()
+    count = Counter()
+
+    @app.get("/headers")
+    @responses.cached()
+    async def with_headers(response: Response) -> dict[str, int]:
+        response.headers["X-Call"] = str(count())
+        return {"call": count.calls}
+
+    @app.get("/login")
+    @responses.cached()
+    async def login(response: Response) -> dict[str, int]:
+        response.set_cookie("session", "s")
+        response.status_code = 203
+        return {"call": count()}
+
+    with TestClient(app) as client:
+        first = client.get("/headers")
+        assert first.headers["x-call"] == "1"
+        again = client.get("/headers")
+        assert again.headers["x-call"] == "1"
+        assert again.json() == {"call": 1}
+        login_first = client.get("/login")
+        assert login_first.status_code == 203
+        assert login_first.cookies["session"] == "s"
+        client.cookies.clear()
+        assert client.get("/login").json() == {"call": 3}  # Set-Cookie: never stored
+
+
 def test_stored_entry_is_the_response(cache: Cache) -> None:
     app, _, _ = _app(cache)
     with TestClient(app) as client:

@@ -233,6 +233,16 @@ def _signature(func: Callable[..., Any]) -> tuple[inspect.Signature, str | None]
 def _wrap(cache: Cache, rule: _Rule, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     is_async = inspect.iscoroutinefunction(func)
     signature, own = _signature(func)
+    # FastAPI's injected Response parameter (headers, cookies, status to send): FastAPI
+    # merges it only into values it serializes itself, so it is merged here
+    sub_response = next(
+        (
+            p.name
+            for p in signature.parameters.values()
+            if isinstance(p.annotation, type) and issubclass(p.annotation, Response)
+        ),
+        None,
+    )
 
     async def run(kwargs: dict[str, Any]) -> Any:
         if is_async:
@@ -254,11 +264,12 @@ def _wrap(cache: Cache, rule: _Rule, func: Callable[..., Any]) -> Callable[..., 
             if isinstance(found, StoredResponse):
                 return _replay(found, headers.get("if-none-match"))
         result = await run(kwargs)
-        response = (
-            result
-            if isinstance(result, Response)
-            else JSONResponse(jsonable_encoder(result), status_code=200)
-        )
+        if isinstance(result, Response):
+            response = result
+        else:
+            response = JSONResponse(jsonable_encoder(result))
+            if sub_response is not None:
+                _merge(kwargs[sub_response], response)
         if isinstance(response, StreamingResponse) or not hasattr(response, "body"):
             return response
         return await _store(cache, rule, key, response, headers.get("if-none-match"))
@@ -285,6 +296,15 @@ async def _store(
     if is_current(stored, if_none_match):
         return _not_modified(stored)
     return response
+
+
+def _merge(sub: Response, response: Response) -> None:
+    """Apply what the handler set on FastAPI's injected Response to ``response``."""
+    if sub.status_code:
+        response.status_code = sub.status_code
+    for name, value in sub.raw_headers:
+        if name.lower() != b"content-length":
+            response.raw_headers.append((name, value))
 
 
 def _not_modified(stored: StoredResponse) -> Response:
