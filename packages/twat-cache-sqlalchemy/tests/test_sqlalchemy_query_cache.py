@@ -136,6 +136,15 @@ def test_same_session_gets_its_identity(engine: Engine, cache: Cache) -> None:
         assert first[0] is again[0]
 
 
+def test_changes_to_loaded_objects_do_not_reach_the_cache(engine: Engine, cache: Cache) -> None:
+    factory, _ = _maker(engine, cache)
+    with factory() as session:
+        people = session.scalars(_people()).all()
+        people[0].name = "changed, never committed"
+        with factory() as other:
+            assert [p.name for p in other.scalars(_people())] == ["ada", "grace"]
+
+
 def test_key_includes_parameters(engine: Engine, cache: Cache) -> None:
     factory, _ = _maker(engine, cache)
     sql = Statements(engine)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.exc import UnmappedInstanceError
 from sqlalchemy.sql import ClauseElement
 from twat_cache import Cache, ConfigurationError
+from twat_cache.copies import freeze, thaw
 
 logger = logging.getLogger("twat_cache")
 
@@ -176,7 +177,7 @@ class QueryCache:
         if option is None or not state.is_select or state.session.info.get(_TOUCHED):
             return None
         key = self.key_of(state, option)
-        frozen = self.cache.get(key)
+        frozen = thaw(self.cache.get(key))
         if frozen is None:
             frozen = state.invoke_statement().freeze()
             tags = list(option.tags)
@@ -188,7 +189,10 @@ class QueryCache:
                         for m in top.iterate_to_root()
                     }
                 )
-            if not self.cache.set(key, frozen, ttl=option.ttl, tags=tags):
+            # in-process engines keep a pickled copy: the frozen rows hold the objects of
+            # the session that ran the statement, which it may change before committing
+            kept = freeze(frozen) if self.cache.local else frozen
+            if not self.cache.set(key, kept, ttl=option.ttl, tags=tags):
                 logger.debug("query result not stored (the engine declined or failed): %s", key)
         merged = _merge(state.session, state.statement, frozen, load=False)
         return merged()
