@@ -30,12 +30,15 @@ from twat_cache_fastapi.http import (
 _names = itertools.count()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "aiocache-redis"])
 def url(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        server_url: str = request.getfixturevalue("redis_server").url
-        return server_url
-    return "memory://"
+    if request.param == "memory":
+        return "memory://"
+    server = request.getfixturevalue("redis_server")
+    if request.param == "aiocache-redis":  # asyncio-native: the route awaits it directly
+        return f"aiocache+redis://{server.host}:{server.port}/0"
+    server_url: str = server.url
+    return server_url
 
 
 @pytest.fixture
@@ -524,6 +527,19 @@ def test_helpers() -> None:
     assert request_key("HEAD", "/p", "b=1&a=2&a=1", {}, ()) == request_key(
         "GET", "/p", "a=2&a=1&b=1", {}, ()
     )
+
+
+async def test_async_client_in_the_event_loop(cache: Cache) -> None:
+    """httpx against the app in the test's own event loop: the engine is awaited there."""
+    app, responses, count = _app(cache)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+        first = await client.get("/items/8")
+        second = await client.get("/items/8")
+        assert first.json() == second.json() == {"id": 8, "q": None, "call": 1}
+        await responses.ainvalidate("items")
+        assert (await client.get("/items/8")).json()["call"] == 2
+    assert count.calls == 2
 
 
 def _free_port() -> int:
