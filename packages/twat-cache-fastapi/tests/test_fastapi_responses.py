@@ -398,7 +398,7 @@ def test_stored_entry_is_the_response(cache: Cache) -> None:
     app, _, _ = _app(cache)
     with TestClient(app) as client:
         client.get("/items/9")
-    key = request_key("GET", "/items/9", "", {}, ())
+    key = request_key("GET", "/items/9", "", {"host": "testserver"}, ())
     stored = cache.get(key)
     assert isinstance(stored, StoredResponse)
     assert stored.status == 200
@@ -513,6 +513,15 @@ def test_middleware_passes_other_scopes(cache: Cache) -> None:
 
     with TestClient(app) as client, client.websocket_connect("/ws") as socket_:
         assert socket_.receive_text() == "hi"
+
+
+def test_hosts_are_kept_apart(cache: Cache) -> None:
+    app, _, count = _app(cache)
+    with TestClient(app) as client:
+        assert client.get("/items/1", headers={"Host": "a.example"}).json()["call"] == 1
+        assert client.get("/items/1", headers={"Host": "b.example"}).json()["call"] == 2
+        assert client.get("/items/1", headers={"Host": "a.example"}).json()["call"] == 1
+    assert count.calls == 2
 
 
 def test_helpers() -> None:

@@ -132,7 +132,8 @@ def request_key(
     """The cache key of a request.
 
     ``HEAD`` shares the entry of ``GET`` (same representation); query parameters are
-    sorted by name, keeping the order of repeated names.
+    sorted by name, keeping the order of repeated names. The ``Host`` is part of the key,
+    as in the URI an HTTP cache keys on, so an app serving several sites keeps them apart.
 
     Args:
         method: The request method.
@@ -147,7 +148,8 @@ def request_key(
     pairs = sorted(parse_qsl(query, keep_blank_values=True), key=lambda pair: pair[0])
     varied = [[name, headers.get(name)] for name in vary]
     method = "GET" if method.upper() == "HEAD" else method.upper()
-    return json.dumps([method, path, pairs, varied], separators=(",", ":"))
+    host = headers.get("host")
+    return json.dumps([method, host, path, pairs, varied], separators=(",", ":"))
 
 
 def strong_etag(body: bytes) -> str:
