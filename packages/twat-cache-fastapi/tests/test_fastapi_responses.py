@@ -406,6 +406,61 @@ def test_stored_entry_is_the_response(cache: Cache) -> None:
     assert ("content-type", "application/json") in stored.headers
 
 
+def test_dependency_caches_route_responses(cache: Cache) -> None:
+    responses = ResponseCache(cache)
+    app = FastAPI()
+    responses.init_app(app)
+    count = Counter()
+    cached = Depends(responses.dependency(ttl=20, tags=["dep"], vary=["accept-language"]))
+
+    @app.api_route("/dep/{n}", methods=["GET", "HEAD", "POST"], dependencies=[cached])
+    async def dep(n: int, request: Request) -> dict[str, int]:
+        return {"n": n, "call": count()}
+
+    @app.get("/created", dependencies=[cached], status_code=203)
+    async def created() -> dict[str, int]:
+        return {"call": count()}
+
+    with TestClient(app) as client:
+        first = client.get("/dep/1")
+        assert first.json() == {"n": 1, "call": 1}
+        assert first.headers["cache-control"] == "max-age=20"
+        assert first.headers["vary"] == "accept-language"
+        again = client.get("/dep/1")
+        assert again.json() == {"n": 1, "call": 1}
+        assert again.headers["etag"] == first.headers["etag"]
+        etag = first.headers["etag"]
+        assert client.get("/dep/1", headers={"If-None-Match": etag}).status_code == 304
+        assert client.head("/dep/1").status_code == 200
+        assert client.head("/dep/2").status_code == 200  # a HEAD miss: not stored
+        assert client.get("/dep/2").json()["call"] == 3
+        assert client.get("/dep/1", headers={"Accept-Language": "fr"}).json()["call"] == 4
+        assert client.get("/dep/1", headers={"Cache-Control": "no-store"}).json()["call"] == 5
+        assert client.get("/dep/1", headers={"Authorization": "x"}).json()["call"] == 6
+        assert client.post("/dep/1").json()["call"] == 7
+        assert client.get("/dep/1").json()["call"] == 1
+        responses.invalidate("dep")
+        assert client.get("/dep/1").json()["call"] == 8
+        made = client.get("/created")
+        assert made.status_code == 203  # the route's status_code, as FastAPI sends it
+        assert client.get("/created").json() == made.json()
+        fresh = client.get("/created", headers={"Cache-Control": "no-cache"})
+        assert fresh.json()["call"] == 10
+    assert count.calls == 10
+
+
+def test_dependency_needs_init_app(cache: Cache) -> None:
+    responses = ResponseCache(cache)
+    app = FastAPI()
+
+    @app.get("/", dependencies=[Depends(responses.dependency())])
+    async def root() -> None:
+        pass
+
+    with TestClient(app) as client, pytest.raises(ConfigurationError, match="init_app"):
+        client.get("/")
+
+
 def _middleware_app(cache: Cache, **options: Any) -> tuple[FastAPI, Counter]:
     app = FastAPI()
     count = Counter()

@@ -10,7 +10,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import parse_qsl
+
+from starlette.responses import Response
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 """Only these methods are answered from the cache."""
@@ -21,6 +24,22 @@ those whose body depends on the request: 206, 405, 414, 501)."""
 
 # headers of one connection or one moment, never replayed from the cache
 _NOT_STORED = frozenset({"content-length", "date", "connection", "transfer-encoding", "age"})
+
+
+class Rule(NamedTuple):
+    """How a route's responses are cached.
+
+    Attributes:
+        ttl: Seconds an entry lives (the ``max-age`` sent).
+        tags: Tags of the entries.
+        vary: Normalized request header names part of the key.
+        statuses: Status codes that may be stored.
+    """
+
+    ttl: int
+    tags: tuple[str, ...]
+    vary: tuple[str, ...]
+    statuses: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -271,3 +290,36 @@ def not_modified_headers(stored: StoredResponse) -> list[tuple[str, str]]:
     """
     keep = {"etag", "cache-control", "vary", "content-location", "expires"}
     return [(name, value) for name, value in stored.headers if name in keep]
+
+
+def not_modified(stored: StoredResponse) -> Response:
+    """A ``304 Not Modified`` for ``stored``.
+
+    Args:
+        stored: The cached response.
+
+    Returns:
+        The 304, with the headers :func:`not_modified_headers` keeps.
+    """
+    response = Response(status_code=304)
+    for name, value in not_modified_headers(stored):
+        response.headers.append(name, value)
+    return response
+
+
+def replay(stored: StoredResponse, if_none_match: str | None) -> Response:
+    """The response to send for ``stored``: a 304 when the client's copy is current.
+
+    Args:
+        stored: The cached response.
+        if_none_match: The request's ``If-None-Match``, or None.
+
+    Returns:
+        The response.
+    """
+    if is_current(stored, if_none_match):
+        return not_modified(stored)
+    response = Response(content=stored.body, status_code=stored.status)
+    for name, value in stored.headers:
+        response.headers.append(name, value)
+    return response

@@ -8,21 +8,23 @@ and sent with its validators. Server-sent event streams are passed through.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from starlette.datastructures import Headers
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twat_cache import Cache
 
 from twat_cache_fastapi.http import (
     DEFAULT_STATUSES,
     SAFE_METHODS,
+    Rule,
     StoredResponse,
     bypass,
     is_current,
     normalize_vary,
-    not_modified_headers,
+    not_modified,
+    replay,
     request_directives,
     request_key,
     storable,
@@ -84,101 +86,98 @@ class CacheMiddleware:
         if not directives.no_cache:
             found = await self.cache.aget(key)
             if isinstance(found, StoredResponse):
-                await _respond(found, if_none_match, scope, receive, send)
+                await replay(found, if_none_match)(scope, receive, send)
                 return
         if scope["method"] == "HEAD":  # its body is empty: nothing a GET could reuse
             await self.app(scope, receive, send)
             return
-        await self._run_and_store(key, if_none_match, scope, receive, send)
+        rule = Rule(self.responses.ttl, self.tags, vary, self.responses.statuses)
+        pending = Pending(self.cache, rule, key, if_none_match)
+        await run_and_store(self.app, scope, receive, send, lambda: pending)
 
-    async def _run_and_store(
-        self, key: str, if_none_match: str | None, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        start: Message | None = None
-        chunks: list[bytes] = []
-        passing = False
 
-        async def capture(message: Message) -> None:
-            nonlocal start, passing
-            if passing:
-                await send(message)
-            elif message["type"] == "http.response.start":
-                start = message
-                if (
-                    Headers(raw=message["headers"])
-                    .get("content-type", "")
-                    .startswith("text/event-stream")
-                ):
-                    passing = True
-                    await send(message)
-            elif message["type"] == "http.response.body" and start is not None:
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    await self._finish(
-                        key,
-                        if_none_match=if_none_match,
-                        start=start,
-                        body=b"".join(chunks),
-                        scope=scope,
-                        send=send,
-                    )
-            else:  # trailers or an extension: send as it comes, uncached
+class Pending(NamedTuple):
+    """A response to store once the app has sent it.
+
+    Attributes:
+        cache: Where to store it.
+        rule: Its ttl, tags, vary and statuses.
+        key: Its key.
+        if_none_match: The request's ``If-None-Match`` (answered with 304 when current).
+    """
+
+    cache: Cache
+    rule: Rule
+    key: str
+    if_none_match: str | None
+
+
+async def run_and_store(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    pending: Callable[[], Pending | None],
+) -> None:
+    """Run ``app``, buffering its response, and store it as ``pending()`` says.
+
+    ``pending`` is asked when the response starts (a dependency may have decided
+    by then); None sends the response on untouched.
+
+    Args:
+        app: The ASGI app.
+        scope: The request scope.
+        receive: The ASGI receive channel.
+        send: The ASGI send channel.
+        pending: What to store the response as, or None.
+    """
+    start: Message | None = None
+    chunks: list[bytes] = []
+    passing = False
+    store: Pending | None = None
+
+    async def capture(message: Message) -> None:
+        nonlocal start, passing, store
+        if passing:
+            await send(message)
+        elif message["type"] == "http.response.start":
+            start = message
+            store = pending()
+            content_type = Headers(raw=message["headers"]).get("content-type", "")
+            if store is None or content_type.startswith("text/event-stream"):
                 passing = True
-                if start is not None:
-                    await send(start)
-                    await send(
-                        {"type": "http.response.body", "body": b"".join(chunks), "more_body": True}
-                    )
                 await send(message)
+        elif message["type"] == "http.response.body" and start is not None and store:
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                await _finish(store, start, b"".join(chunks), scope, send)
+        else:  # trailers or an extension: send as it comes, uncached
+            passing = True
+            if start is not None:
+                await send(start)
+                body = b"".join(chunks)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            await send(message)
 
-        await self.app(scope, receive, capture)
+    await app(scope, receive, capture)
 
-    async def _finish(
-        self,
-        key: str,
-        *,
-        if_none_match: str | None,
-        start: Message,
-        body: bytes,
-        scope: Scope,
-        send: Send,
-    ) -> None:
-        responses = self.responses
-        status: int = start["status"]
-        raw = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in start.get("headers", [])]
-        headers, added, etag = validators(raw, body, responses.ttl, responses.vary)
-        stored = StoredResponse(status, headers, body, etag)
-        allowed = storable(
-            status, Headers(raw=start.get("headers", [])), responses.statuses, responses.vary
-        )
-        if allowed and not await self.cache.aset(key, stored, ttl=responses.ttl, tags=self.tags):
-            logger.debug("response for %s not stored (the engine declined or failed)", key)
-        if is_current(stored, if_none_match):
-            await _not_modified(stored)(scope, _no_receive, send)
-            return
-        extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in added]
-        await send({**start, "headers": [*start.get("headers", []), *extra]})
-        await send({"type": "http.response.body", "body": body})
+
+async def _finish(store: Pending, start: Message, body: bytes, scope: Scope, send: Send) -> None:
+    rule = store.rule
+    status: int = start["status"]
+    raw = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in start.get("headers", [])]
+    headers, added, etag = validators(raw, body, rule.ttl, rule.vary)
+    stored = StoredResponse(status, headers, body, etag)
+    allowed = storable(status, Headers(raw=start.get("headers", [])), rule.statuses, rule.vary)
+    if allowed and not await store.cache.aset(store.key, stored, ttl=rule.ttl, tags=rule.tags):
+        logger.debug("response for %s not stored (the engine declined or failed)", store.key)
+    if is_current(stored, store.if_none_match):
+        await not_modified(stored)(scope, _no_receive, send)
+        return
+    extra = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in added]
+    await send({**start, "headers": [*start.get("headers", []), *extra]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _no_receive() -> Message:  # pragma: no cover - a 304 never reads the request
     return {"type": "http.disconnect"}
-
-
-def _not_modified(stored: StoredResponse) -> Response:
-    response = Response(status_code=304)
-    for name, value in not_modified_headers(stored):
-        response.headers.append(name, value)
-    return response
-
-
-async def _respond(
-    stored: StoredResponse, if_none_match: str | None, scope: Scope, receive: Receive, send: Send
-) -> None:
-    if is_current(stored, if_none_match):
-        await _not_modified(stored)(scope, receive, send)
-        return
-    response = Response(content=stored.body, status_code=stored.status)
-    for name, value in stored.headers:
-        response.headers.append(name, value)
-    await response(scope, receive, send)

@@ -23,11 +23,13 @@ from twat_cache import Cache, ConfigurationError
 from twat_cache_fastapi.http import (
     DEFAULT_STATUSES,
     SAFE_METHODS,
+    Rule,
     StoredResponse,
     bypass,
     is_current,
     normalize_vary,
-    not_modified_headers,
+    not_modified,
+    replay,
     request_directives,
     request_key,
     storable,
@@ -95,12 +97,58 @@ class ResponseCache:
         return f"<ResponseCache {self.cache!r} ttl={self.ttl}>"
 
     def init_app(self, app: Any) -> None:
-        """Make :func:`get_cache` answer this cache in ``app``'s handlers.
+        """Set ``app`` up for :func:`get_cache` and :meth:`dependency` (before it starts).
+
+        :func:`get_cache` then answers this cache; a small ASGI middleware and an
+        exception handler let :meth:`dependency` answer hits and store misses.
 
         Args:
             app: A FastAPI or Starlette application.
         """
+        from twat_cache_fastapi.dependency import install
+
         setattr(app.state, STATE_ATTRIBUTE, self.cache)
+        install(app)
+
+    def dependency(
+        self,
+        ttl: int | None = None,
+        *,
+        tags: Iterable[str] = (),
+        vary: Iterable[str] | None = None,
+        statuses: Iterable[int] | None = None,
+    ) -> Callable[[Request], Awaitable[None]]:
+        """A dependency caching a route's responses: ``dependencies=[Depends(...)]``.
+
+        The same rules as :meth:`cached`, on the response FastAPI sends (so
+        ``response_model`` and the route's ``status_code`` apply). Needs :meth:`init_app`.
+
+        Args:
+            ttl: Seconds the responses live; None takes the ResponseCache's.
+            tags: Tags of the entries (see :meth:`ainvalidate`).
+            vary: Request headers part of the key; None takes the ResponseCache's.
+            statuses: Status codes that may be cached; None takes the ResponseCache's.
+
+        Returns:
+            The dependency (raises ``ConfigurationError`` when ``init_app`` was not called).
+        """
+        from twat_cache_fastapi.dependency import make_dependency
+
+        return make_dependency(self.cache, self._rule(ttl, tags, vary, statuses))
+
+    def _rule(
+        self,
+        ttl: int | None,
+        tags: Iterable[str],
+        vary: Iterable[str] | None,
+        statuses: Iterable[int] | None,
+    ) -> Rule:
+        return Rule(
+            ttl=self.ttl if ttl is None else _checked_ttl(ttl),
+            tags=tuple(tags),
+            vary=self.vary if vary is None else normalize_vary(vary),
+            statuses=self.statuses if statuses is None else frozenset(statuses),
+        )
 
     def cached(
         self,
@@ -126,12 +174,7 @@ class ResponseCache:
         Returns:
             The decorator.
         """
-        rule = _Rule(
-            ttl=self.ttl if ttl is None else _checked_ttl(ttl),
-            tags=tuple(tags),
-            vary=self.vary if vary is None else normalize_vary(vary),
-            statuses=self.statuses if statuses is None else frozenset(statuses),
-        )
+        rule = self._rule(ttl, tags, vary, statuses)
 
         def decorate(func: F) -> F:
             return typing.cast(F, _wrap(self.cache, rule, func))
@@ -183,13 +226,6 @@ def _checked_ttl(ttl: int) -> int:
     return ttl
 
 
-class _Rule(typing.NamedTuple):
-    ttl: int
-    tags: tuple[str, ...]
-    vary: tuple[str, ...]
-    statuses: frozenset[int]
-
-
 def _signature(func: Callable[..., Any]) -> tuple[inspect.Signature, str | None]:
     """``func``'s signature with resolved annotations, and the name of its Request parameter.
 
@@ -230,7 +266,7 @@ def _signature(func: Callable[..., Any]) -> tuple[inspect.Signature, str | None]
     return replaced, own
 
 
-def _wrap(cache: Cache, rule: _Rule, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+def _wrap(cache: Cache, rule: Rule, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     is_async = inspect.iscoroutinefunction(func)
     signature, own = _signature(func)
     # FastAPI's injected Response parameter (headers, cookies, status to send): FastAPI
@@ -262,7 +298,7 @@ def _wrap(cache: Cache, rule: _Rule, func: Callable[..., Any]) -> Callable[..., 
         if not directives.no_cache:
             found = await cache.aget(key)
             if isinstance(found, StoredResponse):
-                return _replay(found, headers.get("if-none-match"))
+                return replay(found, headers.get("if-none-match"))
         result = await run(kwargs)
         if isinstance(result, Response):
             response = result
@@ -279,7 +315,7 @@ def _wrap(cache: Cache, rule: _Rule, func: Callable[..., Any]) -> Callable[..., 
 
 
 async def _store(
-    cache: Cache, rule: _Rule, key: str, response: Response, if_none_match: str | None
+    cache: Cache, rule: Rule, key: str, response: Response, if_none_match: str | None
 ) -> Response:
     """Add validators to ``response``, store it when allowed, answer 304 when current."""
     body = bytes(response.body)
@@ -294,7 +330,7 @@ async def _store(
     for name, value in added:
         response.headers.append(name, value)
     if is_current(stored, if_none_match):
-        return _not_modified(stored)
+        return not_modified(stored)
     return response
 
 
@@ -305,19 +341,3 @@ def _merge(sub: Response, response: Response) -> None:
     for name, value in sub.raw_headers:
         if name.lower() != b"content-length":
             response.raw_headers.append((name, value))
-
-
-def _not_modified(stored: StoredResponse) -> Response:
-    response = Response(status_code=304)
-    for name, value in not_modified_headers(stored):
-        response.headers.append(name, value)
-    return response
-
-
-def _replay(stored: StoredResponse, if_none_match: str | None) -> Response:
-    if is_current(stored, if_none_match):
-        return _not_modified(stored)
-    response = Response(content=stored.body, status_code=stored.status)
-    for name, value in stored.headers:
-        response.headers.append(name, value)
-    return response
