@@ -137,8 +137,8 @@ class Codec:
     """
 
     __slots__ = (
-        "_ciphers", "_compressors", "_load", "_plain_head", "_typed", "_typed_load", "codec",
-        "compress", "compress_threshold", "name", "secret", "serializer",
+        "_ciphers", "_compressors", "_fast", "_load", "_plain_head", "_typed", "_typed_load",
+        "codec", "compress", "compress_threshold", "name", "secret", "serializer",
     )  # fmt: skip
 
     def __init__(
@@ -168,6 +168,10 @@ class Codec:
         self.compress_threshold = compress_threshold
         self._ciphers = encryption_keys(encrypt_keys) if encrypt_keys else []
         self._plain_head = self._header(0)
+        # the header length when plain frames can be read at once (0: check every frame)
+        self._fast = (
+            0 if secret is not None or self._ciphers or self._typed else len(self._plain_head)
+        )
 
     @property
     def encrypted(self) -> bool:
@@ -242,10 +246,13 @@ class Codec:
                 header does not match this cache. Nothing is deserialized before
                 the checks.
         """
-        head = self._plain_head
-        if data[: len(head)] == head and self.secret is None and not self._ciphers:
-            # the common frame: this serializer, no signature, tags, compression or encryption
-            return self._payload(memoryview(data)[len(head) :], type), None
+        size = self._fast
+        if size and data[:size] == self._plain_head:
+            # the common frame: plain serializer, no signature, tags, compression or encryption
+            try:
+                return self._load(data[size:]), None
+            except Exception as exc:
+                raise CorruptEntryError(f"entry cannot be decoded by {self.name}: {exc}") from exc
         if not data:
             raise CorruptEntryError("empty entry")
         if data[0] in _DIGITS:
