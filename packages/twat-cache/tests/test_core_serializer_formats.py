@@ -24,6 +24,7 @@ from twat_cache.serializers import (
     get_serializer,
     register_serializer,
 )
+from twat_cache.serializers.policy import value_type
 
 
 class Colour(enum.Enum):
@@ -317,3 +318,22 @@ def test_typed_miss_for_an_entry_of_another_shape() -> None:
     codec = Codec("typed")
     with pytest.raises(CorruptEntryError, match="typed"):
         codec.loads(codec.dumps({"x": "not an int"}), Point)
+
+
+def unresolvable(n: int) -> NoSuchType:  # type: ignore[name-defined]  # noqa: F821
+    return n
+
+
+def test_typed_names_an_annotation_it_cannot_resolve() -> None:
+    with pytest.raises(ConfigurationError, match="NoSuchType"):
+        ucache("coretest-bytes://", serializer="typed")(unresolvable)
+
+
+def test_typed_finds_the_function_of_a_hashed_long_key() -> None:
+    types = {"mod.f": Point, "mod.g": Pair}
+    assert value_type(types, "mod.f:abc") is Point
+    assert value_type(types, "mod.g:" + "x" * 10 + "~" + "0" * 32) is Pair  # no ':' after
+    assert value_type(types, "mod.g:part:with:colons~hash") is Pair
+    assert value_type(types, "other:abc") is None
+    assert value_type(types, ("tuple", "key")) is None
+    assert value_type({}, "mod.f:abc") is None

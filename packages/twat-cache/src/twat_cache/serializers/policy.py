@@ -98,10 +98,14 @@ def expect_return_type(
 
     owner = f"function {func.__module__}.{func.__qualname__}"
     try:
-        annotation = typing.get_type_hints(inspect.unwrap(func)).get("return")
-    except Exception:
-        annotation = None
-    try:
+        try:
+            annotation = typing.get_type_hints(inspect.unwrap(func)).get("return")
+        except Exception as exc:  # a name only a TYPE_CHECKING block imports, say
+            raise ConfigurationError(
+                "serializer",
+                "typed",
+                f"a return annotation that can be resolved at run time; {owner}'s cannot ({exc})",
+            ) from None
         types[prefix] = check_type(annotation, owner)
     except ConfigurationError as exc:
         if not secure:
