@@ -913,12 +913,15 @@ def test_capabilities_are_declared_on_both_twins() -> None:
         assert caps.max_key_length == 2048
 
 
-async def test_writes_say_they_happened(postgres_server: PostgresServer, table: str) -> None:
-    url = _url(postgres_server, table=table)
-    with PostgresBackend(url, namespace="w") as backend:
+def test_writes_say_they_happened(postgres_server: PostgresServer, table: str) -> None:
+    with PostgresBackend(_url(postgres_server, table=table), namespace="w") as backend:
         assert backend.set("k", b"v") is True
         assert backend.set_many({"a": b"1"}) is True
         assert backend.set_many({}) is True
+
+
+async def test_writes_say_they_happened_async(postgres_server: PostgresServer, table: str) -> None:
+    url = _url(postgres_server, table=table)
     async with AsyncPostgresBackend(url, namespace="w") as abackend:
         assert await abackend.set("k", b"v") is True
         assert await abackend.set_many({"a": b"1"}) is True
