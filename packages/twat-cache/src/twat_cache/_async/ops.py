@@ -40,12 +40,15 @@ class AsyncOps(Pipeline):
         """Call the engine; a failure answers ``fallback`` (fail-open) or raises (strict)."""
         if self._unavailable():
             return fallback
+        start = time.perf_counter() if self._timed else 0.0
         try:
             result = await call(*args)
         except Exception as exc:
             self._failed(exc)
             return fallback
         self._breaker.success()
+        if start:
+            self._obs.called(call, args, start)
         return result
 
     async def _acurrent_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
@@ -96,6 +99,7 @@ class AsyncOps(Pipeline):
         """
         breaker = self._breaker
         found: Mapping[Any, Any] | None = None
+        start = time.perf_counter() if self._timed else 0.0
         if breaker.open_until and self._unavailable():
             raw = None
         else:
@@ -111,7 +115,10 @@ class AsyncOps(Pipeline):
             else:
                 if breaker.open_until:
                     breaker.success()
-        return await self._asettle(key, raw, found)
+        value = await self._asettle(key, raw, found)
+        if start:
+            self._obs.looked_up(key, start, raw, value is not MISSING)
+        return value
 
     def ahit_path(self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss) -> AsyncCached:
         """Return the call path of a decorated function over this cache.
@@ -125,7 +132,8 @@ class AsyncOps(Pipeline):
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
         stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
-        if not self.local or self._tag_keys or self.capabilities.blocking:
+        # timed (DEBUG or OpenTelemetry on): every hit goes through alookup, which records it
+        if not self.local or self._tag_keys or self.capabilities.blocking or self._timed:
             alookup = self.alookup
 
             async def looked_up(*args: Any, **kwargs: Any) -> Any:
