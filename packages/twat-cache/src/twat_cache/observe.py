@@ -24,6 +24,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+from twat_cache import otel
+
 if TYPE_CHECKING:
     from twat_cache.pipeline import Pipeline
 
@@ -62,13 +64,26 @@ class Observer:
         self.local = pipeline.local
         self.debug = False
         self.timed = not self.local
+        self.telemetry: otel.Telemetry | None = None
+        if pipeline.config.otel:
+            if otel.available():
+                config = pipeline.config
+                self.telemetry = otel.Telemetry(self.name, config.engine, config.namespace)
+            else:
+                logger.warning(
+                    "cache %s: otel=True, but OpenTelemetry is not installed: %s",
+                    self.name,
+                    'pip install "twat-cache[otel]"',
+                    extra={"cache": self.name},
+                )
         self.refresh()
         _observers.add(self)
 
     def refresh(self) -> None:
         """Ask the logging configuration again whether DEBUG records are wanted."""
         self.debug = logger.isEnabledFor(logging.DEBUG)
-        self.timed = not self.local or self.debug
+        # an in-process hit is timed only while someone listens (see twat_cache.stats)
+        self.timed = not self.local or self.debug or self.telemetry is not None
         pipeline = self._pipeline()
         if pipeline is not None:
             pipeline._timed = self.timed
@@ -96,26 +111,33 @@ class Observer:
         seconds = time.perf_counter() - start
         stats = self.stats
         stats.reads.record(seconds)
-        if type(raw) is bytes:
-            stats.bytes_read += len(raw)
+        size = len(raw) if type(raw) is bytes else 0
+        stats.bytes_read += size
         if self.debug:
             self._log("get", key, hit, seconds)
+        if self.telemetry is not None:
+            self.telemetry.operation("get", seconds, key_digest(key), hit, size)
 
     def called(self, call: Callable[..., Any], args: tuple[Any, ...], start: float) -> None:
         """An engine call made through the fail-open wrapper, begun at ``start``, returned."""
         seconds = time.perf_counter() - start
         operation = getattr(call, "__name__", "call")
         stats = self.stats
+        size = 0
         if operation in READS:
             stats.reads.record(seconds)
         else:
             stats.writes.record(seconds)
             if operation in ("set", "add") and type(args[1]) is bytes:
-                stats.bytes_written += len(args[1])
+                size = len(args[1])
             elif operation == "set_many":
-                stats.bytes_written += sum(len(v) for v in args[0].values() if type(v) is bytes)
+                size = sum(len(v) for v in args[0].values() if type(v) is bytes)
+            stats.bytes_written += size
+        key = args[0] if args else None
         if self.debug:
-            self._log(operation, args[0] if args else None, None, seconds)
+            self._log(operation, key, None, seconds)
+        if self.telemetry is not None:
+            self.telemetry.operation(operation, seconds, key_digest(key), None, size)
 
     def computing(self, key: object) -> Computing:
         """A context manager around the decorated function on a miss (times it)."""
@@ -126,6 +148,13 @@ class Observer:
         self.stats.computes.record(seconds)
         if self.debug:
             self._log("compute", key, False, seconds)
+        if self.telemetry is not None:
+            self.telemetry.computed(seconds)
+
+    def failure(self, exc: BaseException) -> None:
+        """An engine call failed (counted in the stats by the caller)."""
+        if self.telemetry is not None:
+            self.telemetry.failure(exc)
 
     def failed_strict(self, operation: str, exc: BaseException) -> None:
         """A strict cache is about to raise ``exc``: an ERROR record with the context."""
@@ -142,14 +171,19 @@ class Observer:
 class Computing:
     """Times the decorated function on a miss (see :meth:`Observer.computing`)."""
 
-    __slots__ = ("_key", "_observer", "_start")
+    __slots__ = ("_key", "_observer", "_span", "_start")
 
     def __init__(self, observer: Observer, key: object) -> None:
         self._observer = observer
         self._key = key
         self._start = 0.0
+        self._span: Any = None
 
     def __enter__(self) -> None:
+        telemetry = self._observer.telemetry
+        if telemetry is not None:  # the function's own spans become its children
+            self._span = telemetry.computing(key_digest(self._key))
+            self._span.__enter__()
         self._start = time.perf_counter()
 
     def __exit__(
@@ -160,6 +194,8 @@ class Computing:
     ) -> None:
         if exc_type is None:  # a call that raised saved nothing and is not a miss time
             self._observer.computed(self._key, time.perf_counter() - self._start)
+        if self._span is not None:
+            self._span.__exit__(exc_type, exc, tb)
 
 
 def refresh() -> None:

@@ -298,6 +298,7 @@ class Pipeline:
         if isinstance(exc, (CacheOperationError, CacheValueError)):
             raise exc
         self.stats.errors += 1
+        self._obs.failure(exc)
         if isinstance(exc, NodeError):  # the engine routes around one node: keep using it
             logger.warning(
                 "cache %s: %s", self.name, exc, extra={"cache": self.name, "error": repr(exc)}
