@@ -68,7 +68,9 @@ class Observer:
         if pipeline.config.otel:
             if otel.available():
                 config = pipeline.config
-                self.telemetry = otel.Telemetry(self.name, config.engine, config.namespace)
+                self.telemetry = otel.Telemetry(
+                    self.name, config.engine, config.namespace, self.stats, timed=not self.local
+                )
             else:
                 logger.warning(
                     "cache %s: otel=True, but OpenTelemetry is not installed: %s",
@@ -82,8 +84,9 @@ class Observer:
     def refresh(self) -> None:
         """Ask the logging configuration again whether DEBUG records are wanted."""
         self.debug = logger.isEnabledFor(logging.DEBUG)
-        # an in-process hit is timed only while someone listens (see twat_cache.stats)
-        self.timed = not self.local or self.debug or self.telemetry is not None
+        # an in-process hit is timed only while DEBUG records are written (see twat_cache.stats);
+        # OpenTelemetry reads its hit and miss counters from the stats
+        self.timed = not self.local or self.debug
         pipeline = self._pipeline()
         if pipeline is not None:
             pipeline._timed = self.timed
@@ -115,8 +118,9 @@ class Observer:
         stats.bytes_read += size
         if self.debug:
             self._log("get", key, hit, seconds)
-        if self.telemetry is not None:
-            self.telemetry.operation("get", seconds, key_digest(key), hit, size)
+        telemetry = self.telemetry
+        if telemetry is not None and telemetry.timed:
+            telemetry.operation("get", seconds, key_digest(key), hit)
 
     def called(self, call: Callable[..., Any], args: tuple[Any, ...], start: float) -> None:
         """An engine call made through the fail-open wrapper, begun at ``start``, returned."""
@@ -136,8 +140,9 @@ class Observer:
         key = args[0] if args else None
         if self.debug:
             self._log(operation, key, None, seconds)
-        if self.telemetry is not None:
-            self.telemetry.operation(operation, seconds, key_digest(key), None, size)
+        telemetry = self.telemetry
+        if telemetry is not None and telemetry.timed:
+            telemetry.operation(operation, seconds, key_digest(key), None)
 
     def computing(self, key: object) -> Computing:
         """A context manager around the decorated function on a miss (times it)."""
