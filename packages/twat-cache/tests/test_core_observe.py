@@ -171,7 +171,11 @@ def test_every_operation_logs_its_fields_at_debug(
         cache.get("secret-key")
         cache.get("other")
         cache.delete("secret-key")
-    (write,) = _records(debug_logs, "set")
+        cache.set("n", 1)
+        assert cache.incr("n", 2) == 3
+    (write, _) = _records(debug_logs, "set")
+    (counted,) = _records(debug_logs, "incr")
+    assert counted.key_digest == key_digest("n")  # type: ignore[attr-defined]
     hit, miss = _records(debug_logs, "get")
     (deleted,) = _records(debug_logs, "delete")
     assert write.cache == cache.name  # type: ignore[attr-defined]
@@ -236,6 +240,7 @@ def test_a_fallback_episode_warns_once_and_strict_logs_an_error(
             assert cache.get("k") is None
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
+    assert warnings[0].cache == cache.name  # type: ignore[attr-defined]
     with Cache("coretest-failing://", namespace=namespace, strict=True) as cache:
         with pytest.raises(BackendError):
             cache.set("k", 1)

@@ -52,7 +52,11 @@ class CircuitBreaker:
     def success(self) -> None:
         """Record a successful call."""
         if self.open_until:
-            logger.info("cache backend %s is back", self.name, extra={"engine": self.name})
+            logger.info(
+                "cache backend %s is back",
+                self.name,
+                extra={"cache": self.name, "engine": self.name},
+            )
             self.open_until = 0.0
             self.failures = 0
 
@@ -69,7 +73,7 @@ class CircuitBreaker:
                 type(exc).__name__,
                 exc,
                 self.retry_after,
-                extra={"engine": self.name, "error": repr(exc)},
+                extra={"cache": self.name, "engine": self.name, "error": repr(exc)},
             )
 
 

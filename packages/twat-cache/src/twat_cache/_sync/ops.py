@@ -276,14 +276,18 @@ class SyncOps(Pipeline):
         """
         if self._unavailable():
             raise BackendUnavailableError(f"cache {self.name}: backend unavailable")
+        start = time.perf_counter() if self._timed else 0.0
+        incr = self.backend.incr
         try:
-            result = self.backend.incr(self._key(key), delta)
+            result = incr(self._key(key), delta)
         except INCR_ANSWERS:
             raise
         except Exception as exc:
             self._failed(exc)
             raise BackendError(f"cache {self.name}: incr failed: {exc}") from exc
         self._breaker.success()
+        if start:
+            self._obs.called(incr, (key, delta), start)
         return result
 
     def decr(self, key: Hashable, delta: int = 1) -> int:
