@@ -517,6 +517,9 @@ def _environment(env: Mapping[str, str]) -> dict[str, str]:
             found[known[variable]] = text
             continue
         if variable in _OTHER_VARIABLES:
+            logger.debug(
+                "%s is read by twat_cache.observe (debug output), not a cache option", variable
+            )
             continue
         # matched on what follows the prefix, which every name shares
         suffixes = [name[len(_ENV_PREFIX) :] for name in sorted(known)]
