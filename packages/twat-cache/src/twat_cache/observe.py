@@ -1,5 +1,7 @@
 """Watching a cache at work: timings into its stats, DEBUG records per operation, a debug switch.
 
+(With ``otel=True`` it also feeds :mod:`twat_cache.otel`.)
+
 Each cache has one :class:`Observer`. The cache asks it once, when it is made
 (and again when :func:`refresh` is called, as :func:`debug` does), whether DEBUG
 records are wanted; the hit path of an in-process cache then pays nothing while

@@ -6,8 +6,8 @@ Statistics are always on, so they must cost next to nothing:
   threads is possible and accepted: these are figures for a dashboard, not a ledger);
 * an in-process hit is never timed (timing it would cost more than the hit);
   engine calls are timed on engines that serialize (disk, SQLite, servers), where
-  two clock reads are lost in the I/O, and on every engine while DEBUG logging or
-  OpenTelemetry is on;
+  two clock reads are lost in the I/O, and on every engine while DEBUG records are
+  written (:mod:`twat_cache.observe`);
 * latencies go into a fixed-size window (:class:`Latency`): the most recent
   :data:`WINDOW` samples, so percentiles follow the current behaviour and memory
   stays bounded however long the process runs.

@@ -132,7 +132,7 @@ class AsyncOps(Pipeline):
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
         stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
-        # timed (DEBUG or OpenTelemetry on): every hit goes through alookup, which records it
+        # timed (DEBUG records on, see twat_cache.observe): every hit goes through alookup
         if not self.local or self._tag_keys or self.capabilities.blocking or self._timed:
             alookup = self.alookup
 
