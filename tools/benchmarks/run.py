@@ -179,6 +179,29 @@ def bench_memory(b: Bench) -> None:
     b.add("memory", "twat ucache() hit (default engine)", b.sync(lambda: f_u(1), n), lru_ref)
     b.add("memory", "twat ucache('builtin://') hit", b.sync(lambda: f_builtin(1), n), lru_ref)
     b.add("memory", "twat mcache(ttl=60) hit", b.sync(lambda: f_m_ttl(1), n), ttl_ref)
+    # statistics are always on: the rows above include them; these read them on every call
+    b.add(
+        "memory",
+        "twat mcache() hit + cache_info() read",
+        b.sync(lambda: (f_m(1), f_m.cache.stats.hits), n),
+        lru_ref,
+    )
+    try:
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.trace import TracerProvider
+
+        # real SDK providers (no exporter attached): the cost of recording, not of shipping
+        trace.set_tracer_provider(TracerProvider())
+        metrics.set_meter_provider(MeterProvider())
+
+        @mcache(maxsize=4096, otel=True)
+        def f_otel(x: int) -> int:
+            return x
+
+        b.add("memory", "twat mcache(otel=True) hit", b.sync(lambda: f_otel(1), n), lru_ref)
+    except Exception as exc:
+        b.missing("memory", "twat mcache(otel=True) hit", lru_ref, exc)
     b.settle()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +85,9 @@ class DecliningEngine(BytesEngine):
 
     def set(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         return False
+
+    def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
+        return False  # the built-in engine's own batch write does not go through set()
 
 
 register_engine("coretest-counting", CountingEngine)

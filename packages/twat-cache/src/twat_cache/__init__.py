@@ -41,6 +41,7 @@ from twat_cache.exceptions import (
     SerializationError,
     TwatCacheError,
 )
+from twat_cache.observe import debug, debug_from_environment
 from twat_cache.protocols import AsyncBackend, Backend, Capabilities
 
 
@@ -87,8 +88,11 @@ __all__ = [
     "acache",
     "bcache",
     "clear_cache",
+    "debug",
     "fcache",
     "get_stats",
     "mcache",
     "ucache",
 ]
+
+debug_from_environment()  # TWAT_CACHE_DEBUG=1: the readable handler (see twat_cache.observe)

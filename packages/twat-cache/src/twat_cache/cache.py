@@ -26,6 +26,7 @@ from twat_cache.config import CacheConfig, resolve_config
 from twat_cache.pipeline import DEFAULT, MISSING, NONE_VALUE, TAG_PREFIX, Tagged
 from twat_cache.protocols import AsyncBackend, Backend, capabilities_of
 from twat_cache.registry import create_backend
+from twat_cache.stats import Publisher
 
 if sys.version_info >= (3, 11):
     from typing import Self, Unpack
@@ -104,6 +105,9 @@ class Cache(SyncOps, AsyncOps):
             self._finalizer.detach()  # the caller's engine: theirs to close
         self._closed = False
         _live.add(self)
+        self._publisher = (
+            None if config.publish_stats is None else Publisher(self, config.publish_stats)
+        )
 
     @property
     def async_backend(self) -> AsyncBackend:
@@ -129,6 +133,8 @@ class Cache(SyncOps, AsyncOps):
         if not self._closed:
             self._closed = True
             self._finalizer.detach()
+            if self._publisher is not None:
+                self._publisher.stop()
             self.backend.close()
             twin = self._abackend
             if twin is not None and twin is not self._raw and not isinstance(twin, AsyncAdapter):

@@ -88,6 +88,8 @@ class CacheOptions(TypedDict, total=False):
     options: Mapping[str, object]
     version: str | None
     typed: bool
+    publish_stats: float | None
+    otel: bool
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,11 @@ class CacheConfig:
         typed: Make each argument's type part of the key: ``f(1)``, ``f(True)``
             and ``f(1.0)`` are then three entries (by default one, as Python
             calls them equal).
+        publish_stats: Every this many seconds, write this process's figures to the
+            backend, where :func:`twat_cache.stats.read_published` reads every
+            process's (``None``: never).
+        otel: Report metrics and spans through OpenTelemetry (needs the ``otel``
+            extra; also ``TWAT_CACHE_OTEL=1``).
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -161,6 +168,8 @@ class CacheConfig:
     compress_min_size: int = COMPRESS_THRESHOLD
     encrypt_key: EncryptKey = field(default=None, repr=False)
     secure: bool = False
+    publish_stats: float | None = None
+    otel: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -185,11 +194,15 @@ class CacheConfig:
             or self.compress_min_size < 0
         ):
             raise ConfigurationError("compress_min_size", self.compress_min_size, "bytes, >= 0")
-        for name in ("strict", "secure"):
+        for name in ("strict", "secure", "otel"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(name, getattr(self, name), "True or False")
         _check_number("jitter", self.jitter, "a number from 0 up to (not including) 1", below=1.0)
         _check_number("retry_after", self.retry_after, "a finite number of seconds >= 0")
+        if self.publish_stats is not None:
+            _check_number("publish_stats", self.publish_stats, "seconds > 0, or None")
+            if not self.publish_stats:
+                raise ConfigurationError("publish_stats", 0, "seconds > 0, or None")
         if self.secret is not None and (
             not isinstance(self.secret, (str, bytes)) or not self.secret
         ):
@@ -432,13 +445,17 @@ _CONVERTERS: dict[str, Any] = {
     "retry_after": lambda v: _number("retry_after", v),
     "tags": lambda v: tuple(t for t in v.split(",") if t),
     "typed": lambda v: _boolean("typed", v),
+    "publish_stats": lambda v: None if v.lower() in ("", "none") else _number("publish_stats", v),
+    "otel": lambda v: _boolean("otel", v),
 }
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
-    "typed", "compress_min_size", "encrypt_key", "secure",
+    "typed", "compress_min_size", "encrypt_key", "secure", "publish_stats", "otel",
 )  # fmt: skip
+# TWAT_CACHE_* variables that are not options: read by twat_cache.observe
+_OTHER_VARIABLES = frozenset({"TWAT_CACHE_DEBUG", "TWAT_CACHE_LOG_FORMAT"})
 
 
 def _number(name: str, text: str) -> float:
@@ -549,8 +566,8 @@ def _environment(env: Mapping[str, str]) -> dict[str, str]:
     A variable under the prefix that names no option but is close to one
     (``TWAT_CACHE_TTLL``) is a typo that would otherwise be ignored silently, so
     it raises with a "did you mean". Other names under the prefix are left alone
-    (logged at debug level): twat-cache 2.x documented ``TWAT_CACHE_DEBUG``, and
-    such variables may still be set where 3.x runs.
+    (logged at debug level): such variables may be set where 3.x runs. ``TWAT_CACHE_DEBUG``
+    and ``TWAT_CACHE_LOG_FORMAT`` are not options: :mod:`twat_cache.observe` reads them.
     """
     known = {_ENV_PREFIX + name.upper(): name for name in (*_TEXT_FIELDS, "url")}
     found: dict[str, str] = {}
@@ -559,6 +576,11 @@ def _environment(env: Mapping[str, str]) -> dict[str, str]:
             continue
         if variable in known:
             found[known[variable]] = text
+            continue
+        if variable in _OTHER_VARIABLES:
+            logger.debug(
+                "%s is read by twat_cache.observe (debug output), not a cache option", variable
+            )
             continue
         # matched on what follows the prefix, which every name shares
         suffixes = [name[len(_ENV_PREFIX) :] for name in sorted(known)]

@@ -10,6 +10,7 @@ from twat_cache import legacy
 from twat_cache.cache import Cache, live_caches
 from twat_cache.config import CacheOptions
 from twat_cache.legacy import engine_context, get_or_create_engine
+from twat_cache.stats import CacheStats
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -88,34 +89,28 @@ def clear_cache(name: str | None = None) -> int:
 
 
 def get_stats(name: str | None = None) -> dict[str, Any]:
-    """Return the counters of every open cache by name, and their ``total``.
+    """Return the figures of every open cache by name, and their ``total``.
+
+    Each entry is :meth:`CacheStats.as_dict <twat_cache.stats.CacheStats.as_dict>`:
+    counters, hit ratio, time saved, latency percentiles and bytes.
 
     Args:
-        name: Return only the counters of the caches called ``name`` (summed); a
+        name: Return only the figures of the caches called ``name`` (summed); a
             decorated function's cache is called ``module.qualname``, and its plain
             function name is accepted too. Zeros when no such cache is open.
 
     Example:
         >>> stats = get_stats()
         >>> sorted(stats["total"])[:3]
-        ['corrupt', 'deletes', 'errors']
+        ['bytes_read', 'bytes_written', 'compute_count']
     """
-    result: dict[str, Any] = {}
-    total: dict[str, int] = {}
+    caches = live_caches()
     if name is not None:
-        chosen = [c for c in live_caches() if c.name == name or c.name.endswith("." + name)]
-        counts = dict.fromkeys(("corrupt", "deletes", "errors", "hits", "misses", "sets"), 0)
-        for cache in chosen:
-            for field, value in cache.stats.as_dict().items():
-                counts[field] = counts.get(field, 0) + value
-        return counts
-    for cache in live_caches():
-        counters = cache.stats.as_dict()
-        entry = result.setdefault(cache.name, dict.fromkeys(counters, 0))
-        for field, value in counters.items():
-            entry[field] += value
-            total[field] = total.get(field, 0) + value
-    if not total:
-        total = {"corrupt": 0, "deletes": 0, "errors": 0, "hits": 0, "misses": 0, "sets": 0}
-    result["total"] = total
+        chosen = [c.stats for c in caches if c.name == name or c.name.endswith("." + name)]
+        return CacheStats.combined(chosen).as_dict()
+    by_name: dict[str, list[CacheStats]] = {}
+    for cache in caches:
+        by_name.setdefault(cache.name, []).append(cache.stats)
+    result: dict[str, Any] = {n: CacheStats.combined(s).as_dict() for n, s in by_name.items()}
+    result["total"] = CacheStats.combined(c.stats for c in caches).as_dict()
     return result

@@ -48,13 +48,21 @@ R_co = TypeVar("R_co", covariant=True)
 KeyFunc = Callable[..., Hashable]
 
 
-class CacheInfo(NamedTuple):
-    """Like :func:`functools.lru_cache`'s: hits, misses, maxsize, currsize (``-1`` if unknown)."""
-
+class _Info(NamedTuple):
     hits: int
     misses: int
     maxsize: int | None
     currsize: int
+
+
+class CacheInfo(_Info):
+    """Like :func:`functools.lru_cache`'s: hits, misses, maxsize, currsize (``-1`` if unknown).
+
+    A four-tuple as functools' is; :attr:`stats` has every other figure
+    (:meth:`~twat_cache.stats.CacheStats.as_dict`: latencies, bytes, time saved).
+    """
+
+    stats: dict[str, Any]
 
 
 @runtime_checkable
@@ -214,7 +222,9 @@ class Controller:
             # a closed in-process engine has dropped its entries
             keys = [] if cache.closed else list(cache.keys())
             size = len(keys) if self.owns_cache else sum(map(self._mine, keys))
-        return CacheInfo(self.stats.hits, self.stats.misses, cache.config.maxsize, size)
+        info = CacheInfo(self.stats.hits, self.stats.misses, cache.config.maxsize, size)
+        info.stats = self.stats.as_dict()
+        return info
 
     def not_stored(self, exc: CacheValueError) -> None:
         """A result could not be stored: raise, or log and go on, as configured.

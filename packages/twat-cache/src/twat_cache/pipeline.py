@@ -26,10 +26,13 @@ from twat_cache.exceptions import (
     NodeError,
 )
 from twat_cache.keys import key_limit, normal_key
-from twat_cache.policies import CacheStats, CircuitBreaker, jittered
+from twat_cache.observe import Observer
+from twat_cache.policies import CircuitBreaker, jittered
 from twat_cache.protocols import Capabilities
 from twat_cache.serializers import Codec, CorruptEntryError, encode_int
 from twat_cache.serializers.policy import build_codec, expect_return_type, value_type
+from twat_cache.stats import CacheStats
+from twat_cache.urls import redact_text
 
 if TYPE_CHECKING:
     from twat_cache.protocols import AsyncBackend, Backend
@@ -154,6 +157,8 @@ class Pipeline:
     _tag_keys: tuple[str, ...]
     key_limit: int
     _short_key: int
+    _obs: Observer
+    _timed: bool  # whether engine calls are timed (set by the Observer)
 
     @property
     def async_backend(self) -> AsyncBackend:
@@ -174,6 +179,12 @@ class Pipeline:
         self._breaker = CircuitBreaker(self.name, config.retry_after)
         # read with the entry itself, so that a tagged hit costs one engine read
         self._tag_keys = tuple(self._tag_key(tag) for tag in config.tags)
+        self._timed = False
+        self._obs = Observer(self)
+        logger.info(
+            "cache %s created: %s", self.name, redact_text(repr(config), config.secret),
+            extra={"cache": self.name, "engine": config.engine},
+        )  # fmt: skip
 
     # -- keys, ttl, values -----------------------------------------------------------
     def _key(self, key: Any) -> Any:
@@ -301,6 +312,7 @@ class Pipeline:
         if isinstance(exc, (CacheOperationError, CacheValueError)):
             raise exc
         self.stats.errors += 1
+        self._obs.failure(exc)
         if isinstance(exc, NodeError):  # the engine routes around one node: keep using it
             logger.warning(
                 "cache %s: %s", self.name, exc, extra={"cache": self.name, "error": repr(exc)}
@@ -312,6 +324,7 @@ class Pipeline:
             extra={"cache": self.name, "error": repr(exc)}, exc_info=exc,
         )  # fmt: skip
         if self.config.strict:
+            self._obs.failed_strict("backend call", exc)
             if isinstance(exc, BackendError):
                 raise exc
             raise BackendError(f"cache {self.name}: {type(exc).__name__}: {exc}") from exc

@@ -1,4 +1,4 @@
-"""Policies between callers, the Cache and its engine: resilience, single flight, jitter, stats."""
+"""Policies between callers, the Cache and its engine: resilience, single flight, jitter."""
 
 from __future__ import annotations
 
@@ -8,51 +8,15 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass, fields
 from typing import Any, Final, TypeVar
 
 from twat_cache.constants import DEFAULT_RETRY_AFTER
+from twat_cache.stats import CacheStats  # its home before 3.1
 
 __all__ = ["AsyncSingleFlight", "CacheStats", "CircuitBreaker", "SingleFlight", "jittered"]
 
 logger = logging.getLogger("twat_cache")
 T = TypeVar("T")
-
-
-@dataclass
-class CacheStats:
-    """Counters of one cache (plain integers, updated without locks).
-
-    Attributes:
-        hits: Lookups that found a live entry.
-        misses: Lookups that found nothing (or a stale, corrupt or tampered entry).
-        sets: Entries written.
-        deletes: Entries removed by ``delete``/``invalidate``.
-        errors: Backend failures absorbed by fail-open.
-        corrupt: Entries rejected as corrupt or tampered (counted as misses too).
-    """
-
-    hits: int = 0
-    misses: int = 0
-    sets: int = 0
-    deletes: int = 0
-    errors: int = 0
-    corrupt: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """Return the counters as a dict."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def reset(self) -> None:
-        """Set every counter to zero."""
-        for f in fields(self):
-            setattr(self, f.name, 0)
-
-    @property
-    def hit_rate(self) -> float:
-        """Hits divided by lookups (0.0 before the first lookup)."""
-        total = self.hits + self.misses
-        return self.hits / total if total else 0.0
 
 
 class CircuitBreaker:
@@ -88,7 +52,11 @@ class CircuitBreaker:
     def success(self) -> None:
         """Record a successful call."""
         if self.open_until:
-            logger.info("cache backend %s is back", self.name, extra={"engine": self.name})
+            logger.info(
+                "cache backend %s is back",
+                self.name,
+                extra={"cache": self.name, "engine": self.name},
+            )
             self.open_until = 0.0
             self.failures = 0
 
@@ -105,7 +73,7 @@ class CircuitBreaker:
                 type(exc).__name__,
                 exc,
                 self.retry_after,
-                extra={"engine": self.name, "error": repr(exc)},
+                extra={"cache": self.name, "engine": self.name, "error": repr(exc)},
             )
 
 

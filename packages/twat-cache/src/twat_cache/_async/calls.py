@@ -26,9 +26,11 @@ def acall_path(ctl: Controller) -> AsyncCached:
     cache = ctl.cache
     afunc = acaller(ctl.func)
     flight = AsyncSingleFlight()
+    computing = cache._obs.computing  # times the function on a miss (stats.computes)
 
     async def arun_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        result = await afunc(*args, **kwargs)
+        with computing(key):
+            result = await afunc(*args, **kwargs)
         try:
             refused = one_shot_error(result)  # a generator would reach the next caller spent
             if refused is not None:

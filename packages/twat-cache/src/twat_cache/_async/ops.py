@@ -40,12 +40,15 @@ class AsyncOps(Pipeline):
         """Call the engine; a failure answers ``fallback`` (fail-open) or raises (strict)."""
         if self._unavailable():
             return fallback
+        start = time.perf_counter() if self._timed else 0.0
         try:
             result = await call(*args)
         except Exception as exc:
             self._failed(exc)
             return fallback
         self._breaker.success()
+        if start:
+            self._obs.called(call, args, start)
         return result
 
     async def _acurrent_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
@@ -98,6 +101,7 @@ class AsyncOps(Pipeline):
         """
         breaker = self._breaker
         found: Mapping[Any, Any] | None = None
+        start = time.perf_counter() if self._timed else 0.0
         if breaker.open_until and self._unavailable():
             raw = None
         else:
@@ -113,7 +117,10 @@ class AsyncOps(Pipeline):
             else:
                 if breaker.open_until:
                     breaker.success()
-        return await self._asettle(key, raw, found, type_)
+        value = await self._asettle(key, raw, found, type_)
+        if start:
+            self._obs.looked_up(key, start, raw, value is not MISSING)
+        return value
 
     def ahit_path(self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss) -> AsyncCached:
         """Return the call path of a decorated function over this cache.
@@ -127,7 +134,8 @@ class AsyncOps(Pipeline):
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
         stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
-        if not self.local or self._tag_keys or self.capabilities.blocking:
+        # timed (DEBUG records on, see twat_cache.observe): every hit goes through alookup
+        if not self.local or self._tag_keys or self.capabilities.blocking or self._timed:
             alookup = self.alookup
 
             async def looked_up(*args: Any, **kwargs: Any) -> Any:
@@ -282,14 +290,18 @@ class AsyncOps(Pipeline):
         """
         if self._unavailable():
             raise BackendUnavailableError(f"cache {self.name}: backend unavailable")
+        start = time.perf_counter() if self._timed else 0.0
+        incr = self.async_backend.incr
         try:
-            result = await self.async_backend.incr(self._key(key), delta)
+            result = await incr(self._key(key), delta)
         except INCR_ANSWERS:
             raise
         except Exception as exc:
             self._failed(exc)
             raise BackendError(f"cache {self.name}: incr failed: {exc}") from exc
         self._breaker.success()
+        if start:
+            self._obs.called(incr, (key, delta), start)
         return result
 
     async def adecr(self, key: Hashable, delta: int = 1) -> int:

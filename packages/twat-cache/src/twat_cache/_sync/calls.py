@@ -28,9 +28,11 @@ def call_path(ctl: Controller) -> Cached:
     cache = ctl.cache
     func = caller(ctl.func)
     flight = SingleFlight()
+    computing = cache._obs.computing  # times the function on a miss (stats.computes)
 
     def run_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        result = func(*args, **kwargs)
+        with computing(key):
+            result = func(*args, **kwargs)
         try:
             refused = one_shot_error(result)  # a generator would reach the next caller spent
             if refused is not None:

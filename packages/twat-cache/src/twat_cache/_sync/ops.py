@@ -42,12 +42,15 @@ class SyncOps(Pipeline):
         """Call the engine; a failure answers ``fallback`` (fail-open) or raises (strict)."""
         if self._unavailable():
             return fallback
+        start = time.perf_counter() if self._timed else 0.0
         try:
             result = call(*args)
         except Exception as exc:
             self._failed(exc)
             return fallback
         self._breaker.success()
+        if start:
+            self._obs.called(call, args, start)
         return result
 
     def _current_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
@@ -100,6 +103,7 @@ class SyncOps(Pipeline):
         """
         breaker = self._breaker
         found: Mapping[Any, Any] | None = None
+        start = time.perf_counter() if self._timed else 0.0
         if breaker.open_until and self._unavailable():
             raw = None
         else:
@@ -115,7 +119,10 @@ class SyncOps(Pipeline):
             else:
                 if breaker.open_until:
                     breaker.success()
-        return self._settle(key, raw, found, type_)
+        value = self._settle(key, raw, found, type_)
+        if start:
+            self._obs.looked_up(key, start, raw, value is not MISSING)
+        return value
 
     def hit_path(self, key_of: KeyOf, nargs: int, on_miss: Miss) -> Cached:
         """Return the call path of a decorated function over this cache.
@@ -129,7 +136,8 @@ class SyncOps(Pipeline):
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
         stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
-        if not self.local or self._tag_keys or self.capabilities.blocking:
+        # timed (DEBUG records on, see twat_cache.observe): every hit goes through alookup
+        if not self.local or self._tag_keys or self.capabilities.blocking or self._timed:
             lookup = self.lookup
 
             def looked_up(*args: Any, **kwargs: Any) -> Any:
@@ -274,14 +282,18 @@ class SyncOps(Pipeline):
         """
         if self._unavailable():
             raise BackendUnavailableError(f"cache {self.name}: backend unavailable")
+        start = time.perf_counter() if self._timed else 0.0
+        incr = self.backend.incr
         try:
-            result = self.backend.incr(self._key(key), delta)
+            result = incr(self._key(key), delta)
         except INCR_ANSWERS:
             raise
         except Exception as exc:
             self._failed(exc)
             raise BackendError(f"cache {self.name}: incr failed: {exc}") from exc
         self._breaker.success()
+        if start:
+            self._obs.called(incr, (key, delta), start)
         return result
 
     def decr(self, key: Hashable, delta: int = 1) -> int:
