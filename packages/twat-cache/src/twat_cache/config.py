@@ -22,6 +22,8 @@ from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from twat_cache.constants import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_LOCK_TTL,
     DEFAULT_NAMESPACE,
     DEFAULT_RETRY_AFTER,
     DEFAULT_TTL,
@@ -52,6 +54,7 @@ __all__ = [
 Policy = Literal["lru", "lfu", "fifo", "rr", "ttl"]
 SerializerName = Literal["pickle", "json", "msgpack"]
 OnSerializationError = Literal["raise", "warn"]
+OnLockTimeout = Literal["compute", "raise"]
 
 POLICIES: tuple[str, ...] = ("lru", "lfu", "fifo", "rr", "ttl")
 SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack")
@@ -82,6 +85,10 @@ class CacheOptions(TypedDict, total=False):
     options: Mapping[str, object]
     version: str | None
     typed: bool
+    lock: bool
+    lock_ttl: float
+    lock_timeout: float
+    on_lock_timeout: OnLockTimeout
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,12 @@ class CacheConfig:
         typed: Make each argument's type part of the key: ``f(1)``, ``f(True)``
             and ``f(1.0)`` are then three entries (by default one, as Python
             calls them equal).
+        lock: On a miss, let one caller in the whole fleet compute (a lock on the
+            shared engine, see docs/freshness.md); the others wait for its result.
+        lock_ttl: Seconds after which a lock left by a crashed holder expires.
+        lock_timeout: Seconds a waiter polls for the holder's result.
+        on_lock_timeout: What a waiter does then: ``compute`` the value itself, or
+            ``raise`` :class:`~twat_cache.exceptions.LockTimeoutError`.
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -142,6 +155,10 @@ class CacheConfig:
     options: Mapping[str, object] = field(default_factory=dict)
     version: str | None = None
     typed: bool = False
+    lock: bool = False
+    lock_ttl: float = DEFAULT_LOCK_TTL
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    on_lock_timeout: OnLockTimeout = "compute"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -169,6 +186,7 @@ class CacheConfig:
         set_(self, "tags", _check_tags(self.tags))
         _check_places(self.url, self.folder, self.options)
         _check_key_options(self.version, self.typed)
+        _check_lock_options(self.lock, self.lock_ttl, self.lock_timeout, self.on_lock_timeout)
         if self.serializer == "msgpack" and importlib.util.find_spec("msgpack") is None:
             raise ConfigurationError(
                 "serializer",
@@ -354,6 +372,16 @@ def _check_key_options(version: object, typed: object) -> None:
         raise ConfigurationError("typed", typed, "True or False")
 
 
+def _check_lock_options(lock: object, ttl: object, timeout: object, on_timeout: object) -> None:
+    """Check the options of the fleet-wide computation lock."""
+    if not isinstance(lock, bool):
+        raise ConfigurationError("lock", lock, "True or False")
+    if _check_ttl("lock_ttl", ttl) is None:
+        raise ConfigurationError("lock_ttl", ttl, "a positive, finite number of seconds")
+    _check_number("lock_timeout", timeout, "a finite number of seconds >= 0")
+    _check_choice("on_lock_timeout", on_timeout, ("compute", "raise"))
+
+
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigurationError(name, value, "one of " + ", ".join(allowed))
@@ -371,12 +399,15 @@ _CONVERTERS: dict[str, Any] = {
     "retry_after": lambda v: _number("retry_after", v),
     "tags": lambda v: tuple(t for t in v.split(",") if t),
     "typed": lambda v: _boolean("typed", v),
+    "lock": lambda v: _boolean("lock", v),
+    "lock_ttl": lambda v: _number("lock_ttl", v),
+    "lock_timeout": lambda v: _number("lock_timeout", v),
 }
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
-    "typed",
+    "typed", "lock", "lock_ttl", "lock_timeout", "on_lock_timeout",
 )  # fmt: skip
 
 

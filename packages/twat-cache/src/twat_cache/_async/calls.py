@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from twat_cache._async.locks import alocking
 from twat_cache.exceptions import CacheValueError
 from twat_cache.keys import one_shot_error
 from twat_cache.pipeline import AsyncCached, acaller
@@ -38,8 +39,10 @@ def acall_path(ctl: Controller) -> AsyncCached:
             ctl.not_stored(exc)
         return result
 
+    arun = alocking(cache, arun_and_store)  # with lock=True: once in the fleet
+
     async def amiss(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # concurrent misses of one key run the function once (stampede protection)
-        return await flight.run(key, lambda: arun_and_store(key, args, kwargs))
+        return await flight.run(key, lambda: arun(key, args, kwargs))
 
     return cache.ahit_path(ctl.key, ctl.nargs if ctl.bare else -1, amiss)

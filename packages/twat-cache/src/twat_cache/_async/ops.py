@@ -12,7 +12,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from typing import Any
 
+from twat_cache._async.locks import alocked
+from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
     INCR_ANSWERS,
@@ -28,6 +31,7 @@ from twat_cache.pipeline import (
     T,
     Tagged,
     WriteVersions,
+    acaller,
 )
 
 __all__ = ["AsyncOps"]
@@ -175,6 +179,48 @@ class AsyncOps(Pipeline):
             await self._acall(False, self.async_backend.set, key, data, self._ttl(ttl))
         )
 
+    async def aget_or_set(
+        self,
+        key: Hashable,
+        compute: Callable[[], Any],
+        ttl: TTL = DEFAULT,
+        *,
+        lock: bool | None = None,
+    ) -> Any:
+        """Return the value under ``key``; on a miss, compute it, store it and return it.
+
+        Args:
+            key: A string (any hashable for in-process engines).
+            compute: Makes the value (no arguments; a coroutine function for ``aget_or_set``
+                runs on the loop, a plain one in a thread).
+            ttl: Seconds to live; default: the cache's ``ttl``.
+            lock: Compute once in the whole fleet (see the ``lock`` option); default:
+                the cache's ``lock``.
+
+        Raises:
+            LockTimeoutError: with ``on_lock_timeout="raise"``, when another process
+                held the key's lock past ``lock_timeout``.
+
+        Example:
+            >>> cache = Cache("memory://")
+            >>> cache.get_or_set("answer", lambda: 42)
+            42
+        """
+        made = self._key(key)
+        value = await self.alookup(made)
+        if value is not MISSING:
+            return value
+        afunc = acaller(compute)
+
+        async def arun() -> Any:
+            result = await afunc()
+            await self.astore(made, result, ttl)
+            return result
+
+        if uses_lock(self, lock):
+            return await alocked(self, made, arun)
+        return await arun()
+
     async def aget(self, key: Hashable, default: Any = None) -> Any:
         """Return the value under ``key``, or ``default`` when absent, expired or unreadable."""
         value = await self.alookup(self._key(key))
@@ -314,7 +360,7 @@ class AsyncOps(Pipeline):
         try:
             keys = self.async_backend.keys()  # an engine's scan, not a dict view
             async for key in keys:
-                if not (type(key) is str and key.startswith(TAG_PREFIX)):
+                if not (type(key) is str and key.startswith((TAG_PREFIX, LOCK_PREFIX))):
                     yield key
         except Exception as exc:
             self._failed(exc)

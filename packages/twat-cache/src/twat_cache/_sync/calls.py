@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from twat_cache._sync.locks import locking
 from twat_cache.exceptions import CacheValueError
 from twat_cache.keys import one_shot_error
 from twat_cache.pipeline import Cached, caller
@@ -40,8 +41,10 @@ def call_path(ctl: Controller) -> Cached:
             ctl.not_stored(exc)
         return result
 
+    run = locking(cache, run_and_store)  # with lock=True: once in the fleet
+
     def miss(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # concurrent misses of one key run the function once (stampede protection)
-        return flight.run(key, lambda: run_and_store(key, args, kwargs))
+        return flight.run(key, lambda: run(key, args, kwargs))
 
     return cache.hit_path(ctl.key, ctl.nargs if ctl.bare else -1, miss)

@@ -14,7 +14,10 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
+from twat_cache._sync.locks import locked
+from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
     INCR_ANSWERS,
@@ -30,6 +33,7 @@ from twat_cache.pipeline import (
     T,
     Tagged,
     WriteVersions,
+    caller,
 )
 
 __all__ = ["SyncOps"]
@@ -173,6 +177,48 @@ class SyncOps(Pipeline):
         data = self._encode(value, versions)
         return self._wrote(self._call(False, self.backend.set, key, data, self._ttl(ttl)))
 
+    def get_or_set(
+        self,
+        key: Hashable,
+        compute: Callable[[], Any],
+        ttl: TTL = DEFAULT,
+        *,
+        lock: bool | None = None,
+    ) -> Any:
+        """Return the value under ``key``; on a miss, compute it, store it and return it.
+
+        Args:
+            key: A string (any hashable for in-process engines).
+            compute: Makes the value (no arguments; a coroutine function for ``aget_or_set``
+                runs on the loop, a plain one in a thread).
+            ttl: Seconds to live; default: the cache's ``ttl``.
+            lock: Compute once in the whole fleet (see the ``lock`` option); default:
+                the cache's ``lock``.
+
+        Raises:
+            LockTimeoutError: with ``on_lock_timeout="raise"``, when another process
+                held the key's lock past ``lock_timeout``.
+
+        Example:
+            >>> cache = Cache("memory://")
+            >>> cache.get_or_set("answer", lambda: 42)
+            42
+        """
+        made = self._key(key)
+        value = self.lookup(made)
+        if value is not MISSING:
+            return value
+        func = caller(compute)
+
+        def run() -> Any:
+            result = func()
+            self.store(made, result, ttl)
+            return result
+
+        if uses_lock(self, lock):
+            return locked(self, made, run)
+        return run()
+
     def get(self, key: Hashable, default: Any = None) -> Any:
         """Return the value under ``key``, or ``default`` when absent, expired or unreadable."""
         value = self.lookup(self._key(key))
@@ -306,7 +352,7 @@ class SyncOps(Pipeline):
         try:
             keys = self.backend.keys()  # an engine's scan, not a dict view
             for key in keys:
-                if not (type(key) is str and key.startswith(TAG_PREFIX)):
+                if not (type(key) is str and key.startswith((TAG_PREFIX, LOCK_PREFIX))):
                     yield key
         except Exception as exc:
             self._failed(exc)
