@@ -89,6 +89,8 @@ class CacheOptions(TypedDict, total=False):
     lock_ttl: float
     lock_timeout: float
     on_lock_timeout: OnLockTimeout
+    stale_ttl: float | None
+    early_refresh: bool
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ class CacheConfig:
         lock_timeout: Seconds a waiter polls for the holder's result.
         on_lock_timeout: What a waiter does then: ``compute`` the value itself, or
             ``raise`` :class:`~twat_cache.exceptions.LockTimeoutError`.
+        stale_ttl: Seconds after ``ttl`` during which a decorated function's stale
+            value is served at once while one caller refreshes it in the background.
+        early_refresh: Refresh a decorated function's entries shortly before they
+            expire, with a chance that rises as expiry nears (XFetch).
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -159,6 +165,8 @@ class CacheConfig:
     lock_ttl: float = DEFAULT_LOCK_TTL
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     on_lock_timeout: OnLockTimeout = "compute"
+    stale_ttl: float | None = None
+    early_refresh: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -187,6 +195,7 @@ class CacheConfig:
         _check_places(self.url, self.folder, self.options)
         _check_key_options(self.version, self.typed)
         _check_lock_options(self.lock, self.lock_ttl, self.lock_timeout, self.on_lock_timeout)
+        set_(self, "stale_ttl", _check_fresh_options(self.ttl, self.stale_ttl, self.early_refresh))
         if self.serializer == "msgpack" and importlib.util.find_spec("msgpack") is None:
             raise ConfigurationError(
                 "serializer",
@@ -382,6 +391,18 @@ def _check_lock_options(lock: object, ttl: object, timeout: object, on_timeout: 
     _check_choice("on_lock_timeout", on_timeout, ("compute", "raise"))
 
 
+def _check_fresh_options(ttl: float | None, stale_ttl: object, early: object) -> float | None:
+    """Check ``stale_ttl`` and ``early_refresh`` (both need a ttl); return ``stale_ttl``."""
+    stale = _check_ttl("stale_ttl", stale_ttl)
+    if not isinstance(early, bool):
+        raise ConfigurationError("early_refresh", early, "True or False")
+    if ttl is None and stale is not None:
+        raise ConfigurationError("stale_ttl", stale, "None when ttl is None (nothing goes stale)")
+    if ttl is None and early:
+        raise ConfigurationError("early_refresh", early, "False when ttl is None (nothing expires)")
+    return stale
+
+
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigurationError(name, value, "one of " + ", ".join(allowed))
@@ -402,12 +423,14 @@ _CONVERTERS: dict[str, Any] = {
     "lock": lambda v: _boolean("lock", v),
     "lock_ttl": lambda v: _number("lock_ttl", v),
     "lock_timeout": lambda v: _number("lock_timeout", v),
+    "stale_ttl": lambda v: None if v.lower() in ("", "none") else _number("stale_ttl", v),
+    "early_refresh": lambda v: _boolean("early_refresh", v),
 }
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
-    "typed", "lock", "lock_ttl", "lock_timeout", "on_lock_timeout",
+    "typed", "lock", "lock_ttl", "lock_timeout", "on_lock_timeout", "stale_ttl", "early_refresh",
 )  # fmt: skip
 
 

@@ -36,13 +36,17 @@ async def arelease(cache: AsyncOps, lock_key: Any, token: bytes, since: float) -
         await cache._acall(False, backend.delete, lock_key)
 
 
-async def alocked(cache: AsyncOps, key: Any, compute: AsyncCall[Any]) -> Any:
+async def alocked(
+    cache: AsyncOps, key: Any, compute: AsyncCall[Any], *, refresh: bool = False
+) -> Any:
     """Return the value of ``key``, computed (and stored) once in the fleet.
 
     Args:
         cache: The cache (its engine is shared and adds atomically).
         key: The engine key of the entry.
         compute: Computes, stores and returns the value (no arguments).
+        refresh: Replace a (stale) entry: the holder computes without looking at
+            the entry, and a busy lock means another refreshes it (MISSING at once).
 
     Raises:
         LockTimeoutError: when another holds the lock past ``lock_timeout`` and
@@ -61,11 +65,15 @@ async def alocked(cache: AsyncOps, key: Any, compute: AsyncCall[Any]) -> Any:
             return await compute()
         if taken:
             try:
+                if refresh:
+                    return await compute()
                 # the last holder may have stored the value since this caller missed
                 value = uncount(cache, await cache.alookup(key))
                 return await compute() if value is MISSING else value
             finally:
                 await arelease(cache, lock_key, token, since)
+        if refresh:
+            return MISSING
         value = uncount(cache, await cache.alookup(key))
         if value is not MISSING:
             return value

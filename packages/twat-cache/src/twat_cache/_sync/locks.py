@@ -38,13 +38,15 @@ def release(cache: SyncOps, lock_key: Any, token: bytes, since: float) -> None:
         cache._call(False, backend.delete, lock_key)
 
 
-def locked(cache: SyncOps, key: Any, compute: SyncCall[Any]) -> Any:
+def locked(cache: SyncOps, key: Any, compute: SyncCall[Any], *, refresh: bool = False) -> Any:
     """Return the value of ``key``, computed (and stored) once in the fleet.
 
     Args:
         cache: The cache (its engine is shared and adds atomically).
         key: The engine key of the entry.
         compute: Computes, stores and returns the value (no arguments).
+        refresh: Replace a (stale) entry: the holder computes without looking at
+            the entry, and a busy lock means another refreshes it (MISSING at once).
 
     Raises:
         LockTimeoutError: when another holds the lock past ``lock_timeout`` and
@@ -63,11 +65,15 @@ def locked(cache: SyncOps, key: Any, compute: SyncCall[Any]) -> Any:
             return compute()
         if taken:
             try:
+                if refresh:
+                    return compute()
                 # the last holder may have stored the value since this caller missed
                 value = uncount(cache, cache.lookup(key))
                 return compute() if value is MISSING else value
             finally:
                 release(cache, lock_key, token, since)
+        if refresh:
+            return MISSING
         value = uncount(cache, cache.lookup(key))
         if value is not MISSING:
             return value
