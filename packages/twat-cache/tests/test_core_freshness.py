@@ -164,7 +164,7 @@ def test_frames() -> None:
     config = Cache("memory://", ttl=10, stale_ttl=5).config
     stored, ttl = freshness.entry(config, "v", 0.5)
     assert ttl == 15.0
-    assert freshness.unwrap(stored)[::2] == ("v", 0.5)  # type: ignore[index]
+    assert freshness.unwrap(stored)[2:] == (0.5, "v")  # type: ignore[index]
     assert freshness.unwrap(list(stored)) is not None  # as JSON and msgpack give it back
     assert freshness.entry(Cache("memory://", ttl=10).config, "v", 0.5) == ("v", DEFAULT)
     for value in ("v", (1, 2, 3, 4), ["__twat_fresh__", "x", 0, 1], None):

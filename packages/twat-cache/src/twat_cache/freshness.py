@@ -27,10 +27,20 @@ if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
     from twat_cache.pipeline import TTL
 
-__all__ = ["FRESH_MARK", "aspawn", "entry", "needs_refresh", "spawn", "unwrap"]
+__all__ = [
+    "FRAME_SIZE",
+    "FRESH_MARK",
+    "aspawn",
+    "early_draw",
+    "entry",
+    "needs_refresh",
+    "spawn",
+    "unwrap",
+]
 
 logger = logging.getLogger("twat_cache")
 FRESH_MARK = "__twat_fresh__"
+FRAME_SIZE = 4
 """First item of a stored frame (a tuple survives pickle; JSON and msgpack make it a list)."""
 # background refresh tasks, kept alive until they finish (the loop holds only weak references)
 _tasks: set[asyncio.Task[Any]] = set()
@@ -50,34 +60,36 @@ def entry(config: CacheConfig, value: Any, took: float) -> tuple[Any, TTL]:
     return frame, ttl + (config.stale_ttl or 0.0)
 
 
-def unwrap(raw: Any) -> tuple[Any, float, float] | None:
-    """Return ``(value, fresh_until, took)`` of a stored frame; None for anything else."""
+def unwrap(raw: Any) -> tuple[str, float, float, Any] | None:
+    """Return a stored frame as a tuple; None for anything that is not one."""
+    kind = type(raw)
     if (
-        type(raw) in (tuple, list)
-        and len(raw) == 4
+        (kind is tuple or kind is list)
+        and len(raw) == FRAME_SIZE
         and raw[0] == FRESH_MARK
         and isinstance(raw[1], (int, float))
         and isinstance(raw[2], (int, float))
     ):
-        return raw[3], float(raw[1]), float(raw[2])
+        return FRESH_MARK, float(raw[1]), float(raw[2]), raw[3]
     return None
 
 
 def needs_refresh(fresh_until: float, took: float, early: bool) -> bool:
-    """Whether a hit on a frame should refresh it.
+    """Whether a hit on a frame should refresh it: stale, or drawn early (see early_draw)."""
+    return time.time() >= fresh_until or (early and early_draw(fresh_until, took))
 
-    Past ``fresh_until``, always (a stale value). Before it, with ``early``, by
-    XFetch: a refresh is drawn with a chance that rises as expiry nears and as the
+
+def early_draw(fresh_until: float, took: float) -> bool:
+    """Draw whether to refresh a fresh frame now (XFetch).
+
+    A refresh is drawn with a chance that rises as expiry nears and as the
     function's time (``took``) grows, so that one caller refreshes a hot entry
     shortly before it expires instead of every caller after.
     """
-    now = time.time()
-    if now >= fresh_until:
-        return True
-    if not early or took <= 0:
+    if took <= 0:
         return False
     draw = 1.0 - random.random()  # noqa: S311  # nosec B311 - in (0, 1]: log is defined
-    return now - took * math.log(draw) >= fresh_until
+    return time.time() - took * math.log(draw) >= fresh_until
 
 
 def spawn(refresh: Callable[[], Any]) -> None:

@@ -12,10 +12,11 @@ fleet-wide lock first, so one process of the fleet refreshes.
 from __future__ import annotations
 
 import logging
+from time import time
 from typing import TYPE_CHECKING, Any
 
 from twat_cache._async.locks import alocked
-from twat_cache.freshness import aspawn, needs_refresh, refreshes, unwrap
+from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, aspawn, early_draw, refreshes, unwrap
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import AsyncCached, AsyncMiss
 
@@ -45,8 +46,11 @@ def afresh_path(
     early = config.early_refresh
     lock = uses_lock(cache)
     refreshing: set[Any] = set()
+    # frames under refresh, by identity: an in-process engine hands back the stored object
+    # itself, so that repeated stale hits skip building the key
+    frames: set[int] = set()
 
-    async def arefresh(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    async def arefresh(key: Any, frame: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             if lock:  # one refresh in the fleet: a busy lock means another is refreshing
                 await alocked(cache, key, lambda: store_result(key, args, kwargs), refresh=True)
@@ -59,18 +63,24 @@ def afresh_path(
             )  # fmt: skip
         finally:
             refreshing.discard(key)
+            frames.discard(frame)
 
     async def fresh_call(*args: Any, **kwargs: Any) -> Any:
         got = await path(*args, **kwargs)
-        frame = unwrap(got)
-        if frame is None:  # a miss: the function's own result
-            return got
-        value, fresh_until, took = frame
-        if needs_refresh(fresh_until, took, early):
+        if type(got) is not tuple or len(got) != FRAME_SIZE or got[0] != FRESH_MARK:
+            frame = unwrap(got)  # a list (JSON, msgpack) or, on a miss, the function's result
+            if frame is None:
+                return got
+            got = frame
+        fresh_until, took, value = got[1], got[2], got[3]
+        if (time() >= fresh_until or (early and early_draw(fresh_until, took))) and id(
+            got
+        ) not in frames:
             key = key_of(args, kwargs)
             if key not in refreshing:
                 refreshing.add(key)
-                aspawn(lambda: arefresh(key, args, kwargs))
+                frames.add(id(got))
+                aspawn(lambda: arefresh(key, id(got), args, kwargs))
         return value
 
     return fresh_call
