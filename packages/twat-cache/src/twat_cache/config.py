@@ -59,6 +59,7 @@ OnLockTimeout = Literal["compute", "raise"]
 POLICIES: tuple[str, ...] = ("lru", "lfu", "fifo", "rr", "ttl")
 SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack")
 logger = logging.getLogger("twat_cache")
+MAX_RETRIES = 10
 
 
 class CacheOptions(TypedDict, total=False):
@@ -91,6 +92,7 @@ class CacheOptions(TypedDict, total=False):
     on_lock_timeout: OnLockTimeout
     stale_ttl: float | None
     early_refresh: bool
+    retries: int
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,9 @@ class CacheConfig:
             value is served at once while one caller refreshes it in the background.
         early_refresh: Refresh a decorated function's entries shortly before they
             expire, with a chance that rises as expiry nears (XFetch).
+        retries: Retry an engine call up to this many times after a transient
+            error (connection reset or refused, timeout, server busy, S3 5xx),
+            with exponential backoff and full jitter; never after a logic error.
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -167,6 +172,7 @@ class CacheConfig:
     on_lock_timeout: OnLockTimeout = "compute"
     stale_ttl: float | None = None
     early_refresh: bool = False
+    retries: int = 0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -196,6 +202,12 @@ class CacheConfig:
         _check_key_options(self.version, self.typed)
         _check_lock_options(self.lock, self.lock_ttl, self.lock_timeout, self.on_lock_timeout)
         set_(self, "stale_ttl", _check_fresh_options(self.ttl, self.stale_ttl, self.early_refresh))
+        if (
+            isinstance(self.retries, bool)
+            or not isinstance(self.retries, int)
+            or not (0 <= self.retries <= MAX_RETRIES)
+        ):
+            raise ConfigurationError("retries", self.retries, f"an integer from 0 to {MAX_RETRIES}")
         if self.serializer == "msgpack" and importlib.util.find_spec("msgpack") is None:
             raise ConfigurationError(
                 "serializer",
@@ -425,12 +437,14 @@ _CONVERTERS: dict[str, Any] = {
     "lock_timeout": lambda v: _number("lock_timeout", v),
     "stale_ttl": lambda v: None if v.lower() in ("", "none") else _number("stale_ttl", v),
     "early_refresh": lambda v: _boolean("early_refresh", v),
+    "retries": lambda v: _integer("retries", v),
 }
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
     "typed", "lock", "lock_ttl", "lock_timeout", "on_lock_timeout", "stale_ttl", "early_refresh",
+    "retries",
 )  # fmt: skip
 
 

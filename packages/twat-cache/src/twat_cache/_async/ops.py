@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from twat_cache._async.locks import alocked
+from twat_cache._async.retrying import aretry
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
 from twat_cache.locking import uses_lock
@@ -47,10 +48,26 @@ class AsyncOps(Pipeline):
         try:
             result = await call(*args)
         except Exception as exc:
-            self._failed(exc)
-            return fallback
+            try:  # retries= tries again after a transient error
+                result = await aretry(self.config.retries, exc, call, *args)
+            except Exception as last:
+                self._failed(last)
+                return fallback
         self._breaker.success()
         return result
+
+    async def _areread(self, key: Any, exc: Exception) -> tuple[Any, Mapping[Any, Any] | None]:
+        """The read of :meth:`lookup` raised ``exc``: ``(raw, found)`` after any retries."""
+        backend = self.async_backend
+        retries = self.config.retries
+        try:
+            if self._tag_keys:
+                found = await aretry(retries, exc, backend.get_many, [key, *self._tag_keys])
+                return found.get(key), found
+            return await aretry(retries, exc, backend.get, key), None
+        except Exception as last:
+            self._read_failed(key, last)
+            return None, None
 
     async def _acurrent_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
         tags = list(tags)
@@ -110,8 +127,7 @@ class AsyncOps(Pipeline):
                 else:
                     raw = await self.async_backend.get(key)
             except Exception as exc:
-                self._read_failed(key, exc)
-                raw = None
+                raw, found = await self._areread(key, exc)
             else:
                 if breaker.open_until:
                     breaker.success()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 from twat_cache._sync.locks import locked
+from twat_cache._sync.retrying import retry
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
 from twat_cache.locking import uses_lock
@@ -49,10 +50,26 @@ class SyncOps(Pipeline):
         try:
             result = call(*args)
         except Exception as exc:
-            self._failed(exc)
-            return fallback
+            try:  # retries= tries again after a transient error
+                result = retry(self.config.retries, exc, call, *args)
+            except Exception as last:
+                self._failed(last)
+                return fallback
         self._breaker.success()
         return result
+
+    def _reread(self, key: Any, exc: Exception) -> tuple[Any, Mapping[Any, Any] | None]:
+        """The read of :meth:`lookup` raised ``exc``: ``(raw, found)`` after any retries."""
+        backend = self.backend
+        retries = self.config.retries
+        try:
+            if self._tag_keys:
+                found = retry(retries, exc, backend.get_many, [key, *self._tag_keys])
+                return found.get(key), found
+            return retry(retries, exc, backend.get, key), None
+        except Exception as last:
+            self._read_failed(key, last)
+            return None, None
 
     def _current_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
         tags = list(tags)
@@ -112,8 +129,7 @@ class SyncOps(Pipeline):
                 else:
                     raw = self.backend.get(key)
             except Exception as exc:
-                self._read_failed(key, exc)
-                raw = None
+                raw, found = self._reread(key, exc)
             else:
                 if breaker.open_until:
                     breaker.success()
