@@ -309,3 +309,29 @@ async def test_async_lock_timeout_ttl_and_failure(namespace: str) -> None:
     assert await failing.aget_or_set("k", lambda: "v") == "v"
     for each in (cache, strict, short, failing):
         await each.aclose()
+
+
+async def test_cancelled_caller_of_a_decorated_function_frees_its_slot(namespace: str) -> None:
+    started = asyncio.Event()
+    calls: list[int] = []
+
+    @ucache("coretest-abytes://", namespace=namespace, lock=True)
+    async def slow(x: int) -> int:
+        calls.append(x)
+        if len(calls) == 1:
+            started.set()
+            await asyncio.sleep(60)  # the first caller is cancelled while it computes
+        return x
+
+    first = asyncio.create_task(slow(3))
+    await started.wait()
+    second = asyncio.create_task(slow(3))  # joins the first caller's single flight
+    await asyncio.sleep(0.01)
+    assert _lock_held(slow.cache, str(slow.cache_key(3)))
+    first.cancel()
+    assert await second == 3  # the slot and the lock were released: it computed itself
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert calls == [3, 3]
+    cache = slow.cache
+    assert not _lock_held(cache, str(slow.cache_key(3)))
