@@ -93,6 +93,7 @@ class CacheOptions(TypedDict, total=False):
     stale_ttl: float | None
     early_refresh: bool
     retries: int
+    timeout: float | None
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,10 @@ class CacheConfig:
         retries: Retry an engine call up to this many times after a transient
             error (connection reset or refused, timeout, server busy, S3 5xx),
             with exponential backoff and full jitter; never after a logic error.
+        timeout: Seconds every engine operation may take, enforced in core on every
+            engine (the engine's own client timeouts apply too); a slower one is a
+            failure (fail-open). ``None``: only the engine's own timeouts. Keyword
+            only: a URL's ``?timeout=`` is the engine's own option.
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -173,6 +178,7 @@ class CacheConfig:
     stale_ttl: float | None = None
     early_refresh: bool = False
     retries: int = 0
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -208,6 +214,7 @@ class CacheConfig:
             or not (0 <= self.retries <= MAX_RETRIES)
         ):
             raise ConfigurationError("retries", self.retries, f"an integer from 0 to {MAX_RETRIES}")
+        set_(self, "timeout", _check_ttl("timeout", self.timeout))
         if self.serializer == "msgpack" and importlib.util.find_spec("msgpack") is None:
             raise ConfigurationError(
                 "serializer",
