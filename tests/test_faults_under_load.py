@@ -2,6 +2,7 @@
 
 - Redis SIGKILLed while 8 threads call: no exception reaches a caller, every result
   is right, and hits come back after the restart.
+- PostgreSQL restarted while threads call: no caller error, the pool recovers.
 - A server that accepts connections and never answers: every call returns (the
   function's result) and the breaker opens after the first timeout.
 - 8 processes of mixed writes and reads on one disk cache and one SQLite file: no
@@ -68,6 +69,45 @@ def test_redis_killed_while_threads_call(fresh_redis_server: Any) -> None:
             t.join(30)
     assert problems == []
     assert all(done)
+
+
+def test_postgres_restarted_under_load(fresh_postgres_server: Any) -> None:
+    @ucache(fresh_postgres_server.url, retry_after=0.2)
+    def cube(x: int) -> int:
+        return x**3
+
+    problems: list[str] = []
+    stop = threading.Event()
+
+    def caller(n: int) -> None:
+        i = n
+        while not stop.is_set():
+            try:
+                if cube(i % 16) != (i % 16) ** 3:
+                    problems.append(f"cube({i % 16}) was wrong")
+            except Exception as exc:  # noqa: BLE001 - any exception reaching a caller fails
+                problems.append(repr(exc))
+            i += 1
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.3)
+        fresh_postgres_server.restart()
+        cache = cube.cache
+        deadline = time.monotonic() + 60
+        errors = cache.stats.errors
+        hits = cache.stats.hits
+        while cache.stats.hits == hits or cache.stats.errors != errors:  # the pool recovered
+            errors, hits = cache.stats.errors, cache.stats.hits
+            assert time.monotonic() < deadline, "the pool did not recover after the restart"
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert problems == []
 
 
 @pytest.fixture
