@@ -17,6 +17,8 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import timeit
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
@@ -36,6 +38,7 @@ TARGETS = {
     "twat mcache() hit": 1.0,
     "twat ucache() hit (default engine)": 1.0,
     "twat mcache(ttl=60) hit": 0.6,
+    "twat mcache(ttl, stale_ttl): stale value served": 1.2,
     "twat acache() hit": 0.1,
     "twat bcache() hit": 1.2,
     "twat ucache(redis) hit": 1.1,
@@ -202,7 +205,23 @@ def bench_memory(b: Bench) -> None:
         b.add("memory", "twat mcache(otel=True) hit", b.sync(lambda: f_otel(1), n), lru_ref)
     except Exception as exc:
         b.missing("memory", "twat mcache(otel=True) hit", lru_ref, exc)
+    # a stale entry whose refresh is under way: each call serves the stale value at once
+    refreshing = threading.Event()
+    stale_calls: list[int] = []
+
+    @mcache(maxsize=4096, ttl=0.01, stale_ttl=3600)
+    def f_stale(x: int) -> int:
+        stale_calls.append(x)
+        if len(stale_calls) > 1:  # the refresh, not the first call: it stays under way
+            refreshing.wait(600)
+        return x
+
+    f_stale(1)
+    time.sleep(0.02)
+    stale_name = "twat mcache(ttl, stale_ttl): stale value served"
+    b.add("memory", stale_name, b.sync(lambda: f_stale(1), n), "twat mcache(ttl=60) hit")
     b.settle()
+    refreshing.set()
 
 
 def bench_async(b: Bench) -> None:

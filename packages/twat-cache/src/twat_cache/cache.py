@@ -27,6 +27,7 @@ from twat_cache.pipeline import DEFAULT, MISSING, NONE_VALUE, TAG_PREFIX, Tagged
 from twat_cache.protocols import AsyncBackend, Backend, capabilities_of
 from twat_cache.registry import create_backend
 from twat_cache.stats import Publisher
+from twat_cache.timeouts import AsyncTimeLimit, SyncTimeLimit
 
 if sys.version_info >= (3, 11):
     from typing import Self, Unpack
@@ -99,6 +100,9 @@ class Cache(SyncOps, AsyncOps):
         self.backend = as_sync(raw)
         self._abackend = None
         self._setup(config, capabilities_of(raw), name)
+        self._limited: AsyncBackend | None = None
+        if config.timeout is not None and self.capabilities.blocking:  # timeout=, on every engine
+            self.backend = SyncTimeLimit(self.backend, config.timeout)
         # a cache dropped without close() (say, a decorated local function) releases its engine
         self._finalizer = weakref.finalize(self, _close_quietly, self.backend)
         if backend is not None:
@@ -112,9 +116,15 @@ class Cache(SyncOps, AsyncOps):
     @property
     def async_backend(self) -> AsyncBackend:
         """The engine, as an :class:`~twat_cache.protocols.AsyncBackend`."""
+        limited = self._limited
+        if limited is not None:
+            return limited
         twin = self._abackend
         if twin is None:
             twin = self._abackend = as_async(self._raw)
+            if self.config.timeout is not None and self.capabilities.blocking:
+                self._limited = AsyncTimeLimit(twin, self.config.timeout)
+                return self._limited
         return twin
 
     @property

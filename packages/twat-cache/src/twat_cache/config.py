@@ -22,6 +22,8 @@ from urllib.parse import unquote_plus
 
 from twat_cache.constants import (
     COMPRESS_THRESHOLD,
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_LOCK_TTL,
     DEFAULT_NAMESPACE,
     DEFAULT_RETRY_AFTER,
     DEFAULT_TTL,
@@ -54,11 +56,13 @@ Policy = Literal["lru", "lfu", "fifo", "rr", "ttl"]
 SerializerName = Literal["pickle", "json", "msgpack", "typed"]
 Compression = Literal["zlib", "zstd"]
 OnSerializationError = Literal["raise", "warn"]
+OnLockTimeout = Literal["compute", "raise"]
 EncryptKey = str | bytes | tuple[str | bytes, ...] | list[str | bytes] | None
 
 POLICIES: tuple[str, ...] = ("lru", "lfu", "fifo", "rr", "ttl")
 SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack", "typed")
 logger = logging.getLogger("twat_cache")
+MAX_RETRIES = 10
 
 
 class CacheOptions(TypedDict, total=False):
@@ -90,6 +94,14 @@ class CacheOptions(TypedDict, total=False):
     typed: bool
     publish_stats: float | None
     otel: bool
+    lock: bool
+    lock_ttl: float
+    lock_timeout: float
+    on_lock_timeout: OnLockTimeout
+    stale_ttl: float | None
+    early_refresh: bool
+    retries: int
+    timeout: float | None
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,23 @@ class CacheConfig:
             process's (``None``: never).
         otel: Report metrics and spans through OpenTelemetry (needs the ``otel``
             extra; also ``TWAT_CACHE_OTEL=1``).
+        lock: On a miss, let one caller in the whole fleet compute (a lock on the
+            shared engine, see docs/freshness.md); the others wait for its result.
+        lock_ttl: Seconds after which a lock left by a crashed holder expires.
+        lock_timeout: Seconds a waiter polls for the holder's result.
+        on_lock_timeout: What a waiter does then: ``compute`` the value itself, or
+            ``raise`` :class:`~twat_cache.exceptions.LockTimeoutError`.
+        stale_ttl: Seconds after ``ttl`` during which a decorated function's stale
+            value is served at once while one caller refreshes it in the background.
+        early_refresh: Refresh a decorated function's entries shortly before they
+            expire, with a chance that rises as expiry nears (XFetch).
+        retries: Retry an engine call up to this many times after a transient
+            error (connection reset or refused, timeout, server busy, S3 5xx),
+            with exponential backoff and full jitter; never after a logic error.
+        timeout: Seconds every engine operation may take, enforced in core on every
+            engine (the engine's own client timeouts apply too); a slower one is a
+            failure (fail-open). ``None``: only the engine's own timeouts. Keyword
+            only: a URL's ``?timeout=`` is the engine's own option.
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -170,6 +199,14 @@ class CacheConfig:
     secure: bool = False
     publish_stats: float | None = None
     otel: bool = False
+    lock: bool = False
+    lock_ttl: float = DEFAULT_LOCK_TTL
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    on_lock_timeout: OnLockTimeout = "compute"
+    stale_ttl: float | None = None
+    early_refresh: bool = False
+    retries: int = 0
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -210,6 +247,15 @@ class CacheConfig:
         set_(self, "tags", _check_tags(self.tags))
         _check_places(self.url, self.folder, self.options)
         _check_key_options(self.version, self.typed)
+        _check_lock_options(self.lock, self.lock_ttl, self.lock_timeout, self.on_lock_timeout)
+        set_(self, "stale_ttl", _check_fresh_options(self.ttl, self.stale_ttl, self.early_refresh))
+        if (
+            isinstance(self.retries, bool)
+            or not isinstance(self.retries, int)
+            or not (0 <= self.retries <= MAX_RETRIES)
+        ):
+            raise ConfigurationError("retries", self.retries, f"an integer from 0 to {MAX_RETRIES}")
+        set_(self, "timeout", _check_ttl("timeout", self.timeout))
 
     def __repr__(self) -> str:  # the URL may hold a password, and the secret is never shown
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _HIDDEN}
@@ -422,6 +468,28 @@ def _check_key_options(version: object, typed: object) -> None:
         raise ConfigurationError("typed", typed, "True or False")
 
 
+def _check_lock_options(lock: object, ttl: object, timeout: object, on_timeout: object) -> None:
+    """Check the options of the fleet-wide computation lock."""
+    if not isinstance(lock, bool):
+        raise ConfigurationError("lock", lock, "True or False")
+    if _check_ttl("lock_ttl", ttl) is None:
+        raise ConfigurationError("lock_ttl", ttl, "a positive, finite number of seconds")
+    _check_number("lock_timeout", timeout, "a finite number of seconds >= 0")
+    _check_choice("on_lock_timeout", on_timeout, ("compute", "raise"))
+
+
+def _check_fresh_options(ttl: float | None, stale_ttl: object, early: object) -> float | None:
+    """Check ``stale_ttl`` and ``early_refresh`` (both need a ttl); return ``stale_ttl``."""
+    stale = _check_ttl("stale_ttl", stale_ttl)
+    if not isinstance(early, bool):
+        raise ConfigurationError("early_refresh", early, "True or False")
+    if ttl is None and stale is not None:
+        raise ConfigurationError("stale_ttl", stale, "None when ttl is None (nothing goes stale)")
+    if ttl is None and early:
+        raise ConfigurationError("early_refresh", early, "False when ttl is None (nothing expires)")
+    return stale
+
+
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigurationError(name, value, "one of " + ", ".join(allowed))
@@ -447,12 +515,19 @@ _CONVERTERS: dict[str, Any] = {
     "typed": lambda v: _boolean("typed", v),
     "publish_stats": lambda v: None if v.lower() in ("", "none") else _number("publish_stats", v),
     "otel": lambda v: _boolean("otel", v),
+    "lock": lambda v: _boolean("lock", v),
+    "lock_ttl": lambda v: _number("lock_ttl", v),
+    "lock_timeout": lambda v: _number("lock_timeout", v),
+    "stale_ttl": lambda v: None if v.lower() in ("", "none") else _number("stale_ttl", v),
+    "early_refresh": lambda v: _boolean("early_refresh", v),
+    "retries": lambda v: _integer("retries", v),
 }
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
-    "typed", "compress_min_size", "encrypt_key", "secure", "publish_stats", "otel",
+    "typed", "compress_min_size", "encrypt_key", "secure", "publish_stats", "otel", "lock",
+    "lock_ttl", "lock_timeout", "on_lock_timeout", "stale_ttl", "early_refresh", "retries",
 )  # fmt: skip
 # TWAT_CACHE_* variables that are not options: read by twat_cache.observe
 _OTHER_VARIABLES = frozenset({"TWAT_CACHE_DEBUG", "TWAT_CACHE_LOG_FORMAT"})

@@ -19,6 +19,8 @@ from typing import Final
 __all__ = [
     "COMPRESS_THRESHOLD",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_LOCK_TIMEOUT",
+    "DEFAULT_LOCK_TTL",
     "DEFAULT_MAXSIZE",
     "DEFAULT_NAMESPACE",
     "DEFAULT_RETRY_AFTER",
@@ -26,6 +28,7 @@ __all__ = [
     "DEFAULT_TTL",
     "DEFAULT_URL",
     "ENTRY_POINT_GROUP",
+    "LOCK_PREFIX",
     "MAX_KEY_LENGTH",
     "MAX_NAMESPACE_LENGTH",
     "MAX_TAG_LENGTH",
@@ -79,6 +82,12 @@ TAG_PREFIX: Final = "__tag__:"
 
 # -- failures and waiting -----------------------------------------------------------------
 DEFAULT_RETRY_AFTER: Final = 5.0
+DEFAULT_LOCK_TTL: Final = 30.0
+"""Seconds a computation lock lives: a crashed holder's lock is gone after this."""
+DEFAULT_LOCK_TIMEOUT: Final = 30.0
+"""Seconds a waiter polls for the lock holder's result before it acts on its own."""
+LOCK_PREFIX: Final = "__lock__:"
+"""Engine keys of computation locks (``lock=True``) start with this."""
 """Seconds a failed backend is left alone (circuit breaker open) before it is tried again."""
 
 DEFAULT_TIMEOUT: Final = 5.0

@@ -186,5 +186,13 @@ class ConcurrencyError(ResourceError):
     """A lock could not be obtained in time."""
 
 
+class LockTimeoutError(ConcurrencyError, TimeoutError):
+    """Another process held a key's computation lock past ``lock_timeout``.
+
+    Raised only with ``on_lock_timeout="raise"``; by default the waiter computes
+    the value itself.
+    """
+
+
 class PathError(ConfigurationError, ResourceError):
     """A cache folder cannot be created or used."""

@@ -8,9 +8,13 @@ single flight, running the function, storing its result.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
+from twat_cache._async.fresh import afresh_path
+from twat_cache._async.locks import alocking
 from twat_cache.exceptions import CacheValueError
+from twat_cache.freshness import entry
 from twat_cache.keys import one_shot_error
 from twat_cache.pipeline import AsyncCached, acaller
 from twat_cache.policies import AsyncSingleFlight
@@ -29,19 +33,23 @@ def acall_path(ctl: Controller) -> AsyncCached:
     computing = cache._obs.computing  # times the function on a miss (stats.computes)
 
     async def arun_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        started = time.perf_counter()
         with computing(key):
             result = await afunc(*args, **kwargs)
         try:
             refused = one_shot_error(result)  # a generator would reach the next caller spent
             if refused is not None:
                 raise refused
-            await cache.astore(key, result)
+            await cache.astore(key, *entry(cache.config, result, time.perf_counter() - started))
         except CacheValueError as exc:
             ctl.not_stored(exc)
         return result
 
+    arun = alocking(cache, arun_and_store)  # with lock=True: once in the fleet
+
     async def amiss(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # concurrent misses of one key run the function once (stampede protection)
-        return await flight.run(key, lambda: arun_and_store(key, args, kwargs))
+        return await flight.run(key, lambda: arun(key, args, kwargs))
 
-    return cache.ahit_path(ctl.key, ctl.nargs if ctl.bare else -1, amiss)
+    path = cache.ahit_path(ctl.key, ctl.nargs if ctl.bare else -1, amiss)
+    return afresh_path(cache, ctl.key, path, arun_and_store)  # stale_ttl=, early_refresh=

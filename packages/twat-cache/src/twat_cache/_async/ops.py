@@ -12,7 +12,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from typing import Any
 
+from twat_cache._async.locks import alocked
+from twat_cache._async.retrying import aretry
+from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
     INCR_ANSWERS,
@@ -28,6 +32,7 @@ from twat_cache.pipeline import (
     T,
     Tagged,
     WriteVersions,
+    acaller,
 )
 
 __all__ = ["AsyncOps"]
@@ -44,12 +49,28 @@ class AsyncOps(Pipeline):
         try:
             result = await call(*args)
         except Exception as exc:
-            self._failed(exc)
-            return fallback
+            try:  # retries= tries again after a transient error
+                result = await aretry(self.config.retries, exc, call, *args)
+            except Exception as last:
+                self._failed(last)
+                return fallback
         self._breaker.success()
         if start:
             self._obs.called(call, args, start)
         return result
+
+    async def _areread(self, key: Any, exc: Exception) -> tuple[Any, Mapping[Any, Any] | None]:
+        """The read of :meth:`lookup` raised ``exc``: ``(raw, found)`` after any retries."""
+        backend = self.async_backend
+        retries = self.config.retries
+        try:
+            if self._tag_keys:
+                found = await aretry(retries, exc, backend.get_many, [key, *self._tag_keys])
+                return found.get(key), found
+            return await aretry(retries, exc, backend.get, key), None
+        except Exception as last:
+            self._read_failed(key, last)
+            return None, None
 
     async def _acurrent_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
         tags = list(tags)
@@ -112,8 +133,7 @@ class AsyncOps(Pipeline):
                 else:
                     raw = await self.async_backend.get(key)
             except Exception as exc:
-                self._read_failed(key, exc)
-                raw = None
+                raw, found = await self._areread(key, exc)
             else:
                 if breaker.open_until:
                     breaker.success()
@@ -184,6 +204,48 @@ class AsyncOps(Pipeline):
         return self._wrote(
             await self._acall(False, self.async_backend.set, key, data, self._ttl(ttl))
         )
+
+    async def aget_or_set(
+        self,
+        key: Hashable,
+        compute: Callable[[], Any],
+        ttl: TTL = DEFAULT,
+        *,
+        lock: bool | None = None,
+    ) -> Any:
+        """Return the value under ``key``; on a miss, compute it, store it and return it.
+
+        Args:
+            key: A string (any hashable for in-process engines).
+            compute: Makes the value (no arguments; a coroutine function for ``aget_or_set``
+                runs on the loop, a plain one in a thread).
+            ttl: Seconds to live; default: the cache's ``ttl``.
+            lock: Compute once in the whole fleet (see the ``lock`` option); default:
+                the cache's ``lock``.
+
+        Raises:
+            LockTimeoutError: with ``on_lock_timeout="raise"``, when another process
+                held the key's lock past ``lock_timeout``.
+
+        Example:
+            >>> cache = Cache("memory://")
+            >>> cache.get_or_set("answer", lambda: 42)
+            42
+        """
+        made = self._key(key)
+        value = await self.alookup(made)
+        if value is not MISSING:
+            return value
+        afunc = acaller(compute)
+
+        async def arun() -> Any:
+            result = await afunc()
+            await self.astore(made, result, ttl)
+            return result
+
+        if uses_lock(self, lock):
+            return await alocked(self, made, arun)
+        return await arun()
 
     async def aget(self, key: Hashable, default: Any = None, *, type: Any = None) -> Any:
         """Return the value under ``key``, or ``default`` when absent, expired or unreadable.
@@ -332,7 +394,7 @@ class AsyncOps(Pipeline):
         try:
             keys = self.async_backend.keys()  # an engine's scan, not a dict view
             async for key in keys:
-                if not (type(key) is str and key.startswith(TAG_PREFIX)):
+                if not (type(key) is str and key.startswith((TAG_PREFIX, LOCK_PREFIX))):
                     yield key
         except Exception as exc:
             self._failed(exc)

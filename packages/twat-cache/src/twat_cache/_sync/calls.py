@@ -10,9 +10,13 @@ single flight, running the function, storing its result.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
+from twat_cache._sync.fresh import fresh_path
+from twat_cache._sync.locks import locking
 from twat_cache.exceptions import CacheValueError
+from twat_cache.freshness import entry
 from twat_cache.keys import one_shot_error
 from twat_cache.pipeline import Cached, caller
 from twat_cache.policies import SingleFlight
@@ -31,19 +35,23 @@ def call_path(ctl: Controller) -> Cached:
     computing = cache._obs.computing  # times the function on a miss (stats.computes)
 
     def run_and_store(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        started = time.perf_counter()
         with computing(key):
             result = func(*args, **kwargs)
         try:
             refused = one_shot_error(result)  # a generator would reach the next caller spent
             if refused is not None:
                 raise refused
-            cache.store(key, result)
+            cache.store(key, *entry(cache.config, result, time.perf_counter() - started))
         except CacheValueError as exc:
             ctl.not_stored(exc)
         return result
 
+    run = locking(cache, run_and_store)  # with lock=True: once in the fleet
+
     def miss(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # concurrent misses of one key run the function once (stampede protection)
-        return flight.run(key, lambda: run_and_store(key, args, kwargs))
+        return flight.run(key, lambda: run(key, args, kwargs))
 
-    return cache.hit_path(ctl.key, ctl.nargs if ctl.bare else -1, miss)
+    path = cache.hit_path(ctl.key, ctl.nargs if ctl.bare else -1, miss)
+    return fresh_path(cache, ctl.key, path, run_and_store)  # stale_ttl=, early_refresh=

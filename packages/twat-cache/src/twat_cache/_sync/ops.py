@@ -14,7 +14,11 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
+from twat_cache._sync.locks import locked
+from twat_cache._sync.retrying import retry
+from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
     INCR_ANSWERS,
@@ -30,6 +34,7 @@ from twat_cache.pipeline import (
     T,
     Tagged,
     WriteVersions,
+    caller,
 )
 
 __all__ = ["SyncOps"]
@@ -46,12 +51,28 @@ class SyncOps(Pipeline):
         try:
             result = call(*args)
         except Exception as exc:
-            self._failed(exc)
-            return fallback
+            try:  # retries= tries again after a transient error
+                result = retry(self.config.retries, exc, call, *args)
+            except Exception as last:
+                self._failed(last)
+                return fallback
         self._breaker.success()
         if start:
             self._obs.called(call, args, start)
         return result
+
+    def _reread(self, key: Any, exc: Exception) -> tuple[Any, Mapping[Any, Any] | None]:
+        """The read of :meth:`lookup` raised ``exc``: ``(raw, found)`` after any retries."""
+        backend = self.backend
+        retries = self.config.retries
+        try:
+            if self._tag_keys:
+                found = retry(retries, exc, backend.get_many, [key, *self._tag_keys])
+                return found.get(key), found
+            return retry(retries, exc, backend.get, key), None
+        except Exception as last:
+            self._read_failed(key, last)
+            return None, None
 
     def _current_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
         tags = list(tags)
@@ -114,8 +135,7 @@ class SyncOps(Pipeline):
                 else:
                     raw = self.backend.get(key)
             except Exception as exc:
-                self._read_failed(key, exc)
-                raw = None
+                raw, found = self._reread(key, exc)
             else:
                 if breaker.open_until:
                     breaker.success()
@@ -182,6 +202,48 @@ class SyncOps(Pipeline):
             return False
         data = self._encode(value, versions)
         return self._wrote(self._call(False, self.backend.set, key, data, self._ttl(ttl)))
+
+    def get_or_set(
+        self,
+        key: Hashable,
+        compute: Callable[[], Any],
+        ttl: TTL = DEFAULT,
+        *,
+        lock: bool | None = None,
+    ) -> Any:
+        """Return the value under ``key``; on a miss, compute it, store it and return it.
+
+        Args:
+            key: A string (any hashable for in-process engines).
+            compute: Makes the value (no arguments; a coroutine function for ``aget_or_set``
+                runs on the loop, a plain one in a thread).
+            ttl: Seconds to live; default: the cache's ``ttl``.
+            lock: Compute once in the whole fleet (see the ``lock`` option); default:
+                the cache's ``lock``.
+
+        Raises:
+            LockTimeoutError: with ``on_lock_timeout="raise"``, when another process
+                held the key's lock past ``lock_timeout``.
+
+        Example:
+            >>> cache = Cache("memory://")
+            >>> cache.get_or_set("answer", lambda: 42)
+            42
+        """
+        made = self._key(key)
+        value = self.lookup(made)
+        if value is not MISSING:
+            return value
+        func = caller(compute)
+
+        def run() -> Any:
+            result = func()
+            self.store(made, result, ttl)
+            return result
+
+        if uses_lock(self, lock):
+            return locked(self, made, run)
+        return run()
 
     def get(self, key: Hashable, default: Any = None, *, type: Any = None) -> Any:
         """Return the value under ``key``, or ``default`` when absent, expired or unreadable.
@@ -324,7 +386,7 @@ class SyncOps(Pipeline):
         try:
             keys = self.backend.keys()  # an engine's scan, not a dict view
             for key in keys:
-                if not (type(key) is str and key.startswith(TAG_PREFIX)):
+                if not (type(key) is str and key.startswith((TAG_PREFIX, LOCK_PREFIX))):
                     yield key
         except Exception as exc:
             self._failed(exc)

@@ -1,0 +1,86 @@
+# GENERATED from packages/twat-cache/src/twat_cache/_async/fresh.py
+# by tools/unasync.py -- do not edit; run: bash tools/unasync
+"""Serving stale values and refreshing early (``stale_ttl=``, ``early_refresh=True``).
+
+This async module is the source; ``twat_cache/_sync/fresh.py`` is generated from
+it by ``bash tools/unasync``. It wraps a decorated function's call path only
+when one of the options is set: a hit on a frame (see :mod:`twat_cache.freshness`)
+returns its value at once, and when the frame is stale (or XFetch says so) one
+caller per key per process starts a refresh in the background -- a thread for a
+sync function, a task for a coroutine. With ``lock=True`` the refresh takes the
+fleet-wide lock first, so one process of the fleet refreshes.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import time
+from typing import TYPE_CHECKING, Any
+
+from twat_cache._sync.locks import locked
+from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, early_draw, refreshes, spawn, unwrap
+from twat_cache.locking import uses_lock
+from twat_cache.pipeline import Cached, Miss
+
+if TYPE_CHECKING:
+    from twat_cache._sync.ops import SyncOps
+    from twat_cache.pipeline import KeyOf
+
+__all__ = ["fresh_path"]
+
+logger = logging.getLogger("twat_cache")
+
+
+def fresh_path(cache: SyncOps, key_of: KeyOf, path: Cached, store_result: Miss) -> Cached:
+    """Return ``path`` serving stale values and refreshing them, when the cache asks for it.
+
+    Args:
+        cache: The decorated function's cache.
+        key_of: Builds the key of a call.
+        path: The call path (its hits return stored frames, its misses plain results).
+        store_result: Runs the function and stores its result (a frame).
+    """
+    config = cache.config
+    if not refreshes(config):
+        return path
+    early = config.early_refresh
+    lock = uses_lock(cache)
+    refreshing: set[Any] = set()
+    # frames under refresh, by identity: an in-process engine hands back the stored object
+    # itself, so that repeated stale hits skip building the key
+    frames: set[int] = set()
+
+    def refresh(key: Any, frame: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            if lock:  # one refresh in the fleet: a busy lock means another is refreshing
+                locked(cache, key, lambda: store_result(key, args, kwargs), refresh=True)
+            else:
+                store_result(key, args, kwargs)
+        except Exception as exc:  # the stale value stays until stale_ttl runs out
+            logger.warning(
+                "cache %s: refreshing %r failed, the stale value stays: %s", cache.name, key, exc,
+                extra={"cache": cache.name, "key": str(key), "error": repr(exc)},
+            )  # fmt: skip
+        finally:
+            refreshing.discard(key)
+            frames.discard(frame)
+
+    def fresh_call(*args: Any, **kwargs: Any) -> Any:
+        got = path(*args, **kwargs)
+        if type(got) is not tuple or len(got) != FRAME_SIZE or got[0] != FRESH_MARK:
+            frame = unwrap(got)  # a list (JSON, msgpack) or, on a miss, the function's result
+            if frame is None:
+                return got
+            got = frame
+        fresh_until, took, value = got[1], got[2], got[3]
+        if (time() >= fresh_until or (early and early_draw(fresh_until, took))) and id(
+            got
+        ) not in frames:
+            key = key_of(args, kwargs)
+            if key not in refreshing:
+                refreshing.add(key)
+                frames.add(id(got))
+                spawn(lambda: refresh(key, id(got), args, kwargs))
+        return value
+
+    return fresh_call

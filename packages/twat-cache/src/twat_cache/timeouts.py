@@ -1,0 +1,209 @@
+"""``timeout=``: every engine operation of a cache answers within a bound, enforced in core.
+
+An engine's own client timeouts (``socket_timeout``, ``connect_timeout``...) stay
+its first line; ``timeout=`` is the same bound on every engine, third-party ones
+included. A sync operation runs in a worker thread and the caller stops waiting
+after ``timeout`` seconds; an async one is awaited under :func:`asyncio.wait_for`.
+A timed-out operation raises :class:`TimeoutError`, which the cache counts as a
+failure (fail-open, the breaker is fed) and which ``retries=`` treats as transient.
+Iterating ``keys()`` and ``close()`` are not bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from twat_cache.protocols import AsyncBackend, Backend, Capabilities
+
+__all__ = ["AsyncTimeLimit", "SyncTimeLimit"]
+
+T = TypeVar("T")
+_WORKERS = 32
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool  # noqa: PLW0603 - one pool per process, made on first use
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_WORKERS, thread_name_prefix="twat-cache-timeout")
+        return _pool
+
+
+class SyncTimeLimit:
+    """A sync engine whose every operation returns (or raises TimeoutError) within ``timeout``.
+
+    Args:
+        inner: The engine.
+        timeout: Seconds per operation.
+    """
+
+    def __init__(self, inner: Backend, timeout: float) -> None:
+        self.inner = inner
+        self.timeout = timeout
+
+    @property
+    def namespace(self) -> str:
+        """The engine's namespace."""
+        return self.inner.namespace
+
+    @property
+    def stores_objects(self) -> bool:
+        """Whether the engine keeps objects."""
+        return self.inner.stores_objects
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The engine's capabilities."""
+        return self.inner.capabilities
+
+    def _run(self, call: Callable[..., T], *args: Any) -> T:
+        future = _executor().submit(call, *args)
+        try:
+            return future.result(self.timeout)
+        except TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"engine operation took longer than {self.timeout} s") from None
+
+    def get(self, key: str) -> bytes | None:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.get, key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.get_many, keys)
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.set, key, value, ttl)
+
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.set_many, items, ttl)
+
+    def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.add, key, value, ttl)
+
+    def delete(self, key: str) -> bool:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.delete, key)
+
+    def delete_many(self, keys: Sequence[str]) -> int:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.delete_many, keys)
+
+    def touch(self, key: str, ttl: float | None = None) -> bool:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.touch, key, ttl)
+
+    def incr(self, key: str, delta: int = 1) -> int:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        return self._run(self.inner.incr, key, delta)
+
+    def clear(self) -> None:
+        """See :class:`~twat_cache.protocols.Backend`."""
+        self._run(self.inner.clear)
+
+    def keys(self) -> Iterator[Hashable]:
+        """See :class:`~twat_cache.protocols.Backend` (not bounded)."""
+        return self.inner.keys()
+
+    def close(self) -> None:
+        """Close the engine (not bounded)."""
+        self.inner.close()
+
+
+class AsyncTimeLimit:
+    """An async engine whose every operation returns (or raises TimeoutError) within ``timeout``.
+
+    Args:
+        inner: The engine.
+        timeout: Seconds per operation.
+    """
+
+    def __init__(self, inner: AsyncBackend, timeout: float) -> None:
+        self.inner = inner
+        self.timeout = timeout
+
+    @property
+    def namespace(self) -> str:
+        """The engine's namespace."""
+        return self.inner.namespace
+
+    @property
+    def stores_objects(self) -> bool:
+        """Whether the engine keeps objects."""
+        return self.inner.stores_objects
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The engine's capabilities."""
+        return self.inner.capabilities
+
+    async def _run(self, operation: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(operation, self.timeout)
+        except TimeoutError:
+            raise TimeoutError(f"engine operation took longer than {self.timeout} s") from None
+
+    async def get(self, key: str) -> bytes | None:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.get(key))
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.get_many(keys))
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.set(key, value, ttl))
+
+    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.set_many(items, ttl))
+
+    async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.add(key, value, ttl))
+
+    async def delete(self, key: str) -> bool:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.delete(key))
+
+    async def delete_many(self, keys: Sequence[str]) -> int:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.delete_many(keys))
+
+    async def touch(self, key: str, ttl: float | None = None) -> bool:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.touch(key, ttl))
+
+    async def incr(self, key: str, delta: int = 1) -> int:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        return await self._run(self.inner.incr(key, delta))
+
+    async def clear(self) -> None:
+        """See :class:`~twat_cache.protocols.AsyncBackend`."""
+        await self._run(self.inner.clear())
+
+    def keys(self) -> AsyncIterator[Hashable]:
+        """See :class:`~twat_cache.protocols.AsyncBackend` (not bounded)."""
+        return self.inner.keys()
+
+    async def close(self) -> None:
+        """Close the engine (not bounded)."""
+        await self.inner.close()
