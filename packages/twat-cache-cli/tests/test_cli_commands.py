@@ -8,6 +8,7 @@ server. One test runs against a real redis-server from the harness (tools/twat_c
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -34,6 +35,7 @@ from twat_cache.urls import EngineURL, redact_text
 from twat_cache_cli import ExitCode, main
 from twat_cache_cli import engines as engines_module
 from twat_cache_cli import values as values_module
+from twat_cache_cli.outcome import UsageError, classify, is_unreachable
 from twat_cache_cli.values import format_key, format_value, parse_value
 
 # the harness lives in tools/ (on pytest's pythonpath and mypy's mypy_path)
@@ -61,9 +63,10 @@ class SharedDictBackend(BaseBackend):
     def get(self, key: str) -> bytes | None:
         return SHARED.get(self._slot(key))
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         SHARED[self._slot(key)] = value
         TTLS[self._slot(key)] = ttl
+        return True
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         if self._slot(key) in SHARED:
@@ -115,8 +118,9 @@ class NoKeysBackend(SharedDictBackend):
 class BlackholeBackend(SharedDictBackend):
     """Accepts writes and forgets them."""
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         self._check_open()
+        return True
 
 
 class InterruptedBackend(SharedDictBackend):
@@ -138,7 +142,9 @@ class DownBackend(SharedDictBackend):
         return cls(namespace=config.namespace)
 
     def _check_open(self) -> None:  # every operation of the engine starts here
-        raise BackendError(f"cannot reach {DownBackend.raw_url} at 10.9.8.7:6390: refused")
+        raise BackendError(
+            f"cannot reach {DownBackend.raw_url} at 10.9.8.7:6390: refused"
+        ) from ConnectionRefusedError(111, "Connection refused")
 
 
 for _scheme, _engine in {
@@ -206,13 +212,16 @@ def test_set_with_ttl(capsys: pytest.CaptureFixture[str]) -> None:
         (["set", "--json", URL, "k", "{not json"], "invalid VALUE='{not json'"),
     ],
 )
-def test_bad_set_is_a_usage_error(
+def test_bad_set_is_an_error(
     capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     code, out, err = run(capsys, *argv)
-    assert code == ExitCode.USAGE
-    assert int(code) == 2
-    assert out == ""
+    # a bad option value is a configuration error (6); a VALUE that is not JSON, usage (2)
+    assert code == (ExitCode.USAGE if "VALUE" in message else ExitCode.CONFIG)
+    if "--json" in argv:  # the error as a JSON document on stdout
+        assert json.loads(out)["error"]["code"] == code
+    else:
+        assert out == ""
     assert err.startswith(f"twat-cache: error: {message}")
     assert SHARED == {}
 
@@ -240,7 +249,7 @@ def test_get_prints_values_by_type(
 def test_get_absent_key(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "get", URL, "nope")
     assert (code, out) == (ExitCode.NOT_FOUND, "")
-    assert err == "twat-cache: 'nope' not found in cli-shared:// (namespace 'default')\n"
+    assert err == "twat-cache: error: 'nope' not found in cli-shared:// (namespace 'default')\n"
 
 
 def test_delete(capsys: pytest.CaptureFixture[str]) -> None:
@@ -334,7 +343,7 @@ def test_clear_needs_yes_and_keeps_other_namespaces(capsys: pytest.CaptureFixtur
     run(capsys, "set", URL, "a", "v", "-n", "app")
     run(capsys, "set", URL, "b", "v", "-n", "other")
     code, out, err = run(capsys, "clear", URL, "-n", "app")
-    assert (code, out) == (ExitCode.USAGE, "")
+    assert (code, out) == (ExitCode.REFUSED, "")
     assert "without --yes" in err
     assert "this namespace's entries only" in err
     assert stored("a", namespace="app") == "v"
@@ -405,12 +414,20 @@ def test_a_down_backend_is_an_error_without_the_password(
     url = f"cli-down://admin:{PASSWORD}@10.9.8.7:6390/0"
     for argv in (["ping", url], ["get", url, "k"], ["keys", url], ["--debug", "stats", url]):
         code, out, err = run(capsys, *argv)
-        assert (code, out) == (ExitCode.FAILED, "")
+        assert (code, out) == (ExitCode.UNREACHABLE, "")
+        assert "unreachable: " in err
         assert "cannot reach cli-down://admin:***@10.9.8.7:6390/0 at 10.9.8.7:6390" in err
         assert PASSWORD not in err
-    # without --debug the library's own fail-open warning is not shown: just the error
+    # without --debug: one line, no traceback, no library warning
     code, _, err = run(capsys, "get", url, "k")
     assert err.count("\n") == 1
+    assert "Traceback" not in err
+    # with --debug: the traceback, down to the client's exception
+    code, _, err = run(capsys, "--debug", "get", url, "k")
+    assert code == ExitCode.UNREACHABLE
+    assert "Traceback (most recent call last)" in err
+    assert "ConnectionRefusedError" in err
+    assert PASSWORD not in err
 
 
 # -- URL, options, errors ------------------------------------------------------------------
@@ -441,24 +458,23 @@ def test_no_url_at_all(capsys: pytest.CaptureFixture[str]) -> None:
     ("url", "message"),
     [
         ("not-a-url", "invalid url='not-a-url'"),
-        ("no_such_engine://", "invalid url scheme='no_such_engine'"),
         ("cli-shared://?bogus=1", "invalid cli-shared URL option 'bogus'='1'"),
         (f"cli-shared://?password={PASSWORD}&bogus=1", "invalid cli-shared URL option 'bogus'"),
         ("cli-shared://?ttl=0", "invalid ttl=0.0"),
     ],
 )
-def test_bad_url_is_a_usage_error(
+def test_bad_url_is_a_configuration_error(
     capsys: pytest.CaptureFixture[str], url: str, message: str
 ) -> None:
     code, out, err = run(capsys, "get", url, "k")
-    assert (code, out) == (ExitCode.USAGE, "")
+    assert (code, out) == (ExitCode.CONFIG, "")
     assert err.startswith(f"twat-cache: error: {message}")
     assert PASSWORD not in err
 
 
-def test_bad_namespace_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_namespace_is_a_configuration_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "get", URL, "k", "-n", "has space")
-    assert code == ExitCode.USAGE
+    assert code == ExitCode.CONFIG
     assert "invalid namespace='has space'" in err
 
 
@@ -673,7 +689,7 @@ def test_value_helpers() -> None:
     assert format_key(("f", 1)) == "('f', 1)"
     assert parse_value("42", as_json=False) == "42"
     assert parse_value("42", as_json=True) == 42
-    with pytest.raises(ConfigurationError, match="a JSON document"):
+    with pytest.raises(UsageError, match="not a JSON document"):
         parse_value("nope", as_json=True)
 
 
@@ -723,7 +739,129 @@ def test_against_a_real_redis(capsys: pytest.CaptureFixture[str], redis_server: 
 def test_ping_a_redis_that_is_down(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
     code, out, err = run(capsys, "ping", f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
-    assert (code, out) == (ExitCode.FAILED, "")
-    assert err.startswith("twat-cache: error: redis at ")
+    assert (code, out) == (ExitCode.UNREACHABLE, "")
+    assert err.startswith("twat-cache: error: unreachable: redis at ")
+    assert err.count("\n") == 1
     assert f"127.0.0.1:{port}" in err
     assert PASSWORD not in err
+
+
+# -- missing arguments, --json, exit codes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing"),
+    [
+        (["get", URL], "KEY"),
+        (["set", URL, "k"], "VALUE"),
+        (["delete", URL], "KEY"),
+        (["incr", URL], "KEY"),
+    ],
+)
+def test_a_missing_argument_is_named(
+    capsys: pytest.CaptureFixture[str], argv: list[str], missing: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (ExitCode.USAGE, "")
+    assert f"{argv[0]}: the following argument is missing: {missing} (after the URL {URL})" in err
+    assert "no cache URL" not in err
+    code, out, _ = run(capsys, *argv, "--json")
+    assert code == ExitCode.USAGE
+    assert json.loads(out)["error"] == {
+        "code": 2,
+        "kind": "usage",
+        "message": f"{argv[0]}: the following argument is missing: {missing} (after the URL {URL})",
+    }
+
+
+def test_json_on_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    def doc(*argv: str, code: int = 0) -> Any:
+        got, out, _ = run(capsys, *argv, "--json")
+        assert got == code
+        return json.loads(out)
+
+    assert doc("set", URL, "n", "41") == {"key": "n", "stored": True, "ttl": None}
+    assert stored("n") == 41  # with --json, VALUE is JSON
+    assert doc("set", URL, "s", '"text"', "--ttl", "9") == {"key": "s", "stored": True, "ttl": 9.0}
+    assert doc("get", URL, "s") == {"key": "s", "value": "text"}
+    assert doc("incr", URL, "n") == {"key": "n", "value": 42}
+    with Cache(URL) as cache:
+        cache.set("b", b"\x00")
+    assert doc("get", URL, "b")["value"] == {"type": "bytes", "base64": "AA=="}
+    code, out, _ = run(capsys, "keys", URL, "--json")
+    assert code == 0
+    assert sorted(json.loads(line)["key"] for line in out.splitlines()) == ["b", "n", "s"]
+    stats = doc("stats", URL)
+    assert (stats["keys"], stats["engine"], stats["signed"]) == (3, "cli-shared", False)
+    assert doc("delete", URL, "b", "gone", code=ExitCode.NOT_FOUND)["deleted"] == ["b"]
+    assert doc("get", URL, "gone", code=ExitCode.NOT_FOUND)["error"]["kind"] == "not_found"
+    assert doc("clear", URL, code=ExitCode.REFUSED)["error"]["code"] == 7
+    assert doc("clear", URL, "--yes") == {"cleared": True, "url": URL, "namespace": "default"}
+    ping = doc("ping", URL)
+    assert ping["ok"] is True
+    assert set(ping) >= {"set_ms", "get_ms", "delete_ms"}
+    engines = {row["scheme"]: row for row in doc("engines")["engines"]}
+    assert engines["builtin"]["installed"] is True
+    assert doc("frobnicate", code=ExitCode.USAGE)["error"]["kind"] == "usage"
+    assert doc("get", "cli-down://h/", "k", code=ExitCode.UNREACHABLE)["error"]["kind"] == (
+        "unreachable"
+    )
+
+
+def test_unknown_scheme_lists_the_engines(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "get", "no-such-engine://h/", "k")
+    assert (code, out) == (ExitCode.ENGINE_MISSING, "")
+    assert "no engine serves no-such-engine:// here" in err
+    installed = [record.scheme for record in known_engines() if record.installed]
+    assert f"installed engines: {', '.join(sorted(installed))}" in err
+    for record in known_engines():
+        if not record.installed:
+            assert f"{record.scheme} ({record.install_command})" in err
+
+
+def test_keys_leaves_out_entries_a_tag_made_stale(capsys: pytest.CaptureFixture[str]) -> None:
+    with Cache(URL) as cache:
+        cache.set("tagged", 1, tags=["users"])
+        cache.set("plain", 2)
+        cache.invalidate_tags("users")
+    assert run(capsys, "keys", URL) == (0, "plain\n", "")
+
+
+def test_failures_are_classified() -> None:
+    assert is_unreachable(BackendError("x").with_traceback(None)) is False
+    timeout = BackendError("slow")
+    timeout.__cause__ = TimeoutError()
+    assert classify(timeout) == ExitCode.UNREACHABLE
+    named = type("OperationalError", (Exception,), {})
+    wrapped = BackendError("pg")
+    wrapped.__cause__ = named("connection failed")
+    assert classify(wrapped) == ExitCode.UNREACHABLE
+    assert classify(CacheOperationError("cannot list")) == ExitCode.FAILED
+    assert classify(EngineNotAvailableError("missing")) == ExitCode.ENGINE_MISSING
+    assert classify(ConfigurationError("ttl", -1, "a number")) == ExitCode.CONFIG
+
+
+def test_real_subprocess_against_a_real_redis(redis_server: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWAT_CACHE_")}
+
+    def command(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "twat_cache_cli", *argv, "-n", "cli-subprocess", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    assert command("set", redis_server.url, "k", "[1, 2]").returncode == 0
+    got = command("get", redis_server.url, "k")
+    assert (got.returncode, json.loads(got.stdout)) == (0, {"key": "k", "value": [1, 2]})
+    missing = command("get", redis_server.url)
+    assert missing.returncode == ExitCode.USAGE
+    assert "missing: KEY" in json.loads(missing.stdout)["error"]["message"]
+    down = command("get", f"redis://127.0.0.1:{free_port()}/0", "k")
+    assert down.returncode == ExitCode.UNREACHABLE
+    assert json.loads(down.stdout)["error"]["kind"] == "unreachable"
+    assert down.stderr.count("\n") == 1
+    assert command("clear", redis_server.url, "--yes").returncode == 0
