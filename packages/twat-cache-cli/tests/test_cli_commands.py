@@ -8,11 +8,13 @@ server. One test runs against a real redis-server from the harness (tools/twat_c
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import re
 import runpy
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,6 +38,7 @@ from twat_cache_cli import ExitCode, main
 from twat_cache_cli import engines as engines_module
 from twat_cache_cli import values as values_module
 from twat_cache_cli.outcome import UsageError, classify, is_unreachable
+from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key, format_value, parse_value
 
 # the harness lives in tools/ (on pytest's pythonpath and mypy's mypy_path)
@@ -865,3 +868,78 @@ def test_real_subprocess_against_a_real_redis(redis_server: Any) -> None:
     assert json.loads(down.stdout)["error"]["kind"] == "unreachable"
     assert down.stderr.count("\n") == 1
     assert command("clear", redis_server.url, "--yes").returncode == 0
+
+
+# -- rich output, completion ------------------------------------------------------------------
+
+
+def test_tables_on_a_terminal_plain_text_in_a_pipe(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "engines", "--installed", "--color", "always")
+    assert code == 0
+    assert "\x1b[" in out  # colour
+    assert "┏━" in out  # a rich table
+    assert "SCHEME" in out
+    assert "builtin" in out
+    code, out, _ = run(capsys, "stats", URL, "--color", "always")
+    assert code == 0
+    assert "\x1b[" in out
+    assert "engine" in out
+    assert "SharedDictBackend" in out
+    # in a pipe (capsys is not a terminal) or with --color never: plain aligned text
+    for argv in (["engines", "--installed"], ["engines", "--installed", "--color", "never"]):
+        code, out, _ = run(capsys, *argv)
+        assert "\x1b[" not in out
+        assert out.startswith("SCHEME")
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stderr = Terminal()
+    reply = Reply(json_mode=False, stdout=io.StringIO(), stderr=stderr)
+    with reply.progress("copying", 4) as advance:
+        advance(4)
+    assert "copying" in stderr.getvalue()
+    assert "4/4" in stderr.getvalue()
+    quiet = io.StringIO()
+    with Reply(json_mode=False, stderr=quiet).progress("copying", 4) as advance:
+        advance(4)
+    assert quiet.getvalue() == ""
+    assert Reply(json_mode=True, stdout=Terminal()).rich is False
+
+
+def test_bash_completion_completes_commands_options_and_schemes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    code, script, _ = run(capsys, "completion", "bash")
+    assert code == 0
+    (tmp_path / "twat-cache.bash").write_text(script)
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(shlex.quote(word) for word in ("twat-cache", *words))
+        program = (
+            f"source {tmp_path / 'twat-cache.bash'}\n"
+            f"COMP_WORDS=({line}); COMP_CWORD={len(words)}\n"
+            'COMPREPLY=(); _twat_cache; printf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
+        result = subprocess.run(
+            ["bash", "--norc", "-c", program],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    assert {"get", "gone"} - set(complete("g")) == {"gone"}
+    assert "--ttl" in complete("set", "--t")
+    assert sorted(complete("get", "--serializer", "")) == ["json", "msgpack", "pickle"]
+    assert "redis://" in complete("get", "re")
+    assert {"bash", "zsh"} <= set(complete("completion", ""))
+    assert "redis://" not in complete("completion", "")
+    code, zsh, _ = run(capsys, "completion", "zsh")
+    assert "bashcompinit" in zsh
+    assert "complete -F _twat_cache twat-cache" in zsh

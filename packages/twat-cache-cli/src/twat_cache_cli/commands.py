@@ -186,14 +186,6 @@ def _present(cache: Cache, batch: list[Any]) -> Iterator[Any]:
 def cmd_engines(args: argparse.Namespace, reply: Reply) -> int:
     """Print which engine serves each URL scheme, from which package, and what to install."""
     rows = engine_rows(installed_only=args.installed)
-    table = [("SCHEME", "PACKAGE", "ENGINE")] + [
-        (row.scheme, row.package, row.engine if row.ok else f"BROKEN: {row.engine}") for row in rows
-    ]
-    widths = [max(len(line[column]) for line in table) for column in (0, 1)]
-    text = "\n".join(
-        f"{scheme:<{widths[0]}}  {package:<{widths[1]}}  {engine}"
-        for scheme, package, engine in table
-    )
     data = {
         "engines": [
             {
@@ -206,7 +198,14 @@ def cmd_engines(args: argparse.Namespace, reply: Reply) -> int:
             for row in rows
         ]
     }
-    reply.document(data, text)
+    reply.table(
+        data,
+        ("SCHEME", "PACKAGE", "ENGINE"),
+        [
+            (row.scheme, row.package, row.engine if row.ok else f"BROKEN: {row.engine}")
+            for row in rows
+        ],
+    )
     return ExitCode.OK
 
 
@@ -370,8 +369,7 @@ def cmd_stats(args: argparse.Namespace, reply: Reply) -> int:
             "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
             "keys": shown,
         }
-    width = max(map(len, lines)) + 1
-    reply.document(data, "\n".join(f"{name + ':':<{width}} {text}" for name, text in lines.items()))
+    reply.fields(data, lines)
     return ExitCode.OK
 
 

@@ -15,9 +15,10 @@ from twat_cache.config import SERIALIZERS
 from twat_cache.exceptions import TwatCacheError
 from twat_cache.urls import redact_text
 
-from twat_cache_cli.commands import COMMANDS, URL_VARIABLE, resolve_url
+from twat_cache_cli.commands import COMMANDS, URL_VARIABLE, Command, resolve_url
+from twat_cache_cli.completion import SHELLS, completion_script
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError, classify
-from twat_cache_cli.reply import Reply
+from twat_cache_cli.reply import COLOR_MODES, Reply
 
 __all__ = ["build_parser", "main"]
 
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="answer with JSON on stdout (errors too); set: VALUE is JSON",
     )
+    group.add_argument(
+        "--color",
+        choices=COLOR_MODES,
+        default=argparse.SUPPRESS,
+        help="tables, colour and progress bars: on a terminal (auto, the default), always, never",
+    )
 
     parser = _Parser(
         prog="twat-cache",
@@ -173,7 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     clear = command("clear", "remove every entry of the namespace (nothing outside it)")
     clear.add_argument("--yes", action="store_true", help="really clear the namespace")
     command("stats", "print the engine, namespace, settings and number of keys")
+    completion = command(
+        "completion",
+        'print the shell completion script: eval "$(twat-cache completion bash)"',
+        url=False,
+    )
+    completion.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash or zsh")
     return parser
+
+
+def cmd_completion(args: argparse.Namespace, reply: Reply) -> int:
+    """Print the completion script of ``twat-cache`` for ``SHELL``."""
+    script = completion_script(build_parser(), args.shell)
+    reply.document({"shell": args.shell, "script": script}, script.rstrip("\n"))
+    return ExitCode.OK
+
+
+_ALL_COMMANDS: dict[str, Command] = {**COMMANDS, "completion": cmd_completion}
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -268,6 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_usage(sys.stderr)
         return _fail(reply, exc, debug=False, hidden=[], url=None)
     reply.json_mode = getattr(args, "json", False)
+    reply.color = getattr(args, "color", "auto")
     debug = getattr(args, "debug", False)
     url: str | None = getattr(args, "url", None) or os.environ.get(URL_VARIABLE)
     variable: str | None = getattr(args, "secret_env", None)
@@ -275,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with _library_logging(debug, url, hidden):
         try:
-            return COMMANDS[args.command](args, reply)
+            return _ALL_COMMANDS[args.command](args, reply)
         except (CommandError, TwatCacheError) as exc:
             return _fail(reply, exc, debug=debug, hidden=hidden, url=url)
         except BrokenPipeError:
