@@ -35,8 +35,10 @@ from twat_cache.registry import available_engines, known_engines, register_engin
 from twat_cache.registry import engine_class as registry_engine_class
 from twat_cache.urls import EngineURL, redact_text
 from twat_cache_cli import ExitCode, main
+from twat_cache_cli import commands as commands_module
 from twat_cache_cli import engines as engines_module
 from twat_cache_cli import values as values_module
+from twat_cache_cli.entries import describe
 from twat_cache_cli.outcome import UsageError, classify, is_unreachable
 from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key, format_value, parse_value
@@ -191,7 +193,7 @@ def stored(key: str, url: str = URL, **options: Any) -> Any:
 
 def test_set_then_get_a_string(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "set", URL, "greeting", "hello world") == (0, "", "")
-    assert run(capsys, "get", URL, "greeting") == (0, "hello world\n", "")
+    assert run(capsys, "get", URL, "greeting", "--unsafe-unpickle") == (0, "hello world\n", "")
     assert stored("greeting") == "hello world"
     assert TTLS[("default", "greeting")] is None
 
@@ -199,7 +201,11 @@ def test_set_then_get_a_string(capsys: pytest.CaptureFixture[str]) -> None:
 def test_set_json_keeps_types(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "set", "--json", URL, "doc", '{"a": [1, null], "b": "é"}')[0] == 0
     assert stored("doc") == {"a": [1, None], "b": "é"}
-    assert run(capsys, "get", URL, "doc") == (0, '{"a": [1, null], "b": "é"}\n', "")
+    assert run(capsys, "get", URL, "doc", "--unsafe-unpickle") == (
+        0,
+        '{"a": [1, null], "b": "é"}\n',
+        "",
+    )
 
 
 def test_set_with_ttl(capsys: pytest.CaptureFixture[str]) -> None:
@@ -246,7 +252,7 @@ def test_get_prints_values_by_type(
 ) -> None:
     with Cache(URL) as cache:
         cache.set("k", value)
-    assert run(capsys, "get", URL, "k") == (0, printed + "\n", "")
+    assert run(capsys, "get", URL, "k", "--unsafe-unpickle") == (0, printed + "\n", "")
 
 
 def test_get_absent_key(capsys: pytest.CaptureFixture[str]) -> None:
@@ -442,7 +448,7 @@ def test_url_from_the_environment(
     monkeypatch.setenv("TWAT_CACHE_URL", URL)
     monkeypatch.setenv("TWAT_CACHE_NAMESPACE", "from-env")
     assert run(capsys, "set", "k", "v") == (0, "", "")
-    assert run(capsys, "get", "k") == (0, "v\n", "")
+    assert run(capsys, "get", "k", "--unsafe-unpickle") == (0, "v\n", "")
     assert stored("k", namespace="from-env") == "v"
     # two positionals: the first is the URL, also when TWAT_CACHE_URL is set
     assert run(capsys, "get", "builtin://", "k")[0] == ExitCode.NOT_FOUND
@@ -715,7 +721,7 @@ def test_against_a_real_redis(capsys: pytest.CaptureFixture[str], redis_server: 
     ns = ["--namespace", namespace]
     assert run(capsys, "ping", url, *ns)[0] == 0
     assert run(capsys, "set", url, "greeting", "hi", "--ttl", "60", *ns) == (0, "", "")
-    assert run(capsys, "get", url, "greeting", *ns) == (0, "hi\n", "")
+    assert run(capsys, "get", url, "greeting", *ns, "--unsafe-unpickle") == (0, "hi\n", "")
     assert run(capsys, "set", "--json", url, "hits", "41", *ns)[0] == 0
     assert run(capsys, "incr", url, "hits", *ns) == (0, "42\n", "")
 
@@ -729,7 +735,11 @@ def test_against_a_real_redis(capsys: pytest.CaptureFixture[str], redis_server: 
     assert code == 0
     assert {"greeting", "hits"} < set(keys)
     (function_key,) = [k for k in keys if "square" in k]
-    assert run(capsys, "get", url, function_key, *ns) == (0, '{"square": 49}\n', "")
+    assert run(capsys, "get", url, function_key, *ns, "--unsafe-unpickle") == (
+        0,
+        '{"square": 49}\n',
+        "",
+    )
 
     code, out, _ = run(capsys, "stats", url, *ns)
     assert "engine:      redis (twat_cache_redis.backend.RedisBackend)" in out
@@ -786,11 +796,11 @@ def test_json_on_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc("set", URL, "n", "41") == {"key": "n", "stored": True, "ttl": None}
     assert stored("n") == 41  # with --json, VALUE is JSON
     assert doc("set", URL, "s", '"text"', "--ttl", "9") == {"key": "s", "stored": True, "ttl": 9.0}
-    assert doc("get", URL, "s") == {"key": "s", "value": "text"}
+    assert doc("get", URL, "s", "--unsafe-unpickle") == {"key": "s", "value": "text"}
     assert doc("incr", URL, "n") == {"key": "n", "value": 42}
     with Cache(URL) as cache:
         cache.set("b", b"\x00")
-    assert doc("get", URL, "b")["value"] == {"type": "bytes", "base64": "AA=="}
+    assert doc("get", URL, "b", "--unsafe-unpickle")["value"] == {"type": "bytes", "base64": "AA=="}
     code, out, _ = run(capsys, "keys", URL, "--json")
     assert code == 0
     assert sorted(json.loads(line)["key"] for line in out.splitlines()) == ["b", "n", "s"]
@@ -858,7 +868,7 @@ def test_real_subprocess_against_a_real_redis(redis_server: Any) -> None:
         )
 
     assert command("set", redis_server.url, "k", "[1, 2]").returncode == 0
-    got = command("get", redis_server.url, "k")
+    got = command("get", redis_server.url, "k", "--unsafe-unpickle")
     assert (got.returncode, json.loads(got.stdout)) == (0, {"key": "k", "value": [1, 2]})
     missing = command("get", redis_server.url)
     assert missing.returncode == ExitCode.USAGE
@@ -943,3 +953,98 @@ def test_bash_completion_completes_commands_options_and_schemes(
     code, zsh, _ = run(capsys, "completion", "zsh")
     assert "bashcompinit" in zsh
     assert "complete -F _twat_cache twat-cache" in zsh
+
+
+# -- get --raw, unsafe unpickle, keys --pattern, invalidate-tag -------------------------------
+
+
+def test_get_refuses_unsigned_pickle_from_shared_storage(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "set", URL, "k", "v")  # pickle, unsigned: what an attacker could write
+    code, out, err = run(capsys, "get", URL, "k")
+    assert (code, out) == (ExitCode.REFUSED, "")
+    assert "unsigned" not in err or "pickle from shared storage" in err
+    assert "--unsafe-unpickle" in err
+    assert "--secret-env" in err
+    # a signed entry read with the secret is checked before it is unpickled
+    monkeypatch.setenv("CLI_SECRET", SECRET)
+    run(capsys, "set", URL, "signed", "v", "--secret-env", "CLI_SECRET")
+    assert run(capsys, "get", URL, "signed", "--secret-env", "CLI_SECRET") == (0, "v\n", "")
+    # signed, but no secret here to check it: still refused
+    assert run(capsys, "get", URL, "signed")[0] == ExitCode.REFUSED
+    # json and integers never unpickle
+    run(capsys, "set", URL, "j", "text", "--serializer", "json")
+    assert run(capsys, "get", URL, "j") == (0, "text\n", "")
+    run(capsys, "set", URL, "n", "5", "--json")
+    assert run(capsys, "get", URL, "n") == (0, "5\n", "")
+    # in-process engines keep objects: nothing is unpickled
+    assert run(capsys, "get", "builtin://", "k")[0] == ExitCode.NOT_FOUND
+
+
+def test_get_raw_bytes(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    assert main(["set", URL, "j", "text", "--serializer", "json"]) == 0
+    assert main(["get", URL, "j", "--raw"]) == 0
+    assert capsysbinary.readouterr().out == b'\xfe\x01"text"'
+
+
+def test_get_raw(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "set", URL, "j", "text", "--serializer", "json")
+    text_only = io.StringIO()  # a stream without a binary buffer: the bytes' repr
+    commands_module._write_raw(Reply(json_mode=False, stdout=text_only), "j", b"\xfe")
+    assert text_only.getvalue() == "b'\\xfe'\n"
+    doc = json.loads(run(capsys, "get", URL, "j", "--raw", "--json")[1])
+    assert doc == {"key": "j", "raw": {"type": "bytes", "base64": "/gEidGV4dCI="}, "frame": "json"}
+    assert run(capsys, "get", URL, "nope", "--raw")[0] == ExitCode.NOT_FOUND
+    code, _, err = run(capsys, "get", "builtin://", "k", "--raw")
+    assert code == ExitCode.USAGE
+    assert "keeps objects" in err
+
+
+def test_get_raw_writes_bytes_to_a_real_stdout(redis_server: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWAT_CACHE_")}
+    url = redis_server.url
+    with Cache(url, namespace="cli-raw", serializer="json") as cache:
+        cache.set("k", {"a": 1})
+    result = subprocess.run(
+        [sys.executable, "-m", "twat_cache_cli", "get", url, "k", "--raw", "-n", "cli-raw"],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, b'\xfe\x01{"a":1}')
+    with Cache(url, namespace="cli-raw") as cache:
+        cache.clear()
+
+
+def test_keys_pattern(capsys: pytest.CaptureFixture[str]) -> None:
+    for key in ("user:1", "user:2", "order:1"):
+        run(capsys, "set", URL, key, "v")
+    code, out, _ = run(capsys, "keys", URL, "--pattern", "user:*")
+    assert (code, sorted(out.split())) == (0, ["user:1", "user:2"])
+    assert run(capsys, "keys", URL, "--pattern", "order:?") == (0, "order:1\n", "")
+    assert run(capsys, "keys", URL, "--pattern", "nothing*") == (0, "", "")
+
+
+def test_invalidate_tag(capsys: pytest.CaptureFixture[str]) -> None:
+    with Cache(URL) as cache:
+        cache.set("a", 1, tags=["users"])
+        cache.set("b", 2, tags=["orders"])
+        cache.set("c", 3, tags=["other"])
+    code, out, _ = run(capsys, "invalidate-tag", URL, "users", "orders")
+    assert code == 0
+    assert "invalidated 'users', 'orders'" in out
+    assert stored("a") == "<absent>"
+    assert stored("b") == "<absent>"
+    assert stored("c") == 3
+    assert json.loads(run(capsys, "invalidate-tag", URL, "x", "--json")[1]) == {
+        "invalidated": ["x"]
+    }
+
+
+def test_frames_are_described_without_decoding() -> None:
+    assert describe(b"-3").format == "integer"
+    assert describe(b"junk").label == "unknown"
+    assert describe(b"\xfe\x72" + bytes(8)).label == "msgpack+zlib+signed+tagged"
+    assert describe(b"\xfe\x0f").format == "unknown"

@@ -8,6 +8,7 @@ server looks like an empty cache), which would make an operator's ``get`` print
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import secrets
 import time
@@ -16,11 +17,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from twat_cache import Cache, CacheOptions
-from twat_cache.exceptions import CacheOperationError, TwatCacheError
+from twat_cache.exceptions import BackendError, CacheOperationError, TwatCacheError
 from twat_cache.registry import engine_class, known_engines
 from twat_cache.urls import redact
 
 from twat_cache_cli.engines import engine_rows
+from twat_cache_cli.entries import describe
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError
 from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key, format_value, parse_value
@@ -236,9 +238,45 @@ def cmd_ping(args: argparse.Namespace, reply: Reply) -> int:
     return ExitCode.OK
 
 
+def raw_entries(cache: Cache, keys: list[Any]) -> dict[Any, bytes]:
+    """Read the stored bytes of ``keys`` straight from the engine (nothing is decoded).
+
+    Raises:
+        BackendError: when the engine fails, with its exception as ``__cause__``.
+    """
+    try:
+        return dict(cache.backend.get_many(keys))
+    except Exception as exc:  # any client exception is a backend failure, as in core
+        raise BackendError(f"{where(cache)}: reading entries failed: {exc}") from exc
+
+
+def _refuse_unsigned_pickle(cache: Cache, key: str, raw: bytes) -> None:
+    frame = describe(raw)
+    # a json or msgpack cache never unpickles (core rejects the frame): nothing to refuse
+    unchecked = cache.config.serializer == "pickle" and cache.config.secret is None
+    if frame.format == "pickle" and cache.capabilities.shared and unchecked:
+        raise CommandError(
+            f"the entry under {key!r} is {'signed ' if frame.signed else ''}pickle from shared "
+            "storage and no secret is given to check it: unpickling runs whatever its writer "
+            "put in it; give --secret-env VAR, look at the bytes with --raw, or pass "
+            "--unsafe-unpickle if you trust every writer",
+            ExitCode.REFUSED,
+        )
+
+
 def cmd_get(args: argparse.Namespace, reply: Reply) -> int:
-    """Print the value under KEY."""
+    """Print the value under KEY (``--raw``: the stored bytes)."""
     with open_cache(args) as cache:
+        if not cache.capabilities.stores_objects and (args.raw or not args.unsafe_unpickle):
+            raw = raw_entries(cache, [args.key]).get(args.key)
+            if raw is None:
+                raise CommandError(f"{args.key!r} not found in {where(cache)}", ExitCode.NOT_FOUND)
+            if args.raw:
+                _write_raw(reply, args.key, raw)
+                return ExitCode.OK
+            _refuse_unsigned_pickle(cache, args.key, raw)
+        elif args.raw:
+            raise UsageError(f"--raw: the {cache.config.engine} engine keeps objects, not bytes")
         value = cache.get(args.key, _ABSENT)
         if value is _ABSENT:
             if cache.stats.corrupt:
@@ -249,6 +287,20 @@ def cmd_get(args: argparse.Namespace, reply: Reply) -> int:
             raise CommandError(f"{args.key!r} not found in {where(cache)}", ExitCode.NOT_FOUND)
     reply.document({"key": args.key, "value": value}, format_value(value))
     return ExitCode.OK
+
+
+def _write_raw(reply: Reply, key: str, raw: bytes) -> None:
+    if reply.json_mode:
+        reply.document({"key": key, "raw": raw, "frame": describe(raw).label})
+        return
+    stream = reply.stdout
+    binary = getattr(stream, "buffer", None)
+    if binary is None:  # a text-only stream (captured output): the bytes' repr
+        stream.write(repr(raw) + "\n")
+        return
+    stream.flush()
+    binary.write(raw)
+    binary.flush()
 
 
 def cmd_set(args: argparse.Namespace, reply: Reply) -> int:
@@ -309,16 +361,34 @@ def cmd_keys(args: argparse.Namespace, reply: Reply) -> int:
     """Print the namespace's live keys, one a line (JSON lines with ``--json``)."""
     if args.limit < 0:
         raise UsageError(f"--limit {args.limit}: give a number of keys >= 0 (0: all)")
+    pattern: str | None = args.pattern
     with open_cache(args) as cache:
         keys = live_keys(cache)
         try:
-            for shown, key in enumerate(keys):
+            matching = (
+                key
+                for key in keys
+                if pattern is None or fnmatch.fnmatchcase(format_key(key), pattern)
+            )
+            for shown, key in enumerate(matching):
                 if shown == args.limit > 0:  # one key past the limit: say there are more
                     reply.note(f"more than {args.limit} keys; --limit 0 lists them all")
                     break
                 reply.item({"key": key}, format_key(key))
         finally:
             keys.close()
+    return ExitCode.OK
+
+
+def cmd_invalidate_tag(args: argparse.Namespace, reply: Reply) -> int:
+    """Make every entry written under any TAG a miss, in every process."""
+    with open_cache(args) as cache:
+        cache.invalidate_tags(*args.tag)
+        place = where(cache)
+    reply.document(
+        {"invalidated": args.tag},
+        f"invalidated {', '.join(map(repr, args.tag))} in {place}",
+    )
     return ExitCode.OK
 
 
@@ -381,6 +451,7 @@ COMMANDS: dict[str, Command] = {
     "delete": cmd_delete,
     "incr": cmd_incr,
     "keys": cmd_keys,
+    "invalidate-tag": cmd_invalidate_tag,
     "clear": cmd_clear,
     "stats": cmd_stats,
 }

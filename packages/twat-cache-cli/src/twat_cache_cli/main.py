@@ -149,7 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--installed", action="store_true", help="leave out the engines that are not installed"
     )
     command("ping", "write, read back and delete a private key; print the latency of each")
-    command("get", "print the value under KEY", ("key", "KEY", "the key to read"))
+    get = command("get", "print the value under KEY", ("key", "KEY", "the key to read"))
+    get.add_argument(
+        "--raw",
+        action="store_true",
+        help="write the stored bytes as they are (--json: base64 and the format header)",
+    )
+    get.add_argument(
+        "--unsafe-unpickle",
+        action="store_true",
+        help="unpickle an unsigned pickle entry from shared storage (runs any code its "
+        "writer put in it: only when you trust every writer)",
+    )
     set_ = command(
         "set",
         "store VALUE under KEY",
@@ -171,11 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     incr.add_argument("--by", type=int, default=1, metavar="N", help="the increment (default: 1)")
     keys = command("keys", "list the namespace's live keys, one a line")
     keys.add_argument(
+        "--pattern", metavar="GLOB", help="only the keys matching GLOB (fnmatch: *, ?, [abc])"
+    )
+    keys.add_argument(
         "--limit",
         type=int,
         default=1000,
         metavar="N",
         help="list at most N keys; 0: all (default: 1000)",
+    )
+    command(
+        "invalidate-tag",
+        "make every entry written under any TAG a miss, in every process",
+        ("tag", "TAG...", "the tags to invalidate"),
     )
     clear = command("clear", "remove every entry of the namespace (nothing outside it)")
     clear.add_argument("--yes", action="store_true", help="really clear the namespace")
