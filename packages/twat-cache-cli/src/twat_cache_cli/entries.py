@@ -46,10 +46,10 @@ class Frame:
 
 
 def describe(raw: bytes) -> Frame:
-    """Return what the header of a stored entry says (nothing is decoded).
+    r"""Return what the header of a stored entry says (nothing is decoded).
 
     Example:
-        >>> describe(b"\\xfe\\x20" + bytes(40)).label, describe(b"42").format
+        >>> describe(b"\xfe\x20" + bytes(40)).label, describe(b"42").format
         ('pickle+signed', 'integer')
     """
     size = len(raw)
