@@ -1048,3 +1048,96 @@ def test_frames_are_described_without_decoding() -> None:
     assert describe(b"junk").label == "unknown"
     assert describe(b"\xfe\x72" + bytes(8)).label == "msgpack+zlib+signed+tagged"
     assert describe(b"\xfe\x0f").format == "unknown"
+
+
+# -- info, doctor, bench ---------------------------------------------------------------------
+
+
+def test_info(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with Cache(URL) as cache:
+        cache.set("app.users:1", "x" * 5000)
+        cache.set("app.users:2", "small")
+        cache.set("app.orders:1", {"a": 1}, tags=["orders"])
+        cache.set("hits", 7)  # an integer: stored raw, so that the server can increment it
+    with Cache(URL, serializer="json", compress=True) as cache:
+        cache.set("doc", "y" * 5000)
+    data = json.loads(run(capsys, "info", URL, "--json")[1])
+    assert (data["engine"], data["entries"], data["sampled"]) == ("cli-shared", 5, False)
+    assert data["formats"] == {"pickle": 2, "pickle+tagged": 1, "integer": 1, "json+zlib": 1}
+    assert data["largest"][0]["key"] == "app.users:1"
+    entries = {"app.users:1", "app.users:2", "app.orders:1", "hits", "doc"}  # no tag counter
+    assert data["total_bytes"] == sum(len(SHARED[("default", key)]) for key in entries)
+    assert data["groups"]["app.users"] == 2
+    assert data["capabilities"]["lists_keys"] is True
+    code, out, _ = run(capsys, "info", URL)
+    assert code == 0
+    assert re.search(r"^entries: +5$", out, re.MULTILINE)
+    assert "app.users:1 (4.9 KiB)" in out
+    # sampled: totals scaled from a random sample
+    data = json.loads(run(capsys, "info", URL, "--json", "--sample", "2")[1])
+    assert (data["entries"], data["sampled"], sum(data["formats"].values())) == (5, True, 2)
+    assert run(capsys, "info", URL, "--sample", "0")[0] == ExitCode.USAGE
+    data = json.loads(run(capsys, "info", "cli-unlistable://", "--json")[1])
+    assert data["entries"] is None
+
+
+def test_doctor(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    assert re.search(r"^ok +engine builtin +twat-cache 3\.0\.0", out, re.MULTILINE)
+    data = json.loads(run(capsys, "doctor", URL, "--json")[1])
+    checks = {check["check"]: check for check in data["checks"]}
+    assert checks["connection"]["status"] == "ok"
+    assert checks["unsigned pickle"]["status"] == "warn"
+    assert checks["no default ttl"]["status"] == "warn"
+    monkeypatch.setenv("CLI_SECRET", SECRET)
+    monkeypatch.setenv("TWAT_CACHE_URL", URL)
+    data = json.loads(run(capsys, "doctor", "--secret-env", "CLI_SECRET", "--json")[1])
+    checks = {check["check"]: check for check in data["checks"]}
+    assert "unsigned pickle" not in checks
+    assert checks["connection"]["status"] == "ok"
+    data = json.loads(run(capsys, "doctor", "builtin://", "--json")[1])
+    assert any(check["check"] == "in-process engine" for check in data["checks"])
+    code, out, _ = run(capsys, "doctor", "cli-down://h/", "--json")
+    assert code == ExitCode.UNREACHABLE
+    assert json.loads(out)["ok"] is False
+
+
+def test_doctor_against_a_real_redis(capsys: pytest.CaptureFixture[str], redis_server: Any) -> None:
+    code, out, _ = run(capsys, "doctor", redis_server.url)
+    assert code == 0
+    assert re.search(r"^ok +connection", out, re.MULTILINE)
+    assert re.search(r"^ok +engine redis +twat-cache-redis", out, re.MULTILINE)
+    code, out, _ = run(capsys, "doctor", f"redis://127.0.0.1:{free_port()}/0")
+    assert code == ExitCode.UNREACHABLE
+    assert re.search(r"^fail +connection", out, re.MULTILINE)
+
+
+def test_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "set", URL, "mine", "v")
+    data = json.loads(run(capsys, "bench", URL, "--ops", "20", "--batch", "7", "--json")[1])
+    assert (data["ops"], data["batch"]) == (20, 7)
+    for name in ("set", "get", "get_many"):
+        assert data[name]["p50_ms"] <= data[name]["p99_ms"] <= data[name]["max_ms"]
+        assert data[name]["ops_per_s"] > 0
+    assert set(SHARED) == {("default", "mine")}  # its own keys are gone, the others kept
+    code, out, _ = run(capsys, "bench", URL, "--ops", "1")
+    assert code == 0
+    assert re.search(r"^get_many \(100 keys\)", out, re.MULTILINE)
+    assert run(capsys, "bench", URL, "--ops", "0")[0] == ExitCode.USAGE
+
+
+def test_bench_against_a_real_redis(redis_server: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWAT_CACHE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "twat_cache_cli", "bench", redis_server.url, "--ops", "200"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "OPERATION" in result.stdout
+    with Cache(redis_server.url) as cache:
+        assert not [key for key in cache.keys() if key.startswith("twat-cache-cli:bench:")]

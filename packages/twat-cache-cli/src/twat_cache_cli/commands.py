@@ -52,6 +52,8 @@ def resolve_url(args: argparse.Namespace) -> None:
     """
     if not hasattr(args, "url") or args.url or os.environ.get(URL_VARIABLE):
         return
+    if getattr(args, "optional_url", False):  # doctor: the URL is optional
+        return
     names: tuple[tuple[str, str], ...] = getattr(args, "positionals", ())
     if names and _looks_like_url(_first(getattr(args, names[0][0]))):
         raise UsageError(

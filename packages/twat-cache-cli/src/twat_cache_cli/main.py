@@ -15,8 +15,10 @@ from twat_cache.config import SERIALIZERS
 from twat_cache.exceptions import TwatCacheError
 from twat_cache.urls import redact_text
 
+from twat_cache_cli.bench import cmd_bench
 from twat_cache_cli.commands import COMMANDS, URL_VARIABLE, Command, resolve_url
 from twat_cache_cli.completion import SHELLS, completion_script
+from twat_cache_cli.inspection import cmd_doctor, cmd_info
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError, classify
 from twat_cache_cli.reply import COLOR_MODES, Reply
 
@@ -199,6 +201,30 @@ def build_parser() -> argparse.ArgumentParser:
     clear = command("clear", "remove every entry of the namespace (nothing outside it)")
     clear.add_argument("--yes", action="store_true", help="really clear the namespace")
     command("stats", "print the engine, namespace, settings and number of keys")
+    info = command(
+        "info",
+        "engine, settings and what the namespace holds: entries, bytes, formats, largest",
+    )
+    info.add_argument(
+        "--sample",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="read at most N entries (at random) for sizes and formats (default: 10000)",
+    )
+    doctor = command(
+        "doctor",
+        "check installed engines and, given a URL, the connection and risky settings",
+    )
+    doctor.set_defaults(optional_url=True)
+    bench = command("bench", "latency percentiles and throughput of get, set and get_many")
+    bench.add_argument("--ops", type=int, default=1000, metavar="N", help="keys (default 1000)")
+    bench.add_argument(
+        "--size", type=int, default=100, metavar="BYTES", help="value size (default 100)"
+    )
+    bench.add_argument(
+        "--batch", type=int, default=100, metavar="N", help="keys per get_many (default 100)"
+    )
     completion = command(
         "completion",
         'print the shell completion script: eval "$(twat-cache completion bash)"',
@@ -215,7 +241,13 @@ def cmd_completion(args: argparse.Namespace, reply: Reply) -> int:
     return ExitCode.OK
 
 
-_ALL_COMMANDS: dict[str, Command] = {**COMMANDS, "completion": cmd_completion}
+_ALL_COMMANDS: dict[str, Command] = {
+    **COMMANDS,
+    "info": cmd_info,
+    "doctor": cmd_doctor,
+    "bench": cmd_bench,
+    "completion": cmd_completion,
+}
 
 
 class _RedactingFormatter(logging.Formatter):
