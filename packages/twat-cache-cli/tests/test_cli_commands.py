@@ -1048,6 +1048,9 @@ def test_frames_are_described_without_decoding() -> None:
     assert describe(b"junk").label == "unknown"
     assert describe(b"\xfe\x72" + bytes(8)).label == "msgpack+zlib+signed+tagged"
     assert describe(b"\xfe\x0f").format == "unknown"
+    # the named-serializer header: 0xFD, flags, the name's length, the name
+    assert describe(b"\xfd\x02\x04json{}").label == "json+zstd"
+    assert describe(b"\xfd\xe0\x06pickle" + bytes(40)).label == "pickle+encrypted+signed+tagged"
 
 
 # -- info, doctor, bench ---------------------------------------------------------------------

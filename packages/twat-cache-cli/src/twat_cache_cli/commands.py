@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from twat_cache import Cache, CacheOptions
+from twat_cache.config import CacheConfig
 from twat_cache.exceptions import BackendError, CacheOperationError, TwatCacheError
 from twat_cache.registry import engine_class, known_engines
 from twat_cache.urls import redact
@@ -27,7 +28,7 @@ from twat_cache_cli.outcome import CommandError, ExitCode, UsageError
 from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key, format_value, parse_value
 
-__all__ = ["COMMANDS", "cache_url", "resolve_url", "secret_from_env"]
+__all__ = ["COMMANDS", "cache_url", "resolve_url", "secret_from_env", "serializer_name"]
 
 URL_VARIABLE = "TWAT_CACHE_URL"
 PING_TTL = 30.0  # the ping entry expires by itself if its delete never arrives
@@ -135,6 +136,16 @@ def open_cache(args: argparse.Namespace, url: str | None = None) -> Iterator[Cac
         yield cache
     finally:
         cache.close()
+
+
+def serializer_name(config: CacheConfig) -> str:
+    """The configured serializer's name (``pickle``, ``json``...).
+
+    Read through one function because the configuration is growing serializers
+    given as instances, whose name is then a separate field.
+    """
+    name = getattr(config, "serializer_name", None) or config.serializer
+    return str(name)
 
 
 def where(cache: Cache) -> str:
@@ -255,7 +266,7 @@ def raw_entries(cache: Cache, keys: list[Any]) -> dict[Any, bytes]:
 def _refuse_unsigned_pickle(cache: Cache, key: str, raw: bytes) -> None:
     frame = describe(raw)
     # a json or msgpack cache never unpickles (core rejects the frame): nothing to refuse
-    unchecked = cache.config.serializer == "pickle" and cache.config.secret is None
+    unchecked = serializer_name(cache.config) == "pickle" and cache.config.secret is None
     if frame.format == "pickle" and cache.capabilities.shared and unchecked:
         raise CommandError(
             f"the entry under {key!r} is {'signed ' if frame.signed else ''}pickle from shared "
@@ -426,7 +437,7 @@ def cmd_stats(args: argparse.Namespace, reply: Reply) -> int:
             **_place(cache),
             "engine": config.engine,
             "engine_class": f"{cls.__module__}.{cls.__qualname__}",
-            "serializer": config.serializer,
+            "serializer": serializer_name(config),
             "compressed": bool(config.compress),
             "signed": config.secret is not None,
             "default_ttl": config.ttl,
@@ -436,7 +447,7 @@ def cmd_stats(args: argparse.Namespace, reply: Reply) -> int:
             "url": data["url"],
             "engine": f"{config.engine} ({data['engine_class']})",
             "namespace": config.namespace,
-            "serializer": config.serializer + (", compressed" if config.compress else ""),
+            "serializer": serializer_name(config) + (", compressed" if config.compress else ""),
             "signed": "yes (HMAC-SHA256)" if config.secret is not None else "no",
             "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
             "keys": shown,

@@ -28,6 +28,7 @@ from twat_cache_cli.commands import (
     listed_keys,
     open_cache,
     raw_entries,
+    serializer_name,
     where,
 )
 from twat_cache_cli.engines import engine_rows
@@ -69,7 +70,7 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
             "package": record.distribution if record else None,
             "package_version": record.version if record else None,
             "server_version": None,  # engines do not report it
-            "serializer": config.serializer,
+            "serializer": serializer_name(config),
             "signed": config.secret is not None,
             "default_ttl": config.ttl,
             "capabilities": asdict(capabilities),
@@ -134,7 +135,7 @@ def _contents(cache: Any, keys: list[str], sample_size: int) -> dict[str, Any]:
 def _settings_warnings(cache: Any) -> list[tuple[str, str, str]]:
     config, capabilities = cache.config, cache.capabilities
     found = []
-    if capabilities.shared and config.serializer == "pickle" and config.secret is None:
+    if capabilities.shared and serializer_name(config) == "pickle" and config.secret is None:
         found.append(
             (
                 "warn",
