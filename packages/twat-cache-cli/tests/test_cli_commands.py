@@ -152,7 +152,21 @@ class DownBackend(SharedDictBackend):
         ) from ConnectionRefusedError(111, "Connection refused")
 
 
+FLAKY = {"batches_left": -1}  # cli-flaky: writes this many batches, then Ctrl-C (-1: never)
+
+
+class FlakyBackend(SharedDictBackend):
+    """Ctrl-C arrives after a number of batch writes: an interrupted migration."""
+
+    def set_many(self, items: Any, ttl: float | None = None) -> bool:
+        if FLAKY["batches_left"] == 0:
+            raise KeyboardInterrupt
+        FLAKY["batches_left"] -= 1
+        return super().set_many(items, ttl)
+
+
 for _scheme, _engine in {
+    "cli-flaky": FlakyBackend,
     "cli-shared": SharedDictBackend,
     "cli-unlistable": UnlistableBackend,
     "cli-nokeys": NoKeysBackend,
@@ -615,7 +629,7 @@ def test_engines(capsys: pytest.CaptureFixture[str]) -> None:
         "twat-cache-memcached (not installed)",
         'pip install "twat-cache[memcached]"',
     ]
-    assert rows["postgresql"][1] == 'pip install "twat-cache[postgres]"'
+    assert rows["s3"][1] == 'pip install "twat-cache[s3]"'
     assert set(rows) == {"SCHEME", *(record.scheme for record in known_engines())}
     schemes = list(rows)[1:]  # the installed engines first, then the installable ones
     assert schemes.index("unix") < schemes.index("aiocache+memory")
@@ -1144,3 +1158,128 @@ def test_bench_against_a_real_redis(redis_server: Any) -> None:
     assert "OPERATION" in result.stdout
     with Cache(redis_server.url) as cache:
         assert not [key for key in cache.keys() if key.startswith("twat-cache-cli:bench:")]
+
+
+# -- migrate ---------------------------------------------------------------------------------
+
+
+def _fill(url: str, count: int, namespace: str = "default") -> dict[str, Any]:
+    values: dict[str, Any] = {f"k{n:05d}": {"n": n, "text": "x" * (n % 50)} for n in range(count)}
+    with Cache(url, namespace=namespace) as cache:
+        assert cache.set_many(values)
+        cache.set("tagged", "by tag", tags=["users"])
+    return values
+
+
+def test_migrate_keeps_bytes_tags_and_sets_the_ttl(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = f"disk://{tmp_path / 'src'}"
+    values = _fill(source, 50)
+    code, out, _ = run(capsys, "migrate", source, "cli-flaky://", "--ttl", "3600", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert (data["entries"], data["copied"], data["already_copied"]) == (52, 52, 0)
+    assert data["verification"] == {"source": 52, "present": 52, "compared": 52, "different": 0}
+    with Cache("cli-flaky://") as target:
+        assert target.get_many(list(values)) == values
+        assert target.get("tagged") == "by tag"  # the tag counter came along
+        target.invalidate_tags("users")
+        assert target.get("tagged") is None
+    assert TTLS[("default", "k00001")] == 3600
+    assert TTLS[("default", "__tag__:users")] is None  # counters never expire
+    assert not list(tmp_path.glob("*.checkpoint"))  # done and verified: no checkpoint left
+    with Cache(source) as cache:
+        assert cache.get("k00001") == values["k00001"]  # copied, not moved
+
+
+def test_migrate_interrupted_then_resumed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = f"disk://{tmp_path / 'src'}"
+    values = _fill(source, 999)  # 1000 entries and one tag counter
+    FLAKY["batches_left"] = 4  # the first batch writes twice: the tag counter, then entries
+    argv = ["migrate", source, "cli-flaky://", "--batch", "100", "--checkpoint", "run.ckpt"]
+    assert run(capsys, *argv)[0] == ExitCode.INTERRUPTED
+    recorded = (tmp_path / "run.ckpt").read_text().splitlines()
+    assert len(recorded) == 1 + 300  # the header, then the keys of three batches
+    assert len(SHARED) == 300
+
+    FLAKY["batches_left"] = -1
+    code, out, _ = run(capsys, *argv, "--dry-run", "--json")
+    assert code == 0
+    assert json.loads(out)["to_copy"] == 701
+    code, out, _ = run(capsys, *argv, "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert (data["already_copied"], data["copied"]) == (300, 701)
+    assert data["verification"]["present"] == 1001
+    assert not (tmp_path / "run.ckpt").exists()
+    with Cache("cli-flaky://") as target:
+        assert target.get_many(list(values)) == values
+
+
+def test_migrate_move_deletes_only_after_verification(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = f"disk://{tmp_path / 'src'}"
+    _fill(source, 10)
+    # a destination that loses what it is given: verification fails, the source is kept
+    code, out, err = run(capsys, "migrate", source, "cli-blackhole://", "--move", "--json")
+    assert code == ExitCode.FAILED
+    assert "verification failed: 12 entries missing" in err  # 11 entries, 1 tag counter
+    assert json.loads(out)["error"]["kind"] == "failed"
+    with Cache(source) as cache:
+        assert len(list(cache.keys())) == 11
+    assert len(list(tmp_path.glob("*.checkpoint"))) == 1  # kept, to resume
+    # a checkpoint of that migration is refused for another one
+    (checkpoint,) = tmp_path.glob("*.checkpoint")
+    code, _, err = run(capsys, "migrate", source, URL, "--checkpoint", str(checkpoint))
+    assert code == ExitCode.USAGE
+    assert "checkpoint of another migration" in err
+    code, out, _ = run(capsys, "migrate", source, URL, "--move")
+    assert code == 0
+    assert "deleted 12 from the source" in out  # 11 entries and the tag counter
+    with Cache(source) as cache:
+        assert list(cache.keys()) == []
+
+
+def test_migrate_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    assert run(capsys, "migrate", "builtin://", URL)[0] == ExitCode.USAGE
+    assert run(capsys, "migrate", URL, URL, "--batch", "0")[0] == ExitCode.USAGE
+    code, _, err = run(capsys, "migrate", URL)
+    assert code == ExitCode.USAGE
+    assert "DST" in err
+    code, _, err = run(capsys, "migrate", "cli-down://h/", URL)
+    assert code == ExitCode.UNREACHABLE
+
+
+def test_migrate_disk_to_redis_to_postgres(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: Any,
+    postgres_server: Any,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace = "cli-migrate"
+    disk = f"disk://{tmp_path / 'disk'}"
+    values = _fill(disk, 9_999, namespace)  # 10,000 entries, one of them tagged
+    ns = ["-n", namespace]
+    code, out, _ = run(capsys, "migrate", disk, redis_server.url, *ns, "--ttl", "3600", "--json")
+    assert code == 0, out
+    assert json.loads(out)["verification"]["present"] == 10_001  # and the tag counter
+    code, out, _ = run(capsys, "migrate", redis_server.url, postgres_server.url, *ns, "--move")
+    assert code == 0, out
+    assert "copied 10001 entries" in out
+    with Cache(postgres_server.url, namespace=namespace) as target:
+        assert target.get_many(list(values)) == values
+        assert target.get("tagged") == "by tag"
+        target.invalidate_tags("users")
+        assert target.get("tagged") is None
+        target.clear()
+    with Cache(redis_server.url, namespace=namespace) as moved:
+        assert list(moved.keys()) == []

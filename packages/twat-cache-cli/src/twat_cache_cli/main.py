@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -19,6 +19,7 @@ from twat_cache_cli.bench import cmd_bench
 from twat_cache_cli.commands import COMMANDS, URL_VARIABLE, Command, resolve_url
 from twat_cache_cli.completion import SHELLS, completion_script
 from twat_cache_cli.inspection import cmd_doctor, cmd_info
+from twat_cache_cli.migrate import cmd_migrate
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError, classify
 from twat_cache_cli.reply import COLOR_MODES, Reply
 
@@ -201,6 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
     clear = command("clear", "remove every entry of the namespace (nothing outside it)")
     clear.add_argument("--yes", action="store_true", help="really clear the namespace")
     command("stats", "print the engine, namespace, settings and number of keys")
+    _add_operator_commands(command)
+    completion = command(
+        "completion",
+        'print the shell completion script: eval "$(twat-cache completion bash)"',
+        url=False,
+    )
+    completion.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash or zsh")
+    return parser
+
+
+def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """``info``, ``doctor``, ``bench`` and ``migrate``: added by ``build_parser``."""
     info = command(
         "info",
         "engine, settings and what the namespace holds: entries, bytes, formats, largest",
@@ -225,13 +238,42 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--batch", type=int, default=100, metavar="N", help="keys per get_many (default 100)"
     )
-    completion = command(
-        "completion",
-        'print the shell completion script: eval "$(twat-cache completion bash)"',
+    migrate = command(
+        "migrate",
+        "copy every entry of the namespace from SRC to DST (any two engines); resumable, verified",
+        ("src", "SRC", "the cache URL to copy from"),
+        ("dst", "DST", "the cache URL to copy to"),
         url=False,
     )
-    completion.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash or zsh")
-    return parser
+    migrate.add_argument(
+        "--batch", type=int, default=500, metavar="N", help="entries per batch (default 500)"
+    )
+    migrate.add_argument(
+        "--ttl",
+        type=float,
+        metavar="S",
+        help="seconds to live of the copies (default: DST's default TTL; engines do not "
+        "report an entry's remaining TTL)",
+    )
+    migrate.add_argument(
+        "--dry-run", action="store_true", help="count what would be copied; write nothing"
+    )
+    migrate.add_argument(
+        "--move", action="store_true", help="delete from SRC once the copy is verified"
+    )
+    migrate.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="where the copied keys are recorded, to resume an interrupted run "
+        "(default: .twat-cache-migrate-<hash>.checkpoint here)",
+    )
+    migrate.add_argument(
+        "--verify-sample",
+        type=int,
+        default=100,
+        metavar="N",
+        help="entries compared byte for byte after the copy (default 100)",
+    )
 
 
 def cmd_completion(args: argparse.Namespace, reply: Reply) -> int:
@@ -246,6 +288,7 @@ _ALL_COMMANDS: dict[str, Command] = {
     "info": cmd_info,
     "doctor": cmd_doctor,
     "bench": cmd_bench,
+    "migrate": cmd_migrate,
     "completion": cmd_completion,
 }
 
