@@ -1283,3 +1283,26 @@ def test_migrate_disk_to_redis_to_postgres(
         target.clear()
     with Cache(redis_server.url, namespace=namespace) as moved:
         assert list(moved.keys()) == []
+
+
+# -- the generated reference ------------------------------------------------------------------
+
+
+def test_cli_reference_is_current() -> None:
+    from pathlib import Path
+
+    from twat_cache_cli.main import EXIT_CODE_MEANINGS, build_parser
+    from twat_cache_cli.reference import reference
+
+    root = Path(__file__).resolve().parents[3]
+    text = reference(build_parser(), EXIT_CODE_MEANINGS)
+    current = (root / "docs" / "cli.md").read_text(encoding="utf-8")
+    # regenerate with: uv run --package twat-cache-cli python tools/gen_cli_docs.py
+    assert current == text
+    for command in ("migrate", "info", "doctor", "bench", "invalidate-tag", "completion"):
+        assert f"### `twat-cache {command}`" in text
+    assert "| 5 | `unreachable` |" in text
+    assert "`--unsafe-unpickle`" in text
+    assert "`KEY...`" in text
+    assert "migrate [-h]" in text
+    assert set(EXIT_CODE_MEANINGS) == set(ExitCode)

@@ -23,11 +23,11 @@ from twat_cache_cli.migrate import cmd_migrate
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError, classify
 from twat_cache_cli.reply import COLOR_MODES, Reply
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_CODE_MEANINGS", "build_parser", "main"]
 
 LOGGER_NAME = "twat_cache"
 
-_SUMMARY = {
+EXIT_CODE_MEANINGS = {
     ExitCode.OK: "done",
     ExitCode.FAILED: "the backend failed or refused (not an integer, cannot list keys, corrupt)",
     ExitCode.USAGE: "bad command line (a missing argument is named)",
@@ -35,7 +35,7 @@ _SUMMARY = {
     ExitCode.NOT_FOUND: "get, delete, incr: the key is absent",
     ExitCode.UNREACHABLE: "the server cannot be reached (refused, timed out, unknown host)",
     ExitCode.CONFIG: "bad URL, option or TWAT_CACHE_* variable",
-    ExitCode.REFUSED: "refused to do something unsafe (clear without --yes)",
+    ExitCode.REFUSED: "refused something unsafe: clear without --yes, get of unsigned pickle",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
@@ -47,6 +47,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog.removeprefix('twat-cache ')}: {message}")
 
 
+_EXIT_TABLE = "\n".join(
+    f"  {int(code):<3} {code.name.lower():<16}{meaning}"
+    for code, meaning in EXIT_CODE_MEANINGS.items()
+)
+
 _EPILOG = f"""\
 The URL may be left out when ${URL_VARIABLE} is set. Like the library, the command
 reads the other TWAT_CACHE_* variables (TWAT_CACHE_NAMESPACE, TWAT_CACHE_SERIALIZER,
@@ -56,7 +61,7 @@ TWAT_CACHE_TTL...); options on the command line win over them.
   {{"ok": false, "error": {{"code": 4, "kind": "not_found", "message": "..."}}}}
 
 exit codes:
-{chr(10).join(f"  {int(code):<3} {code.name.lower():<15}{_SUMMARY[code]}" for code in ExitCode)}
+{_EXIT_TABLE}
 """
 
 
