@@ -18,6 +18,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -41,6 +42,7 @@ from twat_cache_cli import values as values_module
 from twat_cache_cli.entries import describe
 from twat_cache_cli.outcome import UsageError, classify, is_unreachable
 from twat_cache_cli.reply import Reply
+from twat_cache_cli.report import bar_chart, size_buckets
 from twat_cache_cli.values import format_key, format_value, parse_value
 
 # the harness lives in tools/ (on pytest's pythonpath and mypy's mypy_path)
@@ -1289,8 +1291,6 @@ def test_migrate_disk_to_redis_to_postgres(
 
 
 def test_cli_reference_is_current() -> None:
-    from pathlib import Path
-
     from twat_cache_cli.main import EXIT_CODE_MEANINGS, build_parser
     from twat_cache_cli.reference import reference
 
@@ -1306,3 +1306,81 @@ def test_cli_reference_is_current() -> None:
     assert "`KEY...`" in text
     assert "migrate [-h]" in text
     assert set(EXIT_CODE_MEANINGS) == set(ExitCode)
+
+
+# -- report --html -----------------------------------------------------------------------------
+
+
+def _chromium(*argv: str) -> subprocess.CompletedProcess[str]:
+    from twat_cache_harness.install import (  # type: ignore[import-not-found,unused-ignore]
+        ensure_binary,
+    )
+
+    browser = ensure_binary("chromium", "chromium")  # Debian's package, installed when missing
+    return subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_report_html_renders_in_a_real_browser(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, redis_server: Any
+) -> None:
+    namespace = "cli-report"
+    with Cache(redis_server.url, namespace=namespace) as cache:
+        for n in range(200):
+            cache.set(f"app.users:{n}", "x" * (n * 37))
+        cache.set("app.orders:1", {"a": 1}, tags=["orders"])
+    page = tmp_path / "report.html"
+    code, out, _ = run(capsys, "report", redis_server.url, "-n", namespace, "--html", str(page))
+    assert code == 0
+    assert "201 entries" in out
+    text = page.read_text()
+    assert "<svg" in text
+    assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # offline
+    assert "app.users" in text
+
+    artifacts = Path(os.environ.get("TEST_ARTIFACTS_DIR", tmp_path))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    screenshot = artifacts / "twat-cache-report.png"
+    shot = _chromium(
+        "--enable-logging=stderr",
+        "--v=0",
+        f"--screenshot={screenshot}",
+        "--window-size=900,1400",
+        page.as_uri(),
+    )
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    assert ":CONSOLE" not in shot.stderr  # no console message at all, errors included
+    assert screenshot.stat().st_size > 10_000  # a rendered page, not a blank one
+    dom = _chromium("--dump-dom", page.as_uri())
+    assert dom.returncode == 0
+    assert dom.stdout.count("<svg") == 3
+    assert dom.stdout.count("<rect") >= 4
+    with Cache(redis_server.url, namespace=namespace) as cache:
+        cache.clear()
+
+
+def test_report_bad_input_and_sampling(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    page = tmp_path / "r.html"
+    for n in range(20):
+        run(capsys, "set", URL, f"k{n}", "v" * n)
+    code, out, _ = run(capsys, "report", URL, "--html", str(page), "--sample", "5", "--json")
+    assert (code, json.loads(out)["sampled"]) == (0, True)
+    assert "a random sample of 5" in page.read_text()
+    assert run(capsys, "report", URL, "--html", str(page), "--sample", "0")[0] == ExitCode.USAGE
+    assert run(capsys, "report", "builtin://", "--html", str(page))[0] == ExitCode.USAGE
+    code, _, err = run(capsys, "report", "cli-unlistable://", "--html", str(page))
+    assert code == ExitCode.FAILED
+    assert "needs a key listing" in err
+    assert "no entries" in bar_chart("empty", [])
+    assert size_buckets([0, 63, 64, 1024, 2**21, 2**31]) == [
+        ("<64 B", 2),
+        ("64-127 B", 1),
+        ("1-2 KiB", 1),
+        ("2-4 MiB", 1),
+        ("2-4 GiB", 1),
+    ]

@@ -22,6 +22,7 @@ from twat_cache_cli.inspection import cmd_doctor, cmd_info
 from twat_cache_cli.migrate import cmd_migrate
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError, classify
 from twat_cache_cli.reply import COLOR_MODES, Reply
+from twat_cache_cli.report import cmd_report
 
 __all__ = ["EXIT_CODE_MEANINGS", "build_parser", "main"]
 
@@ -243,6 +244,17 @@ def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> N
     bench.add_argument(
         "--batch", type=int, default=100, metavar="N", help="keys per get_many (default 100)"
     )
+    report = command(
+        "report", "write a self-contained HTML page with charts of what the namespace holds"
+    )
+    report.add_argument("--html", required=True, metavar="FILE", help="the page to write")
+    report.add_argument(
+        "--sample",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="read at most N entries (at random) for sizes and formats (default: 10000)",
+    )
     migrate = command(
         "migrate",
         "copy every entry of the namespace from SRC to DST (any two engines); resumable, verified",
@@ -294,6 +306,7 @@ _ALL_COMMANDS: dict[str, Command] = {
     "doctor": cmd_doctor,
     "bench": cmd_bench,
     "migrate": cmd_migrate,
+    "report": cmd_report,
     "completion": cmd_completion,
 }
 
