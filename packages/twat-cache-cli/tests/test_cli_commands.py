@@ -1384,3 +1384,116 @@ def test_report_bad_input_and_sampling(capsys: pytest.CaptureFixture[str], tmp_p
         ("2-4 MiB", 1),
         ("2-4 GiB", 1),
     ]
+
+
+# -- warm ----------------------------------------------------------------------------------------
+
+WARM_MODULE = """
+import asyncio
+from twat_cache import ucache
+
+CALLS = []
+
+
+@ucache()  # no URL: the one warm sets in TWAT_CACHE_URL
+def square(x, offset=0):
+    CALLS.append(x)
+    if x < 0:
+        raise ValueError("negative")
+    return x * x + offset
+
+
+@ucache()
+async def cube(x):
+    await asyncio.sleep(0)
+    CALLS.append(x)
+    return x ** 3
+"""
+
+
+def test_warm_fills_the_cache(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cli_warm_target.py").write_text(WARM_MODULE)
+    monkeypatch.chdir(tmp_path)
+    args = tmp_path / "args.jsonl"
+    args.write_text(
+        "".join(f"[{n}]\n" for n in range(20)) + '{"args": [3], "kwargs": {"offset": 1}}\n\n'
+    )
+    code, out, _ = run(
+        capsys, "warm", URL, "cli_warm_target:square", "--args-file", str(args), "-n", "warm"
+    )
+    assert (code, out) == (0, "warmed cli_warm_target:square: 21 calls\n")
+    assert len([key for namespace, key in SHARED if namespace == "warm"]) == 21
+    import cli_warm_target  # type: ignore[import-not-found]
+
+    cli_warm_target.CALLS.clear()
+    assert cli_warm_target.square(7) == 49  # from the cache the command filled
+    assert cli_warm_target.CALLS == []
+    assert "TWAT_CACHE_URL" not in os.environ  # the environment is restored
+
+    async_args = tmp_path / "async.jsonl"
+    async_args.write_text("2\n3\n")
+    code, out, _ = run(
+        capsys, "warm", URL, "cli_warm_target:cube", "--args-file", str(async_args), "--json"
+    )
+    assert (code, json.loads(out)["calls"]) == (0, 2)
+
+    args.write_text("[1]\n[-1]\n")
+    code, out, err = run(
+        capsys, "warm", URL, "cli_warm_target:square", "--args-file", str(args), "--json"
+    )
+    assert code == ExitCode.FAILED
+    assert json.loads(out)["errors"] == ["ValueError: negative"]
+    assert "1 of 2 calls" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nomodule"], "give the function as module:function"),
+        (["no_such_module_here:f"], "No module named"),
+        (["json:nothing"], "has no attribute"),
+        (["json:__doc__"], "is not a function"),
+        (["json:dumps", "--concurrency", "0"], "--concurrency 0"),
+        (["json:dumps", "--args-file", "missing.jsonl"], "No such file"),
+        (["json:dumps", "--args-file", "bad.jsonl"], "line 1: not JSON"),
+        (["json:dumps", "--args-file", "badargs.jsonl"], "args must be a list"),
+    ],
+)
+def test_warm_bad_input(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "args.jsonl").write_text("[1]\n")
+    (tmp_path / "bad.jsonl").write_text("{nope\n")
+    (tmp_path / "badargs.jsonl").write_text('{"args": 1}\n')
+    if "--args-file" not in argv:
+        argv = [*argv, "--args-file", "args.jsonl"]
+    code, _, err = run(capsys, "warm", URL, *argv)
+    assert code == ExitCode.USAGE
+    assert message in err
+
+
+def test_warm_in_a_real_subprocess_against_redis(tmp_path: Any, redis_server: Any) -> None:
+    (tmp_path / "cli_warm_sub.py").write_text(WARM_MODULE)
+    (tmp_path / "args.jsonl").write_text("".join(f"[{n}]\n" for n in range(50)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWAT_CACHE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "twat_cache_cli", "warm", redis_server.url, "cli_warm_sub:square"]
+        + ["--args-file", "args.jsonl", "--concurrency", "8", "-n", "cli-warm"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    with Cache(redis_server.url, namespace="cli-warm") as cache:
+        assert len(list(cache.keys())) == 50
+        cache.clear()

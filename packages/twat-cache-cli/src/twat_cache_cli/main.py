@@ -23,6 +23,7 @@ from twat_cache_cli.migrate import cmd_migrate
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError, classify
 from twat_cache_cli.reply import COLOR_MODES, Reply
 from twat_cache_cli.report import cmd_report
+from twat_cache_cli.warm import cmd_warm
 
 __all__ = ["EXIT_CODE_MEANINGS", "build_parser", "main"]
 
@@ -244,6 +245,20 @@ def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> N
     bench.add_argument(
         "--batch", type=int, default=100, metavar="N", help="keys per get_many (default 100)"
     )
+    warm = command(
+        "warm",
+        "fill the cache: call module:function once per line of --args-file (JSON lines)",
+        ("function", "FUNCTION", "the decorated function, as module:function"),
+    )
+    warm.add_argument(
+        "--args-file",
+        required=True,
+        metavar="FILE",
+        help='one call a line: [positional, ...], {"args": [...], "kwargs": {...}}, or one value',
+    )
+    warm.add_argument(
+        "--concurrency", type=int, default=4, metavar="N", help="calls at a time (default 4)"
+    )
     report = command(
         "report", "write a self-contained HTML page with charts of what the namespace holds"
     )
@@ -307,6 +322,7 @@ _ALL_COMMANDS: dict[str, Command] = {
     "bench": cmd_bench,
     "migrate": cmd_migrate,
     "report": cmd_report,
+    "warm": cmd_warm,
     "completion": cmd_completion,
 }
 
