@@ -8,6 +8,7 @@ server. One test runs against a real redis-server from the harness (tools/twat_c
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -24,7 +25,7 @@ from typing import Any, ClassVar
 import pytest
 import twat_cache_cli
 from twat_cache import Cache, ucache
-from twat_cache.config import CacheConfig
+from twat_cache.config import SERIALIZERS, CacheConfig
 from twat_cache.engines.base import BaseBackend
 from twat_cache.exceptions import (
     BackendError,
@@ -536,7 +537,9 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_serializer_must_match_the_writers(capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "set", "--serializer", "json", URL, "j", "text")
-    assert run(capsys, "get", URL, "j") == (0, "text\n", "")  # a json frame reads anywhere
+    assert run(capsys, "get", URL, "j", "--serializer", "json") == (0, "text\n", "")
+    # the format header names the serializer: another one reads a miss, never a misread value
+    assert run(capsys, "get", URL, "j")[0] == ExitCode.FAILED
     run(capsys, "set", URL, "p", "text")  # pickle, the default
     code, out, err = run(capsys, "get", URL, "p", "--serializer", "json")
     assert (code, out) == (ExitCode.FAILED, "")  # a json cache never unpickles
@@ -962,7 +965,7 @@ def test_bash_completion_completes_commands_options_and_schemes(
 
     assert {"get", "gone"} - set(complete("g")) == {"gone"}
     assert "--ttl" in complete("set", "--t")
-    assert sorted(complete("get", "--serializer", "")) == ["json", "msgpack", "pickle"]
+    assert sorted(complete("get", "--serializer", "")) == sorted(SERIALIZERS)
     assert "redis://" in complete("get", "re")
     assert {"bash", "zsh"} <= set(complete("completion", ""))
     assert "redis://" not in complete("completion", "")
@@ -991,17 +994,21 @@ def test_get_refuses_unsigned_pickle_from_shared_storage(
     assert run(capsys, "get", URL, "signed")[0] == ExitCode.REFUSED
     # json and integers never unpickle
     run(capsys, "set", URL, "j", "text", "--serializer", "json")
-    assert run(capsys, "get", URL, "j") == (0, "text\n", "")
+    assert run(capsys, "get", URL, "j", "--serializer", "json") == (0, "text\n", "")
     run(capsys, "set", URL, "n", "5", "--json")
     assert run(capsys, "get", URL, "n") == (0, "5\n", "")
     # in-process engines keep objects: nothing is unpickled
     assert run(capsys, "get", "builtin://", "k")[0] == ExitCode.NOT_FOUND
 
 
+# the stored form of "text" in a json cache: the format header names the serializer
+JSON_TEXT_FRAME = b'\xfd\x00\x04json"text"'
+
+
 def test_get_raw_bytes(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     assert main(["set", URL, "j", "text", "--serializer", "json"]) == 0
     assert main(["get", URL, "j", "--raw"]) == 0
-    assert capsysbinary.readouterr().out == b'\xfe\x01"text"'
+    assert capsysbinary.readouterr().out == JSON_TEXT_FRAME
 
 
 def test_get_raw(capsys: pytest.CaptureFixture[str]) -> None:
@@ -1010,7 +1017,8 @@ def test_get_raw(capsys: pytest.CaptureFixture[str]) -> None:
     commands_module._write_raw(Reply(json_mode=False, stdout=text_only), "j", b"\xfe")
     assert text_only.getvalue() == "b'\\xfe'\n"
     doc = json.loads(run(capsys, "get", URL, "j", "--raw", "--json")[1])
-    assert doc == {"key": "j", "raw": {"type": "bytes", "base64": "/gEidGV4dCI="}, "frame": "json"}
+    encoded = base64.b64encode(JSON_TEXT_FRAME).decode()
+    assert doc == {"key": "j", "raw": {"type": "bytes", "base64": encoded}, "frame": "json"}
     assert run(capsys, "get", URL, "nope", "--raw")[0] == ExitCode.NOT_FOUND
     code, _, err = run(capsys, "get", "builtin://", "k", "--raw")
     assert code == ExitCode.USAGE
@@ -1029,7 +1037,7 @@ def test_get_raw_writes_bytes_to_a_real_stdout(redis_server: Any) -> None:
         timeout=60,
         check=False,
     )
-    assert (result.returncode, result.stdout) == (0, b'\xfe\x01{"a":1}')
+    assert (result.returncode, result.stdout) == (0, b'\xfd\x00\x04json{"a":1}')
     with Cache(url, namespace="cli-raw") as cache:
         cache.clear()
 

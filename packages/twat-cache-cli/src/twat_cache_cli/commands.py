@@ -139,13 +139,8 @@ def open_cache(args: argparse.Namespace, url: str | None = None) -> Iterator[Cac
 
 
 def serializer_name(config: CacheConfig) -> str:
-    """The configured serializer's name (``pickle``, ``json``...).
-
-    Read through one function because the configuration is growing serializers
-    given as instances, whose name is then a separate field.
-    """
-    name = getattr(config, "serializer_name", None) or config.serializer
-    return str(name)
+    """The configured serializer's name (``pickle``, ``json``...), also for one given as an instance."""
+    return config.serializer_name
 
 
 def where(cache: Cache) -> str:
