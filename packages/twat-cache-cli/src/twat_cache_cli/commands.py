@@ -139,7 +139,7 @@ def open_cache(args: argparse.Namespace, url: str | None = None) -> Iterator[Cac
 
 
 def serializer_name(config: CacheConfig) -> str:
-    """The configured serializer's name (``pickle``, ``json``...), also for one given as an instance."""
+    """The configured serializer's name (``pickle``, ``json``...), also of an instance."""
     return config.serializer_name
 
 
