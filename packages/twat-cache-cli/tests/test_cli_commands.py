@@ -42,6 +42,7 @@ from twat_cache_cli import engines as engines_module
 from twat_cache_cli import values as values_module
 from twat_cache_cli.entries import describe
 from twat_cache_cli.outcome import UsageError, classify, is_unreachable
+from twat_cache_cli.profile import parse_argument
 from twat_cache_cli.reply import Reply
 from twat_cache_cli.report import bar_chart, size_buckets
 from twat_cache_cli.values import format_key, format_value, parse_value
@@ -1505,3 +1506,34 @@ def test_warm_in_a_real_subprocess_against_redis(tmp_path: Any, redis_server: An
     with Cache(redis_server.url, namespace="cli-warm") as cache:
         assert len(list(cache.keys())) == 50
         cache.clear()
+
+
+# -- profile -------------------------------------------------------------------------------------
+
+
+def test_profile(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cli_profile_target.py").write_text(
+        WARM_MODULE + "\n\ndef plain(x):\n    return x\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(
+        capsys, "profile", "cli_profile_target:square", "7", "--url", URL, "--repeat", "3", "--json"
+    )
+    data = json.loads(out)
+    assert code == 0
+    assert set(data["hit"]) == {"key building", "engine read", "deserialization", "other"}
+    assert "function" in data["miss"]
+    assert data["hit_ms"] > 0
+    assert data["miss_ms"] > 0
+    assert "TWAT_CACHE_URL" not in os.environ
+    code, out, _ = run(capsys, "profile", "cli_profile_target:cube", "2", "--url", URL)
+    assert code == 0
+    assert re.search(r"^miss +function +\d+\.\d{3}", out, re.MULTILINE)
+    assert "█" in out
+    code, out, _ = run(capsys, "profile", "cli_profile_target:square", "3", "--url", "builtin://")
+    assert code == 0  # an in-process engine: no serialization
+    assert run(capsys, "profile", "cli_profile_target:plain", "1")[0] == ExitCode.USAGE
+    assert run(capsys, "profile", "cli_profile_target:square", "--repeat", "0")[0] == 2
+    assert parse_argument("[1, 2]") == [1, 2]

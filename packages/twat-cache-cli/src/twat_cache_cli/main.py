@@ -21,6 +21,7 @@ from twat_cache_cli.completion import SHELLS, completion_script
 from twat_cache_cli.inspection import cmd_doctor, cmd_info
 from twat_cache_cli.migrate import cmd_migrate
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError, classify
+from twat_cache_cli.profile import cmd_profile
 from twat_cache_cli.reply import COLOR_MODES, Reply
 from twat_cache_cli.report import cmd_report
 from twat_cache_cli.warm import cmd_warm
@@ -259,6 +260,23 @@ def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> N
     warm.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="calls at a time (default 4)"
     )
+    profile = command(
+        "profile",
+        "time the parts of a hit and a miss of a cached function (key, engine, codec, function)",
+        url=False,
+    )
+    profile.add_argument(
+        "function", metavar="FUNCTION", help="the cached function: module:function"
+    )
+    profile.add_argument(
+        "arguments", nargs="*", metavar="ARG", help="its arguments (JSON when they parse: 7, [1])"
+    )
+    profile.add_argument(
+        "--url",
+        metavar="URL",
+        help="import with TWAT_CACHE_URL=URL (functions decorated without one)",
+    )
+    profile.add_argument("--repeat", type=int, default=20, metavar="N", help="runs (default 20)")
     report = command(
         "report", "write a self-contained HTML page with charts of what the namespace holds"
     )
@@ -323,6 +341,7 @@ _ALL_COMMANDS: dict[str, Command] = {
     "migrate": cmd_migrate,
     "report": cmd_report,
     "warm": cmd_warm,
+    "profile": cmd_profile,
     "completion": cmd_completion,
 }
 
