@@ -1534,6 +1534,8 @@ def test_profile(
     assert "█" in out
     code, out, _ = run(capsys, "profile", "cli_profile_target:square", "3", "--url", "builtin://")
     assert code == 0  # an in-process engine: no serialization
-    assert run(capsys, "profile", "cli_profile_target:plain", "1")[0] == ExitCode.USAGE
+    code, _, err = run(capsys, "profile", "cli_profile_target:plain", "1")
+    assert code == ExitCode.USAGE
+    assert "is not a cached function" in err
     assert run(capsys, "profile", "cli_profile_target:square", "--repeat", "0")[0] == 2
     assert parse_argument("[1, 2]") == [1, 2]

@@ -276,6 +276,7 @@ def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> N
         metavar="URL",
         help="import with TWAT_CACHE_URL=URL (functions decorated without one)",
     )
+    profile.set_defaults(optional_url=True)  # the function's own cache unless --url
     profile.add_argument("--repeat", type=int, default=20, metavar="N", help="runs (default 20)")
     report = command(
         "report", "write a self-contained HTML page with charts of what the namespace holds"
