@@ -8,8 +8,8 @@ Example:
 
 from importlib.metadata import PackageNotFoundError, version
 
-from twat_cache_cli.commands import ExitCode
 from twat_cache_cli.main import main
+from twat_cache_cli.outcome import ExitCode
 
 try:
     __version__ = version("twat-cache-cli")

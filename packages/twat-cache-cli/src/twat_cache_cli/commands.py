@@ -2,54 +2,72 @@
 
 Every cache is opened with ``strict=True``: the library is fail-open (a dead
 server looks like an empty cache), which would make an operator's ``get`` print
-"not found" for a server that is down. Here a failure is an error with exit code 1.
+"not found" for a server that is down. Here a failure is an error with its own exit code.
 """
 
 from __future__ import annotations
 
 import argparse
-import enum
+import fnmatch
 import os
 import secrets
-import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from twat_cache import Cache, CacheOptions
-from twat_cache.exceptions import CacheOperationError
-from twat_cache.registry import engine_class
+from twat_cache.config import CacheConfig
+from twat_cache.exceptions import BackendError, CacheOperationError, TwatCacheError
+from twat_cache.registry import engine_class, known_engines
 from twat_cache.urls import redact
 
 from twat_cache_cli.engines import engine_rows
+from twat_cache_cli.entries import describe
+from twat_cache_cli.outcome import CommandError, ExitCode, UsageError
+from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key, format_value, parse_value
 
-__all__ = ["COMMANDS", "ExitCode", "UsageError", "cache_url", "secret_from_env"]
+__all__ = ["COMMANDS", "cache_url", "resolve_url", "secret_from_env", "serializer_name"]
 
 URL_VARIABLE = "TWAT_CACHE_URL"
 PING_TTL = 30.0  # the ping entry expires by itself if its delete never arrives
+LISTING_BATCH = 500  # keys read back per get_many when keys leaves out stale entries
+
+Command = Callable[[argparse.Namespace, Reply], int]
 
 
-class ExitCode(enum.IntEnum):
-    """The exit status of ``twat-cache``."""
-
-    OK = 0
-    """The command did what it was asked."""
-    FAILED = 1
-    """The backend failed or refused the operation (down, timeout, not an integer, cannot list)."""
-    USAGE = 2
-    """A bad command line, URL or option (ConfigurationError)."""
-    ENGINE_MISSING = 3
-    """The URL's engine is not installed (EngineNotAvailableError): the message says what to add."""
-    NOT_FOUND = 4
-    """``get``, ``delete`` or ``incr``: the key is absent."""
-    INTERRUPTED = 130
-    """Interrupted by Ctrl-C (128 + SIGINT, as shells report it)."""
+def _looks_like_url(text: object) -> bool:
+    return isinstance(text, str) and "://" in text
 
 
-class UsageError(Exception):
-    """The command line is incomplete in a way argparse cannot see (exit code 2)."""
+def resolve_url(args: argparse.Namespace) -> None:
+    """Decide which positional is the URL, and name a missing argument.
+
+    ``get URL`` parses as ``get KEY`` with the URL left out; when there is no
+    ``$TWAT_CACHE_URL`` and the first positional is a URL, the user gave the URL
+    and left out the last argument, which the error then names.
+
+    Raises:
+        UsageError: naming the missing argument, or saying that no URL was given.
+    """
+    if not hasattr(args, "url") or args.url or os.environ.get(URL_VARIABLE):
+        return
+    if getattr(args, "optional_url", False):  # doctor: the URL is optional
+        return
+    names: tuple[tuple[str, str], ...] = getattr(args, "positionals", ())
+    if names and _looks_like_url(_first(getattr(args, names[0][0]))):
+        raise UsageError(
+            f"{args.command}: the following argument is missing: {names[-1][1].rstrip('.')} "
+            f"(after the URL {redact(_first(getattr(args, names[0][0])))})"
+        )
+    raise UsageError(
+        f"{args.command}: no cache URL: give one (e.g. redis://host:6379/0) or set {URL_VARIABLE}"
+    )
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
 
 
 def cache_url(args: argparse.Namespace) -> str:
@@ -58,9 +76,8 @@ def cache_url(args: argparse.Namespace) -> str:
     Raises:
         UsageError: when there is neither.
     """
-    url: str | None = args.url or os.environ.get(URL_VARIABLE) or None
-    if url is None:
-        raise UsageError(f"no cache URL: give one (e.g. redis://host:6379/0) or set {URL_VARIABLE}")
+    resolve_url(args)
+    url: str = args.url or os.environ[URL_VARIABLE]
     return url
 
 
@@ -79,9 +96,33 @@ def secret_from_env(args: argparse.Namespace) -> str | None:
     return value
 
 
+def check_scheme(url: str) -> None:
+    """Refuse a URL whose scheme no engine serves, listing what is installed and what can be.
+
+    Raises:
+        CommandError: with :attr:`ExitCode.ENGINE_MISSING` for an unknown scheme.
+    """
+    scheme = url.partition("://")[0].lower()
+    records = known_engines()
+    if "://" not in url or any(record.scheme == scheme for record in records):
+        return  # not a URL (core says why), an installed engine, or one core names the package of
+    installed = ", ".join(sorted(r.scheme for r in records if r.installed))
+    others = "; ".join(
+        f"{r.scheme} ({r.install_command})"
+        for r in sorted(records, key=lambda r: r.scheme)
+        if not r.installed
+    )
+    message = f"no engine serves {scheme}:// here; installed engines: {installed}"
+    if others:
+        message += f"; installable: {others}"
+    raise CommandError(message, ExitCode.ENGINE_MISSING)
+
+
 @contextmanager
-def open_cache(args: argparse.Namespace) -> Iterator[Cache]:
+def open_cache(args: argparse.Namespace, url: str | None = None) -> Iterator[Cache]:
     """Open the cache the command line names (strict: failures raise), and close it after."""
+    url = url or cache_url(args)
+    check_scheme(url)
     options: CacheOptions = {"strict": True}
     if getattr(args, "namespace", None) is not None:
         options["namespace"] = args.namespace
@@ -90,51 +131,95 @@ def open_cache(args: argparse.Namespace) -> Iterator[Cache]:
     secret = secret_from_env(args)
     if secret is not None:
         options["secret"] = secret
-    cache = Cache(cache_url(args), **options)
+    cache = Cache(url, **options)
     try:
         yield cache
     finally:
         cache.close()
 
 
-def _out(text: str) -> None:
-    print(text, file=sys.stdout)
+def serializer_name(config: CacheConfig) -> str:
+    """The configured serializer's name (``pickle``, ``json``...), also of an instance."""
+    return config.serializer_name
 
 
-def _err(text: str) -> None:
-    print(f"twat-cache: {text}", file=sys.stderr)
-
-
-def _where(cache: Cache) -> str:
+def where(cache: Cache) -> str:
+    """The cache's URL (password masked) and namespace, as messages name it."""
     return f"{redact(cache.config.url or '')} (namespace {cache.config.namespace!r})"
+
+
+def _place(cache: Cache) -> dict[str, Any]:
+    return {"url": redact(cache.config.url or ""), "namespace": cache.config.namespace}
 
 
 _ABSENT = object()  # get's default: a stored None is a value, printed as null
 
 
-def _listed_keys(cache: Cache) -> Generator[Any, None, None]:
+def listed_keys(cache: Cache) -> Generator[Any, None, None]:
     """The namespace's keys; an engine without a key listing raises CacheOperationError."""
     try:
         yield from cache.keys()
-    except NotImplementedError:  # an engine that leaves BaseBackend.keys as it is
-        raise CacheOperationError(
-            f"the {cache.config.engine} engine cannot list its keys"
-        ) from None
+    except TwatCacheError as exc:  # strict mode wraps what the engine raised
+        if isinstance(exc.__cause__, NotImplementedError):
+            raise CacheOperationError(
+                f"the {cache.config.engine} engine cannot list its keys"
+            ) from None
+        raise
 
 
-def cmd_engines(args: argparse.Namespace) -> int:
+def live_keys(cache: Cache) -> Generator[Any, None, None]:
+    """The keys whose entries a ``get`` would return: expired and tag-invalidated ones left out.
+
+    The listing is read back in batches with ``get_many``, which applies the
+    same checks (TTL, tag versions, format header) as any read.
+    """
+    batch: list[Any] = []
+    keys = listed_keys(cache)
+    try:
+        for key in keys:
+            batch.append(key)
+            if len(batch) >= LISTING_BATCH:
+                yield from _present(cache, batch)
+                batch = []
+        yield from _present(cache, batch)
+    finally:
+        keys.close()  # ends the engine's scan before the cache closes
+
+
+def _present(cache: Cache, batch: list[Any]) -> Iterator[Any]:
+    if not batch:
+        return
+    found = cache.get_many(batch)
+    yield from (key for key in batch if key in found)
+
+
+def cmd_engines(args: argparse.Namespace, reply: Reply) -> int:
     """Print which engine serves each URL scheme, from which package, and what to install."""
-    table = [("SCHEME", "PACKAGE", "ENGINE")] + [
-        (row.scheme, row.package, row.engine if row.ok else f"BROKEN: {row.engine}")
-        for row in engine_rows(installed_only=args.installed)
-    ]
-    widths = [max(len(line[column]) for line in table) for column in (0, 1)]
-    for scheme, package, engine in table:
-        _out(f"{scheme:<{widths[0]}}  {package:<{widths[1]}}  {engine}")
+    rows = engine_rows(installed_only=args.installed)
+    data = {
+        "engines": [
+            {
+                "scheme": row.scheme,
+                "package": row.package,
+                "engine": row.engine,
+                "installed": row.installed,
+                "ok": row.ok,
+            }
+            for row in rows
+        ]
+    }
+    reply.table(
+        data,
+        ("SCHEME", "PACKAGE", "ENGINE"),
+        [
+            (row.scheme, row.package, row.engine if row.ok else f"BROKEN: {row.engine}")
+            for row in rows
+        ],
+    )
     return ExitCode.OK
 
 
-def cmd_ping(args: argparse.Namespace) -> int:
+def cmd_ping(args: argparse.Namespace, reply: Reply) -> int:
     """Write, read back and delete a private key; print each step's latency."""
     with open_cache(args) as cache:
         key = f"twat-cache-cli:ping:{secrets.token_hex(8)}"
@@ -147,130 +232,226 @@ def cmd_ping(args: argparse.Namespace) -> int:
         cache.delete(key)
         deleted = time.perf_counter()
         if found != token:
-            _err(f"error: {_where(cache)}: wrote a ping entry but read back {found!r}")
-            return ExitCode.FAILED
-        _out(
-            f"ok {_where(cache)}: set {(written - started) * 1000:.2f} ms, "
-            f"get {(read - written) * 1000:.2f} ms, delete {(deleted - read) * 1000:.2f} ms"
+            raise CommandError(f"{where(cache)}: wrote a ping entry but read back {found!r}")
+        steps = {
+            "set_ms": (written - started) * 1000,
+            "get_ms": (read - written) * 1000,
+            "delete_ms": (deleted - read) * 1000,
+        }
+        reply.document(
+            {"ok": True, **_place(cache), **steps},
+            f"ok {where(cache)}: set {steps['set_ms']:.2f} ms, "
+            f"get {steps['get_ms']:.2f} ms, delete {steps['delete_ms']:.2f} ms",
         )
     return ExitCode.OK
 
 
-def cmd_get(args: argparse.Namespace) -> int:
-    """Print the value under KEY."""
+def raw_entries(cache: Cache, keys: list[Any]) -> dict[Any, bytes]:
+    """Read the stored bytes of ``keys`` straight from the engine (nothing is decoded).
+
+    Raises:
+        BackendError: when the engine fails, with its exception as ``__cause__``.
+    """
+    try:
+        return dict(cache.backend.get_many(keys))
+    except Exception as exc:  # any client exception is a backend failure, as in core
+        raise BackendError(f"{where(cache)}: reading entries failed: {exc}") from exc
+
+
+def _refuse_unsigned_pickle(cache: Cache, key: str, raw: bytes) -> None:
+    frame = describe(raw)
+    # a json or msgpack cache never unpickles (core rejects the frame): nothing to refuse
+    unchecked = serializer_name(cache.config) == "pickle" and cache.config.secret is None
+    if frame.format == "pickle" and cache.capabilities.shared and unchecked:
+        raise CommandError(
+            f"the entry under {key!r} is {'signed ' if frame.signed else ''}pickle from shared "
+            "storage and no secret is given to check it: unpickling runs whatever its writer "
+            "put in it; give --secret-env VAR, look at the bytes with --raw, or pass "
+            "--unsafe-unpickle if you trust every writer",
+            ExitCode.REFUSED,
+        )
+
+
+def cmd_get(args: argparse.Namespace, reply: Reply) -> int:
+    """Print the value under KEY (``--raw``: the stored bytes)."""
     with open_cache(args) as cache:
+        if not cache.capabilities.stores_objects and (args.raw or not args.unsafe_unpickle):
+            raw = raw_entries(cache, [args.key]).get(args.key)
+            if raw is None:
+                raise CommandError(f"{args.key!r} not found in {where(cache)}", ExitCode.NOT_FOUND)
+            if args.raw:
+                _write_raw(reply, args.key, raw)
+                return ExitCode.OK
+            _refuse_unsigned_pickle(cache, args.key, raw)
+        elif args.raw:
+            raise UsageError(f"--raw: the {cache.config.engine} engine keeps objects, not bytes")
         value = cache.get(args.key, _ABSENT)
         if value is _ABSENT:
             if cache.stats.corrupt:
-                _err(
-                    f"error: the entry under {args.key!r} cannot be read: corrupt, written with "
+                raise CommandError(
+                    f"the entry under {args.key!r} cannot be read: corrupt, written with "
                     "another serializer, or signed with another secret (see --debug)"
                 )
-                return ExitCode.FAILED
-            _err(f"{args.key!r} not found in {_where(cache)}")
-            return ExitCode.NOT_FOUND
-    _out(format_value(value))
+            raise CommandError(f"{args.key!r} not found in {where(cache)}", ExitCode.NOT_FOUND)
+    reply.document({"key": args.key, "value": value}, format_value(value))
     return ExitCode.OK
 
 
-def cmd_set(args: argparse.Namespace) -> int:
+def _write_raw(reply: Reply, key: str, raw: bytes) -> None:
+    if reply.json_mode:
+        reply.document({"key": key, "raw": raw, "frame": describe(raw).label})
+        return
+    stream = reply.stdout
+    binary = getattr(stream, "buffer", None)
+    if binary is None:  # a text-only stream (captured output): the bytes' repr
+        stream.write(repr(raw) + "\n")
+        return
+    stream.flush()
+    binary.write(raw)
+    binary.flush()
+
+
+def cmd_set(args: argparse.Namespace, reply: Reply) -> int:
     """Store VALUE under KEY (a string, or JSON with ``--json``)."""
-    value = parse_value(args.value, as_json=args.json)
+    value = parse_value(args.value, as_json=getattr(args, "json", False))
     with open_cache(args) as cache:
         if args.ttl is None:
-            cache.set(args.key, value)
+            stored = cache.set(args.key, value)
         else:
-            cache.set(args.key, value, ttl=args.ttl)
+            stored = cache.set(args.key, value, ttl=args.ttl)
+    if not stored:
+        raise CommandError(f"the engine declined to store {args.key!r} (too large?)")
+    reply.document({"key": args.key, "stored": True, "ttl": args.ttl})
     return ExitCode.OK
 
 
-def cmd_delete(args: argparse.Namespace) -> int:
-    """Remove KEY."""
+def cmd_delete(args: argparse.Namespace, reply: Reply) -> int:
+    """Remove each KEY; exit 4 when any of them was absent."""
+    deleted: list[str] = []
+    missing: list[str] = []
     with open_cache(args) as cache:
-        if not cache.delete(args.key):
-            _err(f"{args.key!r} not found in {_where(cache)}")
-            return ExitCode.NOT_FOUND
+        for key in args.key:
+            (deleted if cache.delete(key) else missing).append(key)
+        place = where(cache)
+    if missing:
+        raise CommandError(
+            f"{', '.join(map(repr, missing))} not found in {place}",
+            ExitCode.NOT_FOUND,
+            deleted=deleted,
+            missing=missing,
+        )
+    reply.document({"deleted": deleted, "missing": missing})
     return ExitCode.OK
 
 
-def cmd_incr(args: argparse.Namespace) -> int:
+def cmd_incr(args: argparse.Namespace, reply: Reply) -> int:
     """Add ``--by`` to the integer under KEY atomically and print the result."""
     with open_cache(args) as cache:
         try:
             value = cache.incr(args.key, args.by)
         except TypeError:
-            _err(
-                f"error: the value under {args.key!r} is not an integer "
+            raise CommandError(
+                f"the value under {args.key!r} is not an integer "
                 "(store counters with: set --json KEY 0)"
-            )
-            return ExitCode.FAILED
+            ) from None
         except ValueError as exc:  # absent (incr never creates a key), or refused by the engine
             if args.key in cache:  # e.g. Redis refusing to overflow 64 bits
-                _err(f"error: {exc}")
-                return ExitCode.FAILED
-            _err(f"{args.key!r} not found in {_where(cache)} (incr does not create keys)")
-            return ExitCode.NOT_FOUND
-    _out(str(value))
+                raise CommandError(str(exc)) from None
+            raise CommandError(
+                f"{args.key!r} not found in {where(cache)} (incr does not create keys)",
+                ExitCode.NOT_FOUND,
+            ) from None
+    reply.document({"key": args.key, "value": value}, str(value))
     return ExitCode.OK
 
 
-def cmd_keys(args: argparse.Namespace) -> int:
-    """Print the namespace's keys, one a line, at most ``--limit`` of them."""
+def cmd_keys(args: argparse.Namespace, reply: Reply) -> int:
+    """Print the namespace's live keys, one a line (JSON lines with ``--json``)."""
     if args.limit < 0:
         raise UsageError(f"--limit {args.limit}: give a number of keys >= 0 (0: all)")
+    pattern: str | None = args.pattern
     with open_cache(args) as cache:
-        keys = _listed_keys(cache)
+        keys = live_keys(cache)
         try:
-            for shown, key in enumerate(keys):
+            matching = (
+                key
+                for key in keys
+                if pattern is None or fnmatch.fnmatchcase(format_key(key), pattern)
+            )
+            for shown, key in enumerate(matching):
                 if shown == args.limit > 0:  # one key past the limit: say there are more
-                    _err(f"more than {args.limit} keys; --limit 0 lists them all")
+                    reply.note(f"more than {args.limit} keys; --limit 0 lists them all")
                     break
-                _out(format_key(key))
+                reply.item({"key": key}, format_key(key))
         finally:
-            keys.close()  # ends the engine's scan before the cache closes
+            keys.close()
     return ExitCode.OK
 
 
-def cmd_clear(args: argparse.Namespace) -> int:
+def cmd_invalidate_tag(args: argparse.Namespace, reply: Reply) -> int:
+    """Make every entry written under any TAG a miss, in every process."""
+    with open_cache(args) as cache:
+        cache.invalidate_tags(*args.tag)
+        place = where(cache)
+    reply.document(
+        {"invalidated": args.tag},
+        f"invalidated {', '.join(map(repr, args.tag))} in {place}",
+    )
+    return ExitCode.OK
+
+
+def cmd_clear(args: argparse.Namespace, reply: Reply) -> int:
     """Remove every entry of the namespace (only with ``--yes``)."""
     with open_cache(args) as cache:
-        where = _where(cache)
+        place = where(cache)
         if not args.yes:
-            _err(
-                f"refusing to clear {where} without --yes; clear removes this namespace's "
-                "entries only, nothing outside it"
+            raise CommandError(
+                f"refusing to clear {place} without --yes; clear removes this namespace's "
+                "entries only, nothing outside it",
+                ExitCode.REFUSED,
             )
-            return ExitCode.USAGE
         cache.clear()
-    _out(f"cleared {where}; entries outside the namespace are untouched")
+        data = {"cleared": True, **_place(cache)}
+    reply.document(data, f"cleared {place}; entries outside the namespace are untouched")
     return ExitCode.OK
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
+def cmd_stats(args: argparse.Namespace, reply: Reply) -> int:
     """Print the engine, namespace and settings, and the number of keys where it can be listed."""
     with open_cache(args) as cache:
         config = cache.config
         cls = engine_class(config.engine)
+        count: int | None
         try:
-            count = str(sum(1 for _ in _listed_keys(cache)))
+            # listed, not read back: entries another serializer or secret wrote count too
+            count = sum(1 for _ in listed_keys(cache))
+            shown = str(count)
         except CacheOperationError as exc:  # memcached: no key listing
-            count = f"not listed: {exc}"
-        lines = {
-            "url": redact(config.url or ""),
-            "engine": f"{config.engine} ({cls.__module__}.{cls.__qualname__})",
-            "namespace": config.namespace,
-            "serializer": config.serializer_name + (", compressed" if config.compress else ""),
-            "signed": "yes (HMAC-SHA256)" if config.secret is not None else "no",
-            "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
+            count, shown = None, f"not listed: {exc}"
+        data = {
+            **_place(cache),
+            "engine": config.engine,
+            "engine_class": f"{cls.__module__}.{cls.__qualname__}",
+            "serializer": serializer_name(config),
+            "compressed": bool(config.compress),
+            "signed": config.secret is not None,
+            "default_ttl": config.ttl,
             "keys": count,
         }
-    width = max(map(len, lines)) + 1
-    for name, text in lines.items():
-        _out(f"{name + ':':<{width}} {text}")
+        lines = {
+            "url": data["url"],
+            "engine": f"{config.engine} ({data['engine_class']})",
+            "namespace": config.namespace,
+            "serializer": serializer_name(config) + (", compressed" if config.compress else ""),
+            "signed": "yes (HMAC-SHA256)" if config.secret is not None else "no",
+            "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
+            "keys": shown,
+        }
+    reply.fields(data, lines)
     return ExitCode.OK
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+COMMANDS: dict[str, Command] = {
     "engines": cmd_engines,
     "ping": cmd_ping,
     "get": cmd_get,
@@ -278,6 +459,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "delete": cmd_delete,
     "incr": cmd_incr,
     "keys": cmd_keys,
+    "invalidate-tag": cmd_invalidate_tag,
     "clear": cmd_clear,
     "stats": cmd_stats,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from twat_cache.exceptions import ConfigurationError
+from twat_cache_cli.outcome import UsageError
 
 __all__ = ["format_key", "format_value", "parse_value"]
 
@@ -48,7 +48,7 @@ def parse_value(text: str, *, as_json: bool) -> object:
             increment, ``{"a": 1}`` a dict).
 
     Raises:
-        ConfigurationError: when ``as_json`` is set and ``text`` is not JSON.
+        UsageError: when ``as_json`` is set and ``text`` is not JSON.
 
     Example:
         >>> parse_value("42", as_json=True), parse_value("42", as_json=False)
@@ -59,4 +59,4 @@ def parse_value(text: str, *, as_json: bool) -> object:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise ConfigurationError("VALUE", text, f"a JSON document with --json ({exc})") from None
+        raise UsageError(f"invalid VALUE={text!r}: not a JSON document ({exc})") from None
