@@ -82,6 +82,7 @@ class CacheOptions(TypedDict, total=False):
     options: Mapping[str, object]
     version: str | None
     typed: bool
+    l1_ttl: float | None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class CacheConfig:
         typed: Make each argument's type part of the key: ``f(1)``, ``f(True)``
             and ``f(1.0)`` are then three entries (by default one, as Python
             calls them equal).
+        l1_ttl: With tiers (a list of URLs), the longest a copy in an upper tier
+            lives; ``None``: as long as ``ttl`` (see docs/tiers.md).
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -142,10 +145,12 @@ class CacheConfig:
     options: Mapping[str, object] = field(default_factory=dict)
     version: str | None = None
     typed: bool = False
+    l1_ttl: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "ttl", _check_ttl("ttl", self.ttl))
+        set_(self, "l1_ttl", _check_ttl("l1_ttl", self.l1_ttl))
         for name in ("maxsize", "maxbytes"):
             value = getattr(self, name)
             if value is not None and (
@@ -371,12 +376,13 @@ _CONVERTERS: dict[str, Any] = {
     "retry_after": lambda v: _number("retry_after", v),
     "tags": lambda v: tuple(t for t in v.split(",") if t),
     "typed": lambda v: _boolean("typed", v),
+    "l1_ttl": lambda v: None if v.lower() in ("", "none") else _number("l1_ttl", v),
 }
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
-    "typed",
+    "typed", "l1_ttl",
 )  # fmt: skip
 
 
