@@ -25,6 +25,7 @@ from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.protocols import Capabilities
 from twat_cache.registry import register_engine
 from twat_cache.serializers import encode_int
+from twat_cache.testing import TierBehaviour
 from twat_cache.tiers import TieredCache
 
 
@@ -66,6 +67,9 @@ class _Hub:
         with self.lock:
             self.subscribers.add(subscription)
         return subscription
+
+    def close(self) -> None:
+        """Nothing to close: the hub lives in process memory."""
 
     def drop_all(self) -> None:
         with self.lock:
@@ -335,3 +339,11 @@ def test_a_fill_racing_an_invalidation_drops_its_copy(
         monkeypatch.setattr(engine, "get", get_then_invalidated)
         assert asyncio.run(cache.aget("k")) == "old"
         assert cache.tiers[0].get("k") is None
+
+
+class TestDiskTiers(TierBehaviour):
+    """The tier scenario over disk: no channel, so another process's near copy lasts l1_ttl."""
+
+    @pytest.fixture
+    def cache_url(self, tmp_path: Path) -> str:
+        return f"disk://{tmp_path}"

@@ -24,7 +24,9 @@ from psycopg import errors, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 from twat_cache.engines.base import BaseBackend
+from twat_cache.protocols import Capabilities
 
+from twat_cache_postgres.channel import PostgresChannel
 from twat_cache_postgres.settings import PostgresSettings
 from twat_cache_postgres.statements import Statements
 
@@ -133,6 +135,11 @@ class PostgresBackend(Engine, BaseBackend):
         >>> backend.set("k", b"v", ttl=60)  # connects, creating the table if absent
     """
 
+    # expiry is a column checked on read; LISTEN/NOTIFY keeps core's near tiers coherent
+    capabilities = Capabilities(
+        native_ttl=False, native_async=True, persistent=True, invalidation_channel=True
+    )
+
     def __init__(self, settings: PostgresSettings | str, namespace: str = "default") -> None:
         super().__init__(namespace)
         self._setup(settings)
@@ -143,6 +150,10 @@ class PostgresBackend(Engine, BaseBackend):
     def from_config(cls, config: CacheConfig, url: EngineURL) -> PostgresBackend:
         """Build from ``postgresql://`` or ``postgres://`` (see :class:`PostgresSettings`)."""
         return cls(PostgresSettings.from_url(url), namespace=config.namespace)
+
+    def invalidation_channel(self) -> PostgresChannel:
+        """Return the LISTEN/NOTIFY channel of this namespace (for core's tiers, docs/tiers.md)."""
+        return PostgresChannel(self.settings, self.namespace)
 
     def make_async(self) -> AsyncPostgresBackend:
         """Return the asyncio engine for the same settings and namespace."""

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 from twat_cache.engines.base import BaseBackend
+from twat_cache.protocols import Capabilities
 
+from twat_cache_redis.channel import RedisChannel
 from twat_cache_redis.keyspace import (
     INCR_SCRIPT,
     PERSIST_SCRIPT,
@@ -57,6 +59,8 @@ class RedisBackend(BaseBackend):
 
     stores_objects = False
     blocking = True
+    # invalidation_channel: pub/sub keeps core's near tiers coherent (twat_cache_redis.channel)
+    capabilities = Capabilities(native_async=True, persistent=True, invalidation_channel=True)
 
     def __init__(
         self, settings: RedisSettings | None = None, *, namespace: str = "default"
@@ -92,6 +96,10 @@ class RedisBackend(BaseBackend):
         from twat_cache_redis.async_backend import AsyncRedisBackend
 
         return AsyncRedisBackend(self.settings, namespace=self.namespace)
+
+    def invalidation_channel(self) -> RedisChannel:
+        """Return the pub/sub channel of this namespace (for core's tiers, docs/tiers.md)."""
+        return RedisChannel(self.settings, self.namespace)
 
     def _redis(self) -> Any:
         self._check_open()

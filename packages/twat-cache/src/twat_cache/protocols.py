@@ -109,6 +109,10 @@ class InvalidationChannel(Protocol):
         """Return a subscription that receives every message published after this returns."""
         ...
 
+    def close(self) -> None:
+        """Close the publishing connection (subscriptions are closed on their own)."""
+        ...
+
 
 def capabilities_of(backend: object) -> Capabilities:
     """Return ``backend.capabilities``; engines written before the record get one derived.

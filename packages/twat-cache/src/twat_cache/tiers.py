@@ -243,6 +243,8 @@ class TieredCache(SyncTiers, AsyncTiers, Cache):
             self._closed = True
             if self._listener is not None:
                 self._listener.stop()
+            if self._channel is not None:
+                self._channel.close()
             for tier in self.tiers:
                 tier.close()
 
@@ -252,5 +254,7 @@ class TieredCache(SyncTiers, AsyncTiers, Cache):
             self._closed = True
             if self._listener is not None:
                 await asyncio.to_thread(self._listener.stop)
+            if self._channel is not None:
+                await asyncio.to_thread(self._channel.close)
             for tier in self.tiers:
                 await tier.aclose()
