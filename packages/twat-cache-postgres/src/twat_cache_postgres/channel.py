@@ -33,7 +33,8 @@ class PostgresSubscription:
         Raises:
             psycopg.OperationalError: when the connection is lost.
         """
-        return [n.payload for n in self._conn.notifies(timeout=timeout)]
+        # stop_after: return with the first notification instead of waiting out the timeout
+        return [n.payload for n in self._conn.notifies(timeout=timeout, stop_after=1)]
 
     def close(self) -> None:
         """Close the subscription's connection."""

@@ -10,15 +10,30 @@ announced on the invalidation channel, then reach the tiers above.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from twat_cache.pipeline import DEFAULT, MISSING, TTL, AsyncCached, AsyncMiss, KeyOf, Pipeline
+from twat_cache.pipeline import (
+    DEFAULT,
+    MISSING,
+    NONE_VALUE,
+    TTL,
+    AsyncCached,
+    AsyncMiss,
+    KeyOf,
+    Pipeline,
+    Tagged,
+)
 
 if TYPE_CHECKING:
     from twat_cache.cache import Cache
 
 __all__ = ["AsyncTiers"]
+
+# arguments whose key is their value alone: a call with only these reuses its key
+PLAIN_TYPES = frozenset({int, str, float, bytes, bool, type(None)})
+# keys remembered per decorated function (the memo is emptied when full)
+REMEMBERED_KEYS = 4096
 
 
 class AsyncTiers(Pipeline):
@@ -69,16 +84,17 @@ class AsyncTiers(Pipeline):
             for tier in tiers:
                 await tier.adelete(key)
 
-    async def alookup(self, key: Any) -> Any:
+    async def alookup(self, key: Any, start: int = 0) -> Any:
         """Return the live value under ``key`` from the highest tier holding it, or MISSING.
 
         A hit in a lower tier fills the tiers above it -- unless an invalidation
-        arrived meanwhile, which the value read may predate.
+        arrived meanwhile, which the value read may predate. ``start``: the first
+        tier to read (the ones above it were just read and missed).
         """
         epoch = self._epoch
         readable = self._readable()
-        for depth, tier in enumerate(readable):
-            value, tags = await self._aread(tier, key)
+        for depth in range(start if len(readable) > 1 else 0, len(readable)):
+            value, tags = await self._aread(readable[depth], key)
             if value is MISSING:
                 continue
             if depth:
@@ -90,17 +106,58 @@ class AsyncTiers(Pipeline):
         return self._counted(MISSING)
 
     def ahit_path(self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss) -> AsyncCached:
-        """Return the call path of a decorated function over the tiers (see ``Cache.hit_path``)."""
-        alookup = self.alookup
+        """Return the call path of a decorated function over the tiers (see ``Cache.hit_path``).
 
-        async def looked_up(*args: Any, **kwargs: Any) -> Any:
-            key = key_of(args, kwargs)
-            value = await alookup(key)
+        When the nearest tier is in process memory, a near hit is one dictionary
+        read, inline, under a key remembered for plain arguments (numbers,
+        strings: their key is their value) so that it is not built again.
+        """
+        alookup = self.alookup
+        near = self.tiers[0]
+        if not near.local or near.capabilities.blocking or near._tag_keys or self.config.typed:
+
+            async def looked_up(*args: Any, **kwargs: Any) -> Any:
+                key = key_of(args, kwargs)
+                value = await alookup(key)
+                if value is MISSING:
+                    return await on_miss(key, args, kwargs)
+                return value
+
+            return looked_up
+        near_get: Callable[[Any], Any] = near.backend.get
+        stats, tiers = self.stats, self
+        remembered: dict[tuple[Any, ...], Any] = {}
+
+        async def cached(*args: Any, **kwargs: Any) -> Any:
+            key = None
+            if not kwargs:
+                try:
+                    key = remembered.get(args)
+                except TypeError:  # unhashable arguments: keyed by value below
+                    key = None
+            if key is None:
+                key = key_of(args, kwargs)
+                if not kwargs and all(type(arg) in PLAIN_TYPES for arg in args):
+                    if len(remembered) >= REMEMBERED_KEYS:
+                        remembered.clear()
+                    remembered[args] = key
+            start = 0
+            if tiers._coherent:
+                try:
+                    value = near_get(key)
+                except Exception:  # a failing near tier: its own breaker decides, below
+                    value = None
+                else:
+                    if value is not None and type(value) is not Tagged:
+                        stats.hits += 1
+                        return None if value is NONE_VALUE else value
+                    start = 1 if value is None else 0
+            value = await alookup(key, start)
             if value is MISSING:
                 return await on_miss(key, args, kwargs)
             return value
 
-        return looked_up
+        return cached
 
     async def astore(
         self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()

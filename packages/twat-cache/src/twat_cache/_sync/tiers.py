@@ -12,15 +12,30 @@ announced on the invalidation channel, then reach the tiers above.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from twat_cache.pipeline import DEFAULT, MISSING, TTL, Cached, KeyOf, Miss, Pipeline
+from twat_cache.pipeline import (
+    DEFAULT,
+    MISSING,
+    NONE_VALUE,
+    TTL,
+    Cached,
+    KeyOf,
+    Miss,
+    Pipeline,
+    Tagged,
+)
 
 if TYPE_CHECKING:
     from twat_cache.cache import Cache
 
 __all__ = ["SyncTiers"]
+
+# arguments whose key is their value alone: a call with only these reuses its key
+PLAIN_TYPES = frozenset({int, str, float, bytes, bool, type(None)})
+# keys remembered per decorated function (the memo is emptied when full)
+REMEMBERED_KEYS = 4096
 
 
 class SyncTiers(Pipeline):
@@ -71,16 +86,17 @@ class SyncTiers(Pipeline):
             for tier in tiers:
                 tier.delete(key)
 
-    def lookup(self, key: Any) -> Any:
+    def lookup(self, key: Any, start: int = 0) -> Any:
         """Return the live value under ``key`` from the highest tier holding it, or MISSING.
 
         A hit in a lower tier fills the tiers above it -- unless an invalidation
-        arrived meanwhile, which the value read may predate.
+        arrived meanwhile, which the value read may predate. ``start``: the first
+        tier to read (the ones above it were just read and missed).
         """
         epoch = self._epoch
         readable = self._readable()
-        for depth, tier in enumerate(readable):
-            value, tags = self._read(tier, key)
+        for depth in range(start if len(readable) > 1 else 0, len(readable)):
+            value, tags = self._read(readable[depth], key)
             if value is MISSING:
                 continue
             if depth:
@@ -92,17 +108,58 @@ class SyncTiers(Pipeline):
         return self._counted(MISSING)
 
     def hit_path(self, key_of: KeyOf, nargs: int, on_miss: Miss) -> Cached:
-        """Return the call path of a decorated function over the tiers (see ``Cache.hit_path``)."""
-        lookup = self.lookup
+        """Return the call path of a decorated function over the tiers (see ``Cache.hit_path``).
 
-        def looked_up(*args: Any, **kwargs: Any) -> Any:
-            key = key_of(args, kwargs)
-            value = lookup(key)
+        When the nearest tier is in process memory, a near hit is one dictionary
+        read, inline, under a key remembered for plain arguments (numbers,
+        strings: their key is their value) so that it is not built again.
+        """
+        lookup = self.lookup
+        near = self.tiers[0]
+        if not near.local or near.capabilities.blocking or near._tag_keys or self.config.typed:
+
+            def looked_up(*args: Any, **kwargs: Any) -> Any:
+                key = key_of(args, kwargs)
+                value = lookup(key)
+                if value is MISSING:
+                    return on_miss(key, args, kwargs)
+                return value
+
+            return looked_up
+        near_get: Callable[[Any], Any] = near.backend.get
+        stats, tiers = self.stats, self
+        remembered: dict[tuple[Any, ...], Any] = {}
+
+        def cached(*args: Any, **kwargs: Any) -> Any:
+            key = None
+            if not kwargs:
+                try:
+                    key = remembered.get(args)
+                except TypeError:  # unhashable arguments: keyed by value below
+                    key = None
+            if key is None:
+                key = key_of(args, kwargs)
+                if not kwargs and all(type(arg) in PLAIN_TYPES for arg in args):
+                    if len(remembered) >= REMEMBERED_KEYS:
+                        remembered.clear()
+                    remembered[args] = key
+            start = 0
+            if tiers._coherent:
+                try:
+                    value = near_get(key)
+                except Exception:  # a failing near tier: its own breaker decides, below
+                    value = None
+                else:
+                    if value is not None and type(value) is not Tagged:
+                        stats.hits += 1
+                        return None if value is NONE_VALUE else value
+                    start = 1 if value is None else 0
+            value = lookup(key, start)
             if value is MISSING:
                 return on_miss(key, args, kwargs)
             return value
 
-        return looked_up
+        return cached
 
     def store(self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:
         """Write ``value`` under a ready key in every tier; return whether the lowest took it.
