@@ -194,6 +194,7 @@ def translate_options(
         url = options.pop("url", None) or url
     url, engine = _translate_engine(url, options, where)
     url = _translate_folder(url, engine, options, where)
+    _translate_disk_policy(url, options, where)
     for name, instead in _IGNORED.items():
         if options.pop(name, None) is not None:
             deprecated(_call(where, f"{name}=..."), instead)
@@ -236,6 +237,28 @@ def _translate_engine(
         first = next(iter(redis))
         raise ConfigurationError(first, redis[first], "a redis URL: ucache('redis://host:6379/0')")
     return url, engine
+
+
+# 2.x passed ``policy`` on to diskcache; on disk:// it is diskcache's own option now
+_DISK_POLICIES = {
+    "lru": "least-recently-used",
+    "lfu": "least-frequently-used",
+    "fifo": "least-recently-stored",
+}
+
+
+def _translate_disk_policy(url: str | None, options: dict[str, Any], where: str) -> None:
+    """On ``disk://``, turn a 2.x ``policy`` into diskcache's ``eviction_policy`` option."""
+    policy = options.get("policy")
+    if not (url or "").startswith("disk:") or policy not in _DISK_POLICIES:
+        return
+    del options["policy"]
+    eviction = _DISK_POLICIES[str(policy)]
+    options["options"] = {"eviction_policy": eviction, **dict(options.get("options") or {})}
+    deprecated(
+        _call(where, f"policy={policy!r}") + " on disk://",
+        f"options={{'eviction_policy': {eviction!r}}}",
+    )
 
 
 def _translate_folder(
