@@ -9,6 +9,7 @@ engine packages run the same scenarios against real servers and processes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import queue
 import threading
 import time
@@ -347,3 +348,22 @@ class TestDiskTiers(TierBehaviour):
     @pytest.fixture
     def cache_url(self, tmp_path: Path) -> str:
         return f"disk://{tmp_path}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    x: int
+
+
+def test_the_typed_serializer_rebuilds_values_in_every_tier(folder: str) -> None:
+    @ucache(["memory://", folder], serializer="typed")
+    def point(x: int) -> Point:
+        return Point(x)
+
+    assert point(1) == Point(1)
+    assert isinstance(point.cache, TieredCache)
+    point.cache.tiers[0].clear()
+    assert point(1) == Point(1)  # read from the disk tier as a Point, not a dict
+    assert point.cache.tiers[0].get(point.cache_key(1)) == Point(1)
+    assert point.cache.get(point.cache_key(1), type=Point) == Point(1)
+    point.cache.close()

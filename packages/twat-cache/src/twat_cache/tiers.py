@@ -176,6 +176,11 @@ class TieredCache(SyncTiers, AsyncTiers, Cache):
     def __repr__(self) -> str:
         return f"<TieredCache {self.name!r} {[type(t._raw).__name__ for t in self.tiers]}>"
 
+    def expect_return_type(self, func: Any, prefix: str) -> None:
+        """Have every tier rebuild the entries under ``prefix`` as ``func`` returns them."""
+        for tier in self.tiers:
+            tier.expect_return_type(func, prefix)
+
     @property
     def coherent(self) -> bool:
         """Whether the upper tiers serve: no channel needed, or the channel is subscribed."""

@@ -56,7 +56,7 @@ class AsyncTiers(Pipeline):
         """The tiers a read may use: the upper ones only while no invalidation can be missed."""
         return self.tiers if self._coherent else self.tiers[-1:]
 
-    async def _aread(self, tier: Cache, key: Any) -> tuple[Any, tuple[str, ...]]:
+    async def _aread(self, tier: Cache, key: Any, type_: Any = None) -> tuple[Any, tuple[str, ...]]:
         """One tier's live value under ``key`` (or MISSING) and the tags it was written under."""
         if tier._breaker.open_until and tier._unavailable():
             return MISSING, ()
@@ -69,7 +69,7 @@ class AsyncTiers(Pipeline):
             tier._breaker.success()
         if raw is None:
             return MISSING, ()
-        value, stored = tier._decode(key, raw)
+        value, stored = tier._decode(key, raw, type_)
         if not stored or value is MISSING:
             return value, ()
         return await tier._acheck_tags(value, stored, None), tuple(stored)
@@ -84,17 +84,18 @@ class AsyncTiers(Pipeline):
             for tier in tiers:
                 await tier.adelete(key)
 
-    async def alookup(self, key: Any, start: int = 0) -> Any:
+    async def alookup(self, key: Any, type_: Any = None, start: int = 0) -> Any:
         """Return the live value under ``key`` from the highest tier holding it, or MISSING.
 
         A hit in a lower tier fills the tiers above it -- unless an invalidation
-        arrived meanwhile, which the value read may predate. ``start``: the first
-        tier to read (the ones above it were just read and missed).
+        arrived meanwhile, which the value read may predate. ``type_`` is what
+        ``serializer="typed"`` rebuilds; ``start``: the first tier to read (the
+        ones above it were just read and missed).
         """
         epoch = self._epoch
         readable = self._readable()
         for depth in range(start if len(readable) > 1 else 0, len(readable)):
-            value, tags = await self._aread(readable[depth], key)
+            value, tags = await self._aread(readable[depth], key, type_)
             if value is MISSING:
                 continue
             if depth:
@@ -152,7 +153,7 @@ class AsyncTiers(Pipeline):
                         stats.hits += 1
                         return None if value is NONE_VALUE else value
                     start = 1 if value is None else 0
-            value = await alookup(key, start)
+            value = await alookup(key, None, start)
             if value is MISSING:
                 return await on_miss(key, args, kwargs)
             return value
@@ -183,9 +184,12 @@ class AsyncTiers(Pipeline):
         await self._aunless_current(epoch, key, upper)
         return written
 
-    async def aget(self, key: Hashable, default: Any = None) -> Any:
-        """Return the value under ``key``, or ``default`` when no tier holds it."""
-        value = await self.alookup(self._key(key))
+    async def aget(self, key: Hashable, default: Any = None, *, type: Any = None) -> Any:
+        """Return the value under ``key``, or ``default`` when no tier holds it.
+
+        ``type`` is the type ``serializer="typed"`` rebuilds the value into.
+        """
+        value = await self.alookup(self._key(key), type)
         return default if value is MISSING else value
 
     async def aset(

@@ -58,7 +58,7 @@ class SyncTiers(Pipeline):
         """The tiers a read may use: the upper ones only while no invalidation can be missed."""
         return self.tiers if self._coherent else self.tiers[-1:]
 
-    def _read(self, tier: Cache, key: Any) -> tuple[Any, tuple[str, ...]]:
+    def _read(self, tier: Cache, key: Any, type_: Any = None) -> tuple[Any, tuple[str, ...]]:
         """One tier's live value under ``key`` (or MISSING) and the tags it was written under."""
         if tier._breaker.open_until and tier._unavailable():
             return MISSING, ()
@@ -71,7 +71,7 @@ class SyncTiers(Pipeline):
             tier._breaker.success()
         if raw is None:
             return MISSING, ()
-        value, stored = tier._decode(key, raw)
+        value, stored = tier._decode(key, raw, type_)
         if not stored or value is MISSING:
             return value, ()
         return tier._check_tags(value, stored, None), tuple(stored)
@@ -86,17 +86,18 @@ class SyncTiers(Pipeline):
             for tier in tiers:
                 tier.delete(key)
 
-    def lookup(self, key: Any, start: int = 0) -> Any:
+    def lookup(self, key: Any, type_: Any = None, start: int = 0) -> Any:
         """Return the live value under ``key`` from the highest tier holding it, or MISSING.
 
         A hit in a lower tier fills the tiers above it -- unless an invalidation
-        arrived meanwhile, which the value read may predate. ``start``: the first
-        tier to read (the ones above it were just read and missed).
+        arrived meanwhile, which the value read may predate. ``type_`` is what
+        ``serializer="typed"`` rebuilds; ``start``: the first tier to read (the
+        ones above it were just read and missed).
         """
         epoch = self._epoch
         readable = self._readable()
         for depth in range(start if len(readable) > 1 else 0, len(readable)):
-            value, tags = self._read(readable[depth], key)
+            value, tags = self._read(readable[depth], key, type_)
             if value is MISSING:
                 continue
             if depth:
@@ -154,7 +155,7 @@ class SyncTiers(Pipeline):
                         stats.hits += 1
                         return None if value is NONE_VALUE else value
                     start = 1 if value is None else 0
-            value = lookup(key, start)
+            value = lookup(key, None, start)
             if value is MISSING:
                 return on_miss(key, args, kwargs)
             return value
@@ -183,9 +184,12 @@ class SyncTiers(Pipeline):
         self._unless_current(epoch, key, upper)
         return written
 
-    def get(self, key: Hashable, default: Any = None) -> Any:
-        """Return the value under ``key``, or ``default`` when no tier holds it."""
-        value = self.lookup(self._key(key))
+    def get(self, key: Hashable, default: Any = None, *, type: Any = None) -> Any:
+        """Return the value under ``key``, or ``default`` when no tier holds it.
+
+        ``type`` is the type ``serializer="typed"`` rebuilds the value into.
+        """
+        value = self.lookup(self._key(key), type)
         return default if value is MISSING else value
 
     def set(self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:
