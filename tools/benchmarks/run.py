@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 GROUPS = (
     "memory", "async", "disk", "redis", "memcached", "postgres", "sqlite", "s3", "rss",
-    "serializers",
+    "serializers", "tiers",
 )  # fmt: skip
 # target ratios from the benchmark issue: row name -> highest acceptable ratio to its reference
 TARGETS = {
@@ -46,7 +46,14 @@ TARGETS = {
     "twat Cache.get_many(100) on redis": 0.05,
     "twat mcache: RSS of 1M entries": 1.3,
     "twat typed dumps+loads (20-field dataclass)": 1.0,
+    "twat tiers: near hit (memory over redis)": 1.5,
+    "twat tiers: near hit (memory over postgres)": 1.5,
+    "twat tiers: redis-tier hit (near missed)": 1.1,
+    "twat tiers: postgres-tier hit (near missed)": 1.1,
+    "twat tiers: p99 invalidation latency, redis": 1.0,
+    "twat tiers: p99 invalidation latency, postgres": 1.0,
 }
+INVALIDATION_BUDGET = "invalidation budget (50 ms)"
 
 
 @dataclass
@@ -556,6 +563,91 @@ def bench_rss(b: Bench) -> None:
 # -- running and reporting ---------------------------------------------------------------
 
 
+def _invalidation_p99(url: str, trials: int) -> float:
+    """p99 in ns: another process (testing.tiers.Reader) stops serving a deleted value."""
+    import time
+    import uuid
+
+    from twat_cache.testing.tiers import Reader
+    from twat_cache.tiers import TieredCache
+
+    namespace = "bench-inv-" + uuid.uuid4().hex[:8]
+    latencies: list[float] = []
+    with (
+        TieredCache(["memory://", url], namespace=namespace) as cache,
+        Reader(url, namespace) as other,
+    ):
+        for i in range(trials):
+            cache.set("k", i)
+            other.get("k")  # the other process's near copy
+            other.start_watch("k")
+            start = time.time()
+            cache.delete("k")
+            gone = other.watched()
+            latencies.append(float("inf") if gone is None else (gone - start) * 1e9)
+    latencies.sort()
+    return latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+
+
+def bench_tiers(b: Bench, engines: dict[str, str]) -> None:
+    """Near hits against a plain mcache hit; lower-tier hits against that engine's plain hit."""
+    from twat_cache import mcache, ucache
+
+    n = 200_000
+    plain = "twat mcache() hit"
+
+    @mcache(maxsize=4096)
+    def f_m(x: int) -> int:
+        return x
+
+    b.add("tiers", plain, b.sync(lambda: f_m(1), n), plain)
+    b.add("tiers", INVALIDATION_BUDGET, 50e6, INVALIDATION_BUDGET)
+    closing: list[Any] = []
+    for engine, url in engines.items():
+
+        @ucache(["memory://", url], namespace=f"bench-near-{engine}")
+        def f_near(x: int) -> dict[str, int]:
+            return {"a": x}
+
+        name = f"twat tiers: near hit (memory over {engine})"
+        b.add("tiers", name, b.sync(lambda f=f_near: f(1), n), plain)  # type: ignore[misc]
+
+        @ucache(url, namespace=f"bench-plain-{engine}")
+        def f_plain(x: int) -> dict[str, int]:
+            return {"a": x}
+
+        # two keys through a one-entry near tier: every call misses it, hits below, fills it
+        @ucache(["memory://?maxsize=1", url], namespace=f"bench-lower-{engine}")
+        def f_lower(x: int) -> dict[str, int]:
+            return {"a": x}
+
+        turn = [0]
+
+        def lower(f: Any = f_lower, t: list[int] = turn) -> Any:
+            t[0] ^= 1
+            return f(t[0])
+
+        def plain_hit(f: Any = f_plain, t: list[int] = turn) -> Any:
+            t[0] ^= 1
+            return f(t[0])
+
+        ref = f"twat ucache({engine}) hit"
+        b.add("tiers", ref, b.sync(plain_hit, 5_000), ref)
+        b.add("tiers", f"twat tiers: {engine}-tier hit (near missed)", b.sync(lower, 5_000), ref)
+        p99 = _invalidation_p99(url, 20 if b.quick else 200)
+        b.add(
+            "tiers",
+            f"twat tiers: p99 invalidation latency, {engine}",
+            p99,
+            INVALIDATION_BUDGET,
+            "another process stops serving a deleted value (loopback)",
+        )
+        closing.extend((f_near.cache, f_plain.cache, f_lower.cache))
+    b.settle()
+    for cache in closing:
+        cache.close()
+
+
 def run_groups(b: Bench, only: set[str]) -> None:
     from twat_cache_harness.servers import MemcachedServer, MotoServer, PostgresServer, RedisServer
 
@@ -592,6 +684,12 @@ def run_groups(b: Bench, only: set[str]) -> None:
         if wanted("s3"):
             moto = stack.enter_context(MotoServer())
             guarded("s3", lambda: bench_s3(b, moto.url))
+        if wanted("tiers"):
+            near_over = {
+                "redis": stack.enter_context(RedisServer()).url,
+                "postgres": stack.enter_context(PostgresServer()).url,
+            }
+            guarded("tiers", lambda: bench_tiers(b, near_over))
     if wanted("rss"):
         guarded("rss", lambda: bench_rss(b))
     by_name = {(r.group, r.name): r for r in b.rows}

@@ -28,6 +28,7 @@ from twat_cache.engines.base import BaseBackend
 from twat_cache.engines.resources import Resource
 from twat_cache.exceptions import TwatCacheError
 
+from twat_cache_postgres.channel import PostgresChannel
 from twat_cache_postgres.engine import (
     CREATION_RACE,
     KEYS_PAGE,
@@ -86,6 +87,10 @@ class PostgresBackend(Engine, BaseBackend):
         from twat_cache_postgres import AsyncPostgresBackend
 
         return AsyncPostgresBackend(self.settings, namespace=self.namespace)
+
+    def invalidation_channel(self) -> PostgresChannel:
+        """Return the LISTEN/NOTIFY channel of this namespace (for core's tiers, docs/tiers.md)."""
+        return PostgresChannel(self.settings, self.namespace)
 
     # -- plumbing ----------------------------------------------------------------------
     def _open_pool(self) -> Leases:

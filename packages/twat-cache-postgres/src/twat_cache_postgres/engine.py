@@ -213,6 +213,7 @@ class Engine:
         persistent=True,
         max_key_length=MAX_KEY_LENGTH,
         max_value_size=MAX_VALUE_SIZE,
+        invalidation_channel=True,  # LISTEN/NOTIFY keeps core's near tiers coherent (channel.py)
     )
 
     def _setup(self, settings: PostgresSettings | str) -> None:

@@ -17,6 +17,7 @@ from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_err
 from twat_cache.engines.resources import Resource
 from twat_cache.protocols import Capabilities
 
+from twat_cache_redis.channel import RedisChannel
 from twat_cache_redis.keyspace import SCAN_COUNT, Keyspace, by_key, by_slot, found, ttl_ms
 from twat_cache_redis.settings import RedisSettings, Translate
 
@@ -55,7 +56,13 @@ class RedisBackend(BaseBackend):
 
     stores_objects = False
     blocking = True
-    capabilities = Capabilities(native_async=True, persistent=True, max_value_size=MAX_VALUE_SIZE)
+    # invalidation_channel: pub/sub keeps core's near tiers coherent (twat_cache_redis.channel)
+    capabilities = Capabilities(
+        native_async=True,
+        persistent=True,
+        max_value_size=MAX_VALUE_SIZE,
+        invalidation_channel=True,
+    )
 
     def __init__(
         self, settings: RedisSettings | None = None, *, namespace: str = "default"
@@ -92,6 +99,10 @@ class RedisBackend(BaseBackend):
         from twat_cache_redis import AsyncRedisBackend
 
         return AsyncRedisBackend(self.settings, namespace=self.namespace)
+
+    def invalidation_channel(self) -> RedisChannel:
+        """Return the pub/sub channel of this namespace (for core's tiers, docs/tiers.md)."""
+        return RedisChannel(self.settings, self.namespace)
 
     def _redis(self) -> Any:
         self._check_open()

@@ -16,8 +16,9 @@ import asyncio
 import logging
 import sys
 import weakref
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from twat_cache._async.ops import AsyncOps
 from twat_cache._sync.ops import SyncOps
@@ -35,6 +36,9 @@ else:  # pragma: no cover - 3.10
     from typing_extensions import Self, Unpack
 
 from twat_cache.config import CacheOptions
+
+if TYPE_CHECKING:
+    from twat_cache.tiers import TieredCache
 
 __all__ = ["DEFAULT", "MISSING", "NONE_VALUE", "TAG_PREFIX", "Cache", "Tagged", "live_caches"]
 
@@ -83,9 +87,21 @@ class Cache(SyncOps, AsyncOps):
         {'a': 1}
     """
 
+    @overload
+    def __new__(cls, url: list[str] | tuple[str, ...], /, **kwargs: Any) -> TieredCache: ...
+    @overload
+    def __new__(cls, url: str | None = None, /, **kwargs: Any) -> Self: ...
+    def __new__(cls, url: str | Sequence[str] | None = None, /, **kwargs: Any) -> Cache:
+        """A list of URLs makes a :class:`~twat_cache.tiers.TieredCache` (see docs/tiers.md)."""
+        if cls is Cache and isinstance(url, (list, tuple)):
+            from twat_cache.tiers import TieredCache
+
+            return object.__new__(TieredCache)
+        return object.__new__(cls)
+
     def __init__(
         self,
-        url: str | None = None,
+        url: str | Sequence[str] | None = None,
         /,
         *,
         config: CacheConfig | None = None,
@@ -94,7 +110,7 @@ class Cache(SyncOps, AsyncOps):
         **options: Unpack[CacheOptions],
     ) -> None:
         if config is None or url is not None or options:
-            config = resolve_config(url, base=config, **options)
+            config = resolve_config(url, base=config, **options)  # type: ignore[arg-type]
         raw: Backend | AsyncBackend = backend if backend is not None else create_backend(config)
         self._raw = raw
         self.backend = as_sync(raw)

@@ -102,6 +102,7 @@ class CacheOptions(TypedDict, total=False):
     early_refresh: bool
     retries: int
     timeout: float | None
+    l1_ttl: float | None
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ class CacheConfig:
             engine (the engine's own client timeouts apply too); a slower one is a
             failure (fail-open). ``None``: only the engine's own timeouts. Keyword
             only: a URL's ``?timeout=`` is the engine's own option.
+        l1_ttl: With tiers (a list of URLs), the longest a copy in an upper tier
+            lives; ``None``: as long as ``ttl`` (see docs/tiers.md).
 
     Raises:
         ConfigurationError: when a value is not allowed.
@@ -207,10 +210,12 @@ class CacheConfig:
     early_refresh: bool = False
     retries: int = 0
     timeout: float | None = None
+    l1_ttl: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "ttl", _check_ttl("ttl", self.ttl))
+        set_(self, "l1_ttl", _check_ttl("l1_ttl", self.l1_ttl))
         for name in ("maxsize", "maxbytes"):
             value = getattr(self, name)
             if value is not None and (
@@ -521,6 +526,7 @@ _CONVERTERS: dict[str, Any] = {
     "stale_ttl": lambda v: None if v.lower() in ("", "none") else _number("stale_ttl", v),
     "early_refresh": lambda v: _boolean("early_refresh", v),
     "retries": lambda v: _integer("retries", v),
+    "l1_ttl": lambda v: None if v.lower() in ("", "none") else _number("l1_ttl", v),
 }
 # fields that may come from TWAT_CACHE_* or from a URL query string
 _TEXT_FIELDS = (
@@ -528,6 +534,7 @@ _TEXT_FIELDS = (
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
     "typed", "compress_min_size", "encrypt_key", "secure", "publish_stats", "otel", "lock",
     "lock_ttl", "lock_timeout", "on_lock_timeout", "stale_ttl", "early_refresh", "retries",
+    "l1_ttl",
 )  # fmt: skip
 # TWAT_CACHE_* variables that are not options: read by twat_cache.observe
 _OTHER_VARIABLES = frozenset({"TWAT_CACHE_DEBUG", "TWAT_CACHE_LOG_FORMAT"})

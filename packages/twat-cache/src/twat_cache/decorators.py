@@ -12,7 +12,7 @@ import functools
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Hashable
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
 from twat_cache import legacy
@@ -318,13 +318,14 @@ class Decorator:
 
     def __init__(
         self,
-        url: str | None,
+        url: str | Sequence[str] | None,
         options: dict[str, Any],
         cache: Cache | None = None,
         key: KeyFunc | None = None,
         force_async: bool = False,
     ) -> None:
-        if options.keys() & legacy.KEYWORDS:  # twat-cache 2.x keywords (twat_cache.legacy)
+        # twat-cache 2.x keywords (twat_cache.legacy); a list of URLs (tiers) is never 2.x
+        if (url is None or isinstance(url, str)) and options.keys() & legacy.KEYWORDS:
             url, options = legacy.translate_options(url, options)
         self._url = url
         self._options = options
@@ -333,9 +334,15 @@ class Decorator:
         self._force_async = force_async
         if cache is not None and (url is not None or options):
             raise ConfigurationError("cache", cache, "either cache= or a URL and options, not both")
+        self._tiers: Sequence[str] = ()
+        if cache is None and isinstance(url, (list, tuple)):  # tiers (twat_cache.tiers)
+            self._tiers = url
+            url = url[-1] if url else None
         if cache is None:
             # validate now, at decoration time, even before the function is known
-            self._config = resolve_config(url, **options)
+            self._config = resolve_config(url, **options)  # type: ignore[arg-type]
+            for each in self._tiers:
+                engine_class(resolve_config(each).engine)
             engine_class(self._config.engine)  # an unknown or missing engine fails here too
 
     # A coroutine function matches both overloads; the first one, for it, must win.
@@ -352,7 +359,11 @@ class Decorator:
         owns = self._cache is None
         cache = self._cache
         if cache is None:
-            cache = Cache(config=self._config, name=f"{func.__module__}.{func.__qualname__}")
+            name = f"{func.__module__}.{func.__qualname__}"
+            if self._tiers:
+                cache = Cache(self._tiers, name=name, **self._options)
+            else:
+                cache = Cache(config=self._config, name=name)
         return _wrap(func, cache, owns, self._key, is_async)
 
 
@@ -374,7 +385,7 @@ def ucache(url: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncCachedFunction[P
 def ucache(url: Callable[P, R], /) -> CachedFunction[P, R]: ...
 @overload
 def ucache(
-    url: str | None = None,
+    url: str | Sequence[str] | None = None,
     /,
     *,
     cache: Cache | None = None,
@@ -396,7 +407,8 @@ def ucache(
 
     Args:
         url: Where entries live: ``memory://`` (default), ``disk:///path``,
-            ``redis://host:6379/0``, ``memcached://h1,h2``, ``postgresql://...``...
+            ``redis://host:6379/0``, ``memcached://h1,h2``, ``postgresql://...``...;
+            a list of URLs makes tiers, nearest first (see docs/tiers.md).
         cache: An existing :class:`Cache` to share between functions.
         key: A function of the same arguments returning the key (a ``str`` is used as is).
         **options: Any :class:`~twat_cache.config.CacheOptions` (``ttl``, ``maxsize``...).
@@ -497,7 +509,7 @@ def acache(url: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncCachedFunction[P
 def acache(url: Callable[P, R], /) -> AsyncCachedFunction[P, R]: ...
 @overload
 def acache(
-    url: str | None = None,
+    url: str | Sequence[str] | None = None,
     /,
     *,
     cache: Cache | None = None,
@@ -521,7 +533,8 @@ def acache(
         ... async def fetch(url: str) -> str:
         ...     return url.upper()
     """
-    if args or (url is not None and not isinstance(url, str)):  # bare, or 2.x positionals
+    tiers = isinstance(url, (list, tuple))
+    if args or (url is not None and not isinstance(url, str) and not tiers):  # bare, or 2.x
         func, opts = legacy.decorator_args("acache", (url, *args), dict(options))
         decorator = AsyncDecorator(None, opts, cache, key, force_async=True)
         return decorator if func is None else decorator(func)

@@ -25,6 +25,8 @@ __all__ = [
     "AsyncBackend",
     "Backend",
     "Capabilities",
+    "InvalidationChannel",
+    "Subscription",
     "capabilities_of",
     "derived_capabilities",
 ]
@@ -55,6 +57,9 @@ class Capabilities:
         max_key_length: The longest key (in UTF-8 bytes) the storage accepts;
             core hashes longer keys before they reach the engine.
         max_value_size: The largest value in bytes (None: no limit of its own).
+        invalidation_channel: The engine's ``invalidation_channel()`` returns an
+            :class:`InvalidationChannel` (Redis pub/sub, PostgreSQL LISTEN/NOTIFY)
+            that keeps near copies of its entries coherent (see docs/tiers.md).
     """
 
     lists_keys: bool = True
@@ -68,6 +73,45 @@ class Capabilities:
     persistent: bool = False
     max_key_length: int | None = None
     max_value_size: int | None = None
+    invalidation_channel: bool = False
+
+
+class Subscription(Protocol):
+    """A live subscription to an :class:`InvalidationChannel`, on its own connection."""
+
+    def receive(self, timeout: float) -> list[str]:
+        """Return the messages that arrived within ``timeout`` seconds (maybe none).
+
+        Raises:
+            Exception: any error means the subscription is lost (messages may be
+                missed); the caller closes it and subscribes again.
+        """
+        ...
+
+    def close(self) -> None:
+        """Close the subscription's connection."""
+        ...
+
+
+class InvalidationChannel(Protocol):
+    """Messages between every process using one namespace of a shared engine.
+
+    An engine whose capabilities say ``invalidation_channel=True`` returns one
+    from ``invalidation_channel()``. Core's tiers publish the keys and tags they
+    change on it, and drop their near copies when another process does.
+    """
+
+    def publish(self, message: str) -> None:
+        """Send ``message`` to every subscriber of the namespace (this one included)."""
+        ...
+
+    def subscribe(self) -> Subscription:
+        """Return a subscription that receives every message published after this returns."""
+        ...
+
+    def close(self) -> None:
+        """Close the publishing connection (subscriptions are closed on their own)."""
+        ...
 
 
 def capabilities_of(backend: object) -> Capabilities:

@@ -26,6 +26,7 @@ from twat_cache.engines.base import BaseAsyncBackend
 from twat_cache.engines.resources import AsyncResource
 from twat_cache.exceptions import TwatCacheError
 
+from twat_cache_postgres.channel import PostgresChannel
 from twat_cache_postgres.engine import (
     CREATION_RACE,
     KEYS_PAGE,
@@ -84,6 +85,10 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         from twat_cache_postgres import PostgresBackend
 
         return PostgresBackend(self.settings, namespace=self.namespace)
+
+    def invalidation_channel(self) -> PostgresChannel:
+        """Return the LISTEN/NOTIFY channel of this namespace (for core's tiers, docs/tiers.md)."""
+        return PostgresChannel(self.settings, self.namespace)
 
     # -- plumbing ----------------------------------------------------------------------
     async def _open_pool(self) -> AsyncLeases:

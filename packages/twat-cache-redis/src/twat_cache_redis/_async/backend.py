@@ -15,6 +15,7 @@ from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_err
 from twat_cache.engines.resources import AsyncResource
 from twat_cache.protocols import Capabilities
 
+from twat_cache_redis.channel import RedisChannel
 from twat_cache_redis.keyspace import SCAN_COUNT, Keyspace, by_key, by_slot, found, ttl_ms
 from twat_cache_redis.settings import RedisSettings, Translate
 
@@ -53,7 +54,13 @@ class AsyncRedisBackend(BaseAsyncBackend):
 
     stores_objects = False
     blocking = True
-    capabilities = Capabilities(native_async=True, persistent=True, max_value_size=MAX_VALUE_SIZE)
+    # invalidation_channel: pub/sub keeps core's near tiers coherent (twat_cache_redis.channel)
+    capabilities = Capabilities(
+        native_async=True,
+        persistent=True,
+        max_value_size=MAX_VALUE_SIZE,
+        invalidation_channel=True,
+    )
 
     def __init__(
         self, settings: RedisSettings | None = None, *, namespace: str = "default"
@@ -90,6 +97,10 @@ class AsyncRedisBackend(BaseAsyncBackend):
         from twat_cache_redis import RedisBackend
 
         return RedisBackend(self.settings, namespace=self.namespace)
+
+    def invalidation_channel(self) -> RedisChannel:
+        """Return the pub/sub channel of this namespace (for core's tiers, docs/tiers.md)."""
+        return RedisChannel(self.settings, self.namespace)
 
     async def _redis(self) -> Any:
         self._check_open()

@@ -49,6 +49,11 @@ URL::
 
 ``ttl_resolution`` tunes it as it does the kit.
 
+The tier scenario (:class:`TierBehaviour`, docs/tiers.md) puts a near memory
+tier over the engine and checks fills, writes through every tier, ``l1_ttl``
+and that another process stops serving a deleted value; it takes the same
+``cache_url`` fixture.
+
 Requires pytest and pytest-asyncio (``pip install "twat-cache[testing]"``).
 """
 
@@ -56,9 +61,12 @@ import pytest
 
 # the kit's asserts are plain asserts in an installed module: have pytest rewrite them
 # (as it does for test files) so that a failing engine sees the values compared
-pytest.register_assert_rewrite("twat_cache.testing.conformance", "twat_cache.testing.behaviour")
+pytest.register_assert_rewrite(
+    "twat_cache.testing.conformance", "twat_cache.testing.behaviour", "twat_cache.testing.tiers"
+)
 
 from twat_cache.testing.behaviour import CacheBehaviour  # noqa: E402
 from twat_cache.testing.conformance import AsyncBackendConformance, BackendConformance  # noqa: E402
+from twat_cache.testing.tiers import TierBehaviour  # noqa: E402
 
-__all__ = ["AsyncBackendConformance", "BackendConformance", "CacheBehaviour"]
+__all__ = ["AsyncBackendConformance", "BackendConformance", "CacheBehaviour", "TierBehaviour"]
