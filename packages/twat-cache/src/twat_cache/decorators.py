@@ -12,7 +12,7 @@ import functools
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Hashable
+from collections.abc import Callable, Coroutine, Hashable, Iterable
 from typing import Any, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
 from twat_cache import legacy
@@ -22,11 +22,11 @@ from twat_cache._sync.calls import call_path
 from twat_cache._sync.entries import batch_path, tagged_path
 from twat_cache.cache import Cache
 from twat_cache.config import CacheOptions, resolve_config
-from twat_cache.entries import EntryOptions, pop_entry_options
+from twat_cache.entries import EntryOptions, WarmReport, pop_entry_options
 from twat_cache.exceptions import CacheValueError, ConfigurationError, SerializationError
 from twat_cache.keys import KeyPlan
 from twat_cache.registry import engine_class
-from twat_cache.warming import async_warmer, warmer
+from twat_cache.warming import Progress, async_warmer, warmer
 
 if sys.version_info >= (3, 11):
     from typing import ParamSpec, Unpack
@@ -94,6 +94,16 @@ class CachedFunction(Protocol[P, R_co]):
         """Return the key a call with these arguments is stored under."""
         ...
 
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written under any of ``tags`` a miss (see docs/entries.md)."""
+        ...
+
+    def warm(
+        self, items: Iterable[Any], concurrency: int = 8, progress: Progress | None = None
+    ) -> WarmReport:
+        """Call the function for each item not already cached, in threads (docs/entries.md)."""
+        ...
+
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
         """Bind to an instance (methods)."""
         ...
@@ -126,6 +136,16 @@ class AsyncCachedFunction(Protocol[P, R_co]):
 
     def cache_key(self, *args: P.args, **kwargs: P.kwargs) -> Any:
         """Return the key a call with these arguments is stored under."""
+        ...
+
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written under any of ``tags`` a miss (see docs/entries.md)."""
+        ...
+
+    def warm(
+        self, items: Iterable[Any], concurrency: int = 8, progress: Progress | None = None
+    ) -> Any:  # a coroutine of WarmReport; Any keeps it a CachedFunction of a coroutine
+        """Await the function for each item not already cached, in tasks (docs/entries.md)."""
         ...
 
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:

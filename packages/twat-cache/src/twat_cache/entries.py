@@ -9,6 +9,7 @@ batch functions (``batch=True``, ``cache_absent=True``) and the report of
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -17,7 +18,16 @@ from twat_cache.config import _check_tags
 from twat_cache.constants import TAG_PATTERN, TAG_RULE
 from twat_cache.exceptions import CacheKeyError, ConfigurationError
 
-__all__ = ["ABSENT", "EntryOptions", "TagsOf", "WarmReport", "call_of", "pop_entry_options"]
+__all__ = [
+    "ABSENT",
+    "EntryOptions",
+    "TagsOf",
+    "WarmReport",
+    "call_of",
+    "learn_tags",
+    "pop_entry_options",
+    "seen_tags",
+]
 
 TagsFunc = Callable[..., Iterable[str] | str]
 
@@ -35,6 +45,34 @@ class _Absent:
 
 
 ABSENT: Final = _Absent()
+
+
+# per cache: tags found on entries read before, most recent last
+_seen: weakref.WeakKeyDictionary[object, dict[str, None]] = weakref.WeakKeyDictionary()
+SEEN_TAGS: Final = 64
+"""How many tags a cache remembers to read speculatively with a ``get_many``."""
+
+
+def seen_tags(cache: object, limit: int) -> list[str]:
+    """The tags recently found on ``cache``'s entries (at most ``limit``, the newest).
+
+    ``get_many`` reads their counters in the same round trip as the entries, so that
+    a batch of tagged entries costs one round trip once their tags have been seen.
+    """
+    seen = _seen.get(cache)
+    if not seen or limit <= 0:
+        return []
+    return list(seen)[-limit:]
+
+
+def learn_tags(cache: object, tags: Iterable[str]) -> None:
+    """Remember ``tags`` as found on ``cache``'s entries (see :func:`seen_tags`)."""
+    seen = _seen.setdefault(cache, {})
+    for tag in tags:
+        seen.pop(tag, None)
+        seen[tag] = None
+    while len(seen) > SEEN_TAGS:
+        del seen[next(iter(seen))]
 
 
 class TagsOf:

@@ -65,6 +65,27 @@ def decode_int(data: bytes) -> int:
         raise TypeError("the stored value is not an integer") from None
 
 
+# parsed tag blocks: entries written together share one (read-only; see _tag_block)
+_TAG_BLOCKS: dict[bytes, dict[str, int]] = {}
+_TAG_BLOCKS_KEPT = 1024
+
+
+def _tag_block(block: bytes) -> dict[str, int]:
+    """Parse a frame's tag block, once for every entry sharing it.
+
+    The dict returned is shared between those entries: callers only read it.
+    """
+    tags = _TAG_BLOCKS.get(block)
+    if tags is None:
+        tags = json.loads(block)
+        if not isinstance(tags, dict):
+            raise CorruptEntryError("entry has a malformed tag block")
+        if len(_TAG_BLOCKS) >= _TAG_BLOCKS_KEPT:
+            _TAG_BLOCKS.clear()
+        _TAG_BLOCKS[block] = tags
+    return tags
+
+
 class Serializer:
     """Encodes values for byte-storing engines.
 
@@ -81,7 +102,7 @@ class Serializer:
     """
 
     __slots__ = (
-        "_dump", "_format", "_load", "_plain_head",
+        "_dump", "_format", "_load", "_plain_head", "_tagged_head",
         "compress", "compress_threshold", "name", "secret",
     )  # fmt: skip
 
@@ -98,6 +119,7 @@ class Serializer:
         self.name = name
         self._format = _FORMATS[name]
         self._plain_head = bytes((_MAGIC, self._format))
+        self._tagged_head = bytes((_MAGIC, self._format | _TAGGED))
         self.compress = compress
         self.secret = secret
         self.compress_threshold = compress_threshold
@@ -150,6 +172,15 @@ class Serializer:
                 return self._load(data[2:]), None
             except Exception as exc:
                 raise CorruptEntryError(f"entry cannot be decoded: {exc}") from exc
+        if self.secret is None and data[:2] == self._tagged_head:
+            # the frame of a tagged entry: as common as a plain one where tags are used
+            try:
+                end = 6 + int.from_bytes(data[2:6], "big")
+                return self._load(data[end:]), _tag_block(data[6:end])
+            except CorruptEntryError:
+                raise
+            except Exception as exc:
+                raise CorruptEntryError(f"entry cannot be decoded: {exc}") from exc
         if not data:
             raise CorruptEntryError("empty entry")
         if data[0] in _DIGITS:
@@ -174,10 +205,8 @@ class Serializer:
         try:
             if flags & _TAGGED:
                 size = int.from_bytes(body[:4], "big")
-                tags = json.loads(bytes(body[4 : 4 + size]))
+                tags = _tag_block(bytes(body[4 : 4 + size]))
                 body = body[4 + size :]
-                if not isinstance(tags, dict):
-                    raise CorruptEntryError("entry has a malformed tag block")
             payload = bytes(body)
             if flags & _COMPRESSED:
                 payload = zlib.decompress(payload)

@@ -225,8 +225,8 @@ class AsyncOps(Pipeline):
     async def aget_many(self, keys: Iterable[Hashable]) -> dict[Any, Any]:
         """Return ``{key: value}`` for the keys present (one round trip where the engine can)."""
         wanted = {self._key(k): k for k in keys}
-        # the distinct tag counters of the whole batch are read once, not once per entry
-        live, _ = await aread_many(self, list(wanted))
+        # the distinct tag counters of the whole batch are read once, with the entries once seen
+        live, _ = await aread_many(self, list(wanted), guess=True)
         return {wanted[key]: value for key, value in live.items()}
 
     async def awarm(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from twat_cache.entries import ABSENT, call_of
+from twat_cache.entries import ABSENT, call_of, learn_tags, seen_tags
 from twat_cache.exceptions import CacheValueError
 from twat_cache.keys import one_shot_error
 from twat_cache.pipeline import DEFAULT, MISSING, TTL, Cached, caller
@@ -36,20 +36,48 @@ def no_tags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
+def _live(
+    cache: SyncOps, decoded: dict[Any, tuple[Any, dict[str, int] | None]], found: Mapping[Any, Any]
+) -> dict[Any, Any]:
+    """The decoded entries whose tag versions are current."""
+    live: dict[Any, Any] = {}
+    current: dict[str, int | None] = {}  # each counter decoded once for the batch
+    fresh: dict[int, bool] = {}  # entries written together share their versions' dict
+    for key, (value, stored) in decoded.items():
+        if stored:
+            known = fresh.get(id(stored))
+            if known is None:
+                for tag in stored:
+                    if tag not in current:
+                        current.update(cache._versions_from((tag,), found))
+                known = fresh[id(stored)] = cache._fresh(True, stored, current) is True
+            if not known:
+                continue
+        live[key] = value
+    return live
+
+
 def read_many(
-    cache: SyncOps, keys: list[Any], tags: Iterable[str] = (), count: bool = True
+    cache: SyncOps,
+    keys: list[Any],
+    tags: Iterable[str] = (),
+    count: bool = True,
+    guess: bool = False,
 ) -> tuple[dict[Any, Any], Mapping[Any, Any]]:
     """Read ready keys and their tag counters: ``({key: live value}, everything read)``.
 
     The counters of ``tags`` and of the cache's own tags are read in the same
-    ``get_many`` as the entries; an entry written under other tags costs one more
-    ``get_many`` for all the distinct counters of the batch together.
+    ``get_many`` as the entries -- with ``guess``, also those of tags recently
+    seen on this cache's entries; an entry written under other tags costs one
+    more ``get_many`` for all the distinct counters of the batch together.
     """
-    tag_keys = dict.fromkeys([*cache._tag_keys, *map(cache._tag_key, tags)])
+    guessed = seen_tags(cache, len(keys)) if guess else []
+    tag_keys = dict.fromkeys([*cache._tag_keys, *map(cache._tag_key, (*tags, *guessed))])
     backend = cache.backend
     found: Mapping[Any, Any] = cache._call({}, backend.get_many, [*keys, *tag_keys])
     decoded: dict[Any, tuple[Any, dict[str, int] | None]] = {}
     unread: dict[str, None] = {}
+    learned: list[str] = []
     for key in keys:
         raw = found.get(key)
         if raw is None:
@@ -62,14 +90,12 @@ def read_many(
             tag_key = cache._tag_key(tag)
             if tag_key not in tag_keys:
                 unread[tag_key] = None
+                learned.append(tag)
     if unread:
+        learn_tags(cache, learned)
         more: Mapping[Any, Any] = cache._call({}, backend.get_many, list(unread))
         found = {**found, **more}
-    live: dict[Any, Any] = {}
-    for key, (value, stored) in decoded.items():
-        current = cache._versions_from(stored or (), found)
-        if stored is None or cache._fresh(value, stored, current) is not MISSING:
-            live[key] = value
+    live = _live(cache, decoded, found)
     if count:
         cache.stats.hits += len(live)
         cache.stats.misses += len(keys) - len(live)

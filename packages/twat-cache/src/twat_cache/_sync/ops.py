@@ -219,8 +219,8 @@ class SyncOps(Pipeline):
     def get_many(self, keys: Iterable[Hashable]) -> dict[Any, Any]:
         """Return ``{key: value}`` for the keys present (one round trip where the engine can)."""
         wanted = {self._key(k): k for k in keys}
-        # the distinct tag counters of the whole batch are read once, not once per entry
-        live, _ = read_many(self, list(wanted))
+        # the distinct tag counters of the whole batch are read once, with the entries once seen
+        live, _ = read_many(self, list(wanted), guess=True)
         return {wanted[key]: value for key, value in live.items()}
 
     def warm(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: TTL = DEFAULT) -> int:

@@ -136,6 +136,9 @@ class EntryBehaviour:
         with RoundTrips.of(cache) as trips:
             assert cache.get_many([f"k{i}" for i in range(30)]) == {f"k{i}": i for i in range(30)}
         assert trips.reads <= 2, "entries, then every distinct tag counter at once"
+        with RoundTrips.of(cache) as again:
+            cache.get_many([f"k{i}" for i in range(30)])
+        assert again.reads == 1, "tags seen before are read with the entries"
         cache.invalidate_tags("t0")
         assert sorted(cache.get_many([f"k{i}" for i in range(6)])) == ["k1", "k2", "k4", "k5"]
         if cache.capabilities.lists_keys:
