@@ -96,7 +96,7 @@ class TagsOf:
         ('profiles', 'user:7')
     """
 
-    __slots__ = ("_computed", "_signature", "static")
+    __slots__ = ("_computed", "_names", "_signature", "static")
 
     def __init__(
         self, func: Callable[..., Any], static: tuple[str, ...], computed: Iterable[TagsFunc]
@@ -104,6 +104,9 @@ class TagsOf:
         self.static = static
         self._signature = inspect.signature(func)
         params = self._signature.parameters
+        # a call passing every parameter positionally binds without inspect (the common case)
+        plain = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params.values())
+        self._names = tuple(params) if plain else None
         self._computed: list[tuple[TagsFunc, tuple[str, ...] | None]] = []
         for tags_func in computed:
             wanted = inspect.signature(tags_func).parameters.values()
@@ -128,9 +131,13 @@ class TagsOf:
             CacheKeyError: when a computed tag is not a valid tag (the message names it).
             TypeError: when the arguments do not fit the function (as the call would).
         """
-        bound = self._signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        given = bound.arguments
+        names = self._names
+        if names is not None and not kwargs and len(args) == len(names):
+            given: Mapping[str, Any] = dict(zip(names, args, strict=True))
+        else:
+            bound = self._signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            given = bound.arguments
         tags = dict.fromkeys(self.static)
         for tags_func, names in self._computed:
             chosen = given if names is None else {n: given[n] for n in names}
