@@ -27,6 +27,7 @@ import unasync  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "tools" / "unasync.toml"
+# two lines: a long source path must not push the first past the line length ruff allows
 HEADER = (
     "# GENERATED from {source}\n# by tools/unasync.py -- do not edit; run: bash tools/unasync\n"
 )
@@ -52,7 +53,12 @@ def generate(rule: dict[str, object], out_root: Path) -> list[tuple[Path, Path]]
     dst = out_root / str(rule["to"])
     replacements = {**COMMON, **dict(rule.get("replacements", {}))}  # type: ignore[call-overload]
     pairs = []
+    # `exclude`: file names under `from` that are no twin's source (an `__init__.py` there,
+    # when the twins are generated into the package folder itself)
+    excluded = set(rule.get("exclude", []))  # type: ignore[call-overload]
     for source in sorted(src.rglob("*.py")):
+        if source.name in excluded:
+            continue
         target = dst / source.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
@@ -67,19 +73,23 @@ def generate(rule: dict[str, object], out_root: Path) -> list[tuple[Path, Path]]
             )
             body = (tmp_dst / source.name).read_text()
         rel = source.relative_to(ROOT)
-        target.write_text(HEADER.format(source=rel) + body)
-        # removing `await` shortens lines: format the twin as the project formats its code
+        text = HEADER.format(source=rel) + body
+        # removing `await` shortens lines, renamed names (AsyncIterator -> Iterator) can leave
+        # imports out of order: sort and format the twin as the project does, through stdin
+        # under its real path, so that ruff tells first-party imports apart the same way
+        # whether the twin is written in place or into --check's temporary folder
         config = str(ROOT / "pyproject.toml")
-        # renamed names (AsyncIterator -> Iterator) can leave imports out of order: sort them
-        subprocess.run(
-            [sys.executable, "-m", "ruff", "check", "-q", "--fix", "--select", "I",
-             "--config", config, str(target)],
-            check=True,
-        )  # fmt: skip
-        subprocess.run(
-            [sys.executable, "-m", "ruff", "format", "-q", "--config", config, str(target)],
-            check=True,
-        )
+        real = str(ROOT / str(rule["to"]) / source.relative_to(src))
+        for command in (
+            ["check", "-q", "--fix", "--select", "I", "--exit-zero"],
+            ["format", "-q"],
+        ):
+            text = subprocess.run(
+                [sys.executable, "-m", "ruff", *command, "--config", config,
+                 "--stdin-filename", real, "-"],
+                input=text, capture_output=True, text=True, check=True, cwd=ROOT,
+            ).stdout  # fmt: skip
+        target.write_text(text)
         pairs.append((source, target))
     return pairs
 

@@ -22,15 +22,20 @@ from twat_cache.adapters import as_sync
 from twat_cache.exceptions import (
     BackendError,
     CacheOperationError,
-    CacheValueError,
     ConfigurationError,
+    EngineNotAvailableError,
 )
+from twat_cache.protocols import capabilities_of
 from twat_cache.registry import create_backend
 from twat_cache.serializers import encode_int
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
 from twat_cache.urls import parse_url
 from twat_cache_aio import SCHEMES, AiocacheBackend
-from twat_cache_aio.memcached_store import MemcachedStore, memcached_exptime
+from twat_cache_aio.memcached_store import (
+    MemcachedStore,
+    check_aiomcache_version,
+    memcached_exptime,
+)
 
 # the harness lives in tools/ (on pytest's pythonpath); mypy is not pointed there
 from twat_cache_harness import (  # type: ignore[import-not-found,unused-ignore]
@@ -66,11 +71,18 @@ async def abackend_factory() -> AsyncIterator[Callable[..., AiocacheBackend]]:
 
 
 def no_resource_warnings() -> list[str]:
-    """Collect garbage and return the ResourceWarnings it raised (unclosed sockets)."""
+    """Collect garbage and return the ResourceWarnings it raised (unclosed sockets).
+
+    An event loop some older pytest-asyncio left to the garbage collector is not the engine's.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         gc.collect()
-    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    return [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, ResourceWarning) and "event loop" not in str(w.message)
+    ]
 
 
 # -- the conformance kit, sync (through core's SyncAdapter) and async -------------------------
@@ -377,8 +389,10 @@ async def test_redis_incr_errors(
         await backend.incr("missing")
     assert await raw_redis.exists("incr:missing") == 0  # aiocache's increment would have created it
     await backend.set("big", encode_int(2**63 - 1))
-    with pytest.raises(TypeError):
+    with pytest.raises(OverflowError):
         await backend.incr("big")
+    assert await backend.get("big") == encode_int(2**63 - 1)
+    assert await backend.incr("big", 0) == 2**63 - 1  # exact: no Lua number on the way back
     await raw_redis.rpush("incr:list", b"x")
     with pytest.raises(TypeError):
         await backend.incr("list")
@@ -616,7 +630,7 @@ async def test_memcached_generation_race_adopts_the_winner(
     backend = abackend_factory(memcached_url(memcached_server), namespace="mc-race")
     store = backend._store
     assert isinstance(store, MemcachedStore)
-    cache = backend._cache()
+    cache = await backend._cache()
     await raw_memcached.set(b"mc-race:__gen__", b"12345")  # another process won the add
     assert await store._new_generation(cache) == 12345
     await backend.close()
@@ -637,22 +651,95 @@ async def test_memcached_value_too_large(
     memcached_server: Any, abackend_factory: Callable[..., AiocacheBackend]
 ) -> None:
     backend = abackend_factory(memcached_url(memcached_server), namespace="mc-big")
-    with pytest.raises(CacheValueError):
-        await backend.set("big", b"x" * (2 * 1024 * 1024))
-    await backend.set("small", b"x")  # the connection is usable afterwards
+    big = b"x" * (2 * 1024 * 1024)
+    assert await backend.set("big", big) is False  # declined, not failed
+    assert await backend.add("big", big) is False
+    assert await backend.set_many({"big": big}) is False
+    assert await backend.set("small", b"x") is True  # the connection is usable afterwards
     assert await backend.get("small") == b"x"
     await backend.close()
 
 
-async def test_memcached_counters_are_unsigned(
+async def test_memcached_counters_are_signed_64_bit(
     memcached_server: Any, abackend_factory: Callable[..., AiocacheBackend]
 ) -> None:
     backend = abackend_factory(memcached_url(memcached_server), namespace="mc-incr")
     await backend.set("n", encode_int(3))
-    assert await backend.incr("n", -10) == 0  # memcached's decr stops at 0
-    await backend.set("negative", encode_int(-1))
+    assert await backend.incr("n", -10) == -7  # memcached's own decr would stop at 0
+    assert await backend.incr("n") == -6  # and its incr refuses a negative number
+    assert await backend.incr("n", 10) == 4
+    await backend.set("top", encode_int(2**63 - 1))
+    with pytest.raises(OverflowError):
+        await backend.incr("top")
+    await backend.set("bottom", encode_int(-(2**63)))
+    with pytest.raises(OverflowError):
+        await backend.incr("bottom", -1)
+    assert await backend.get_many(["top", "bottom"]) == {
+        "top": encode_int(2**63 - 1),
+        "bottom": encode_int(-(2**63)),
+    }
+    await backend.set("text", b"abc")
+    for delta in (1, -1):
+        with pytest.raises(TypeError):
+            await backend.incr("text", delta)
+    with pytest.raises(ValueError):
+        await backend.incr("absent", -1)
+    await backend.close()
+
+
+async def test_memory_incr_limits(abackend_factory: Callable[..., AiocacheBackend]) -> None:
+    backend = abackend_factory("aiocache+memory://", namespace="mem-incr")
+    await backend.set("top", encode_int(2**63 - 1))
+    with pytest.raises(OverflowError):
+        await backend.incr("top")
+    assert await backend.get("top") == encode_int(2**63 - 1)
+    assert await backend.incr("top", -1) == 2**63 - 2
+    assert await backend.incr("top", 1) == 2**63 - 1  # a Python int in aiocache's dict now
+    with pytest.raises(OverflowError):
+        await backend.incr("top")
+    await backend.set("text", b"1.5")
     with pytest.raises(TypeError):
-        await backend.incr("negative")
+        await backend.incr("text")
+    await backend.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "lists_keys", "shared"),
+    [
+        ("aiocache+memory://", True, False),
+        ("aiocache+redis://127.0.0.1:1", True, True),
+        ("aiocache+memcached://127.0.0.1:1", False, True),
+    ],
+)
+def test_capabilities_follow_the_url(url: str, lists_keys: bool, shared: bool) -> None:
+    backend = AiocacheBackend(url)
+    caps = capabilities_of(backend)
+    assert (caps.lists_keys, caps.shared, caps.native_async) == (lists_keys, shared, True)
+    assert caps is type(backend._store).capabilities
+    assert AiocacheBackend.capabilities.lists_keys is True  # the default URL's record
+
+
+def test_aiomcache_outside_the_patched_releases_is_refused() -> None:
+    check_aiomcache_version("0.8.2")
+    for version in ("0.7.0", "0.9.0", "1.0", "garbage"):
+        with pytest.raises(EngineNotAvailableError, match=r">=0\.8,<0\.9"):
+            check_aiomcache_version(version)
+
+
+async def test_any_client_exception_becomes_a_backend_error(
+    redis_server: Any,
+    abackend_factory: Callable[..., AiocacheBackend],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = abackend_factory(redis_url(redis_server), namespace="bug")
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise AttributeError("a bug inside the client")
+
+    monkeypatch.setattr(redis.asyncio.Redis, "get", broken)
+    with pytest.raises(BackendError, match="a bug inside the client") as info:
+        await backend.get("k")
+    assert isinstance(info.value.__cause__, AttributeError)
     await backend.close()
 
 

@@ -504,7 +504,9 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_serializer_must_match_the_writers(capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "set", "--serializer", "json", URL, "j", "text")
-    assert run(capsys, "get", URL, "j") == (0, "text\n", "")  # a json frame reads anywhere
+    assert run(capsys, "get", URL, "j", "--serializer", "json") == (0, "text\n", "")
+    # the format header names the serializer: another one reads a miss, never a misread value
+    assert run(capsys, "get", URL, "j")[0] == ExitCode.FAILED
     run(capsys, "set", URL, "p", "text")  # pickle, the default
     code, out, err = run(capsys, "get", URL, "p", "--serializer", "json")
     assert (code, out) == (ExitCode.FAILED, "")  # a json cache never unpickles

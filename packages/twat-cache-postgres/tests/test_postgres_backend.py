@@ -22,6 +22,7 @@ from psycopg import sql
 from psycopg_pool import PoolTimeout
 from twat_cache import Cache, CacheConfig, ucache
 from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError
+from twat_cache.protocols import capabilities_of
 from twat_cache.registry import create_backend
 from twat_cache.serializers import encode_int
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
@@ -32,7 +33,7 @@ from twat_cache_postgres import (
     PostgresBackend,
     PostgresSettings,
 )
-from twat_cache_postgres.backend import is_alive
+from twat_cache_postgres.engine import is_alive
 from twat_cache_postgres.statements import Statements
 
 MakeBackend = Callable[[str], Any]
@@ -63,7 +64,7 @@ def _url(server: PostgresServer, **options: object) -> str:
 
 
 def _sql(
-    server: PostgresServer, query: str | sql.Composed, *params: object
+    server: PostgresServer, query: str | bytes | sql.Composed, *params: object
 ) -> list[tuple[Any, ...]]:
     """Run one statement as the superuser on its own connection; return its rows (if any)."""
     with psycopg.connect(server.url, autocommit=True) as conn:
@@ -405,11 +406,28 @@ def test_incr_errors_leave_the_connection_clean(
     )  # one connection for every call
     with PostgresBackend(url) as backend:
         backend.set_many(
-            {"text": b"abc", "binary": b"\xff\xfe", "float": b"1.5", "big": encode_int(2**63 - 1)}
+            {
+                "text": b"abc",
+                "binary": b"\xff\xfe",
+                "float": b"1.5",
+                "huge": encode_int(2**64),
+                "big": encode_int(2**63 - 1),
+                "small": encode_int(-(2**63)),
+            }
         )
-        for key in ("text", "binary", "float", "big"):
+        for key in ("text", "binary", "float", "huge"):
             with pytest.raises(TypeError, match=key):
                 backend.incr(key)
+        with pytest.raises(OverflowError, match="big"):
+            backend.incr("big")
+        with pytest.raises(OverflowError, match="small"):
+            backend.incr("small", -1)
+        with pytest.raises(OverflowError):
+            backend.incr("small", 2**64)
+        assert backend.get_many(["big", "small"]) == {
+            "big": encode_int(2**63 - 1),
+            "small": encode_int(-(2**63)),
+        }
         backend.set("n", encode_int(-3))
         assert backend.incr("n", 3) == 0
         assert backend.get("n") == b"0"
@@ -674,11 +692,10 @@ def test_recovers_after_restart(fresh_postgres_server: PostgresServer) -> None:
     server = fresh_postgres_server
     with PostgresBackend(_url(server, max_size=4)) as backend:
         backend.set("k", b"v")
-        pool = backend._pool
-        assert pool is not None
+        pool = backend._pools.get().pool
         held = [
-            pool.getconn() for _ in range(4)
-        ]  # four idle connections, all broken by the restart
+            pool.getconn() for _ in range(3)
+        ]  # with the one this thread keeps, four idle connections, all broken by the restart
         for conn in held:
             pool.putconn(conn)
         server.restart()
@@ -691,8 +708,7 @@ async def test_async_recovers_after_restart(fresh_postgres_server: PostgresServe
     server = fresh_postgres_server
     async with AsyncPostgresBackend(_url(server, max_size=3)) as backend:
         await backend.set("k", b"v")
-        pool = backend._pool
-        assert pool is not None
+        pool = (await backend._pools.get()).pool
         held = [await pool.getconn() for _ in range(3)]
         for conn in held:
             await pool.putconn(conn)
@@ -775,8 +791,7 @@ async def test_async_server_down(fresh_postgres_server: PostgresServer) -> None:
 def test_pool_exhausted(postgres_server: PostgresServer) -> None:
     with PostgresBackend(_url(postgres_server, min_size=1, max_size=1, timeout=0.2)) as backend:
         backend.set("k", b"v")
-        pool = backend._pool
-        assert pool is not None
+        pool = backend._pools.get().pool
         conn = pool.getconn()
         try:
             with pytest.raises(BackendError, match="couldn't get a connection") as info:
@@ -792,8 +807,7 @@ async def test_async_pool_exhausted(postgres_server: PostgresServer) -> None:
         _url(postgres_server, min_size=0, max_size=1, timeout=0.2)
     ) as backend:
         await backend.set("k", b"v")
-        pool = backend._pool
-        assert pool is not None
+        pool = (await backend._pools.get()).pool
         conn = await pool.getconn()
         try:
             with pytest.raises(BackendError, match="couldn't get a connection"):
@@ -887,6 +901,42 @@ async def test_async_decorator_end_to_end(postgres_server: PostgresServer, table
 
     assert [await double(5), await double(5)] == [10, 10]
     assert calls == [5]
+
+
+def test_capabilities_are_declared_on_both_twins() -> None:
+    for cls in (PostgresBackend, AsyncPostgresBackend):
+        caps = capabilities_of(cls("postgresql://127.0.0.1:1/x"))
+        assert caps is cls.capabilities
+        assert caps.native_ttl is False  # an expiry column checked on read
+        assert (caps.lists_keys, caps.atomic_add, caps.atomic_incr) == (True, True, True)
+        assert (caps.native_async, caps.shared, caps.persistent) == (True, True, True)
+        assert caps.max_key_length == 2048
+
+
+async def test_writes_say_they_happened(postgres_server: PostgresServer, table: str) -> None:
+    url = _url(postgres_server, table=table)
+    with PostgresBackend(url, namespace="w") as backend:
+        assert backend.set("k", b"v") is True
+        assert backend.set_many({"a": b"1"}) is True
+        assert backend.set_many({}) is True
+    async with AsyncPostgresBackend(url, namespace="w") as abackend:
+        assert await abackend.set("k", b"v") is True
+        assert await abackend.set_many({"a": b"1"}) is True
+        assert await abackend.set_many({}) is True
+
+
+def test_any_client_exception_becomes_a_backend_error(
+    postgres_server: PostgresServer, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise AttributeError("a bug inside the client")
+
+    with PostgresBackend(_url(postgres_server, table=table)) as backend:
+        backend.set("k", b"v")
+        monkeypatch.setattr(psycopg.Connection, "execute", broken)
+        with pytest.raises(BackendError, match="a bug inside the client") as info:
+            backend.get("k")
+        assert isinstance(info.value.__cause__, AttributeError)
 
 
 def test_purge_batch_default() -> None:

@@ -34,7 +34,7 @@ BAD_OPTIONS: list[tuple[str, Any, str]] = [
     ("on_serialization_error", "ignore", "one of raise, warn"),
     ("namespace", "has space", "1-64 characters"),
     ("namespace", "", "1-64 characters"),
-    ("compress", 1, "True or False"),
+    ("compress", 1, "True, False, 'zlib' or 'zstd'"),
     ("strict", "yes", "True or False"),
     ("jitter", 1.0, "from 0 up to (not including) 1"),
     ("jitter", -0.1, "from 0 up to (not including) 1"),

@@ -432,3 +432,24 @@ def test_create_cache_config_at_the_top_level() -> None:
     with pytest.warns(DeprecationWarning, match="create_cache_config"):
         config = twat_cache.create_cache_config(maxsize=3)
     assert config.maxsize == 3
+
+
+def test_a_2x_policy_on_a_disk_folder_becomes_the_disk_eviction_policy(cache_root: Path) -> None:
+    with pytest.warns(DeprecationWarning, match="2.x form") as caught:
+        url, options = translate_options(None, {"folder_name": "hot", "policy": "lfu"})
+    assert url == "disk://"
+    assert "policy" not in options
+    assert options["options"] == {"eviction_policy": "least-frequently-used"}
+    assert any("eviction_policy" in str(w.message) for w in caught)
+    # an explicit disk option wins over the translated policy; memory keeps its policy
+    with pytest.warns(DeprecationWarning, match="2.x form"):
+        _, options = translate_options(
+            None,
+            {"folder_name": "hot", "policy": "fifo", "options": {"eviction_policy": "none"}},
+        )
+    assert options["options"] == {"eviction_policy": "none"}
+    with pytest.warns(DeprecationWarning, match="2.x form"):
+        url, options = translate_options(
+            "memory://", {"engine_name": "cachetools", "policy": "lfu"}
+        )
+    assert options["policy"] == "lfu"

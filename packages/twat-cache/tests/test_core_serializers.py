@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from twat_cache import Cache, ConfigurationError, SerializationError
-from twat_cache.serializers import CorruptEntryError, Serializer, decode_int, encode_int
+from twat_cache.serializers import Codec, CorruptEntryError, decode_int, encode_int
 
 UNPICKLED: list[str] = []
 
@@ -56,13 +56,13 @@ class Order:
     ],
 )
 def test_pickle_round_trips_any_object(value: object) -> None:
-    s = Serializer("pickle")
+    s = Codec("pickle")
     assert s.loads(s.dumps(value)) == (value, None)
 
 
 @pytest.mark.parametrize("value", [None, "text ✓", 3.5, False, [1, "a"], {"k": {"n": [1, None]}}])
 def test_json_round_trips_json_data(value: object) -> None:
-    s = Serializer("json")
+    s = Codec("json")
     assert s.loads(s.dumps(value)) == (value, None)
 
 
@@ -70,20 +70,20 @@ def test_json_round_trips_json_data(value: object) -> None:
     "value", [None, "text ✓", b"\x00\xff", 3.5, [1, "a"], {"k": {"n": [1, None]}}, {1: "int key"}]
 )
 def test_msgpack_round_trips_its_data(value: object) -> None:
-    s = Serializer("msgpack")
+    s = Codec("msgpack")
     assert s.loads(s.dumps(value)) == (value, None)
 
 
 @pytest.mark.parametrize("name", ["pickle", "json", "msgpack"])
 def test_values_that_cannot_be_encoded_raise_serialization_error(name: str) -> None:
-    s = Serializer(name)
+    s = Codec(name)
     with pytest.raises(SerializationError, match=name):
         s.dumps(threading.Lock())
 
 
 @pytest.mark.parametrize("name", ["pickle", "json", "msgpack"])
 def test_plain_integers_are_stored_raw(name: str) -> None:
-    s = Serializer(name, secret=b"k", compress=True)
+    s = Codec(name, secret=b"k", compress=True)
     for n in (0, 42, -7, 10**40):
         assert s.dumps(n) == str(n).encode()
         assert s.loads(str(n).encode()) == (n, None)
@@ -98,8 +98,8 @@ def test_plain_integers_are_stored_raw(name: str) -> None:
 
 
 def test_compression_applies_above_the_threshold() -> None:
-    plain = Serializer("pickle")
-    packed = Serializer("pickle", compress=True, compress_threshold=100)
+    plain = Codec("pickle")
+    packed = Codec("pickle", compress=True, compress_threshold=100)
     big = "a" * 10_000
     assert len(packed.dumps(big)) < len(plain.dumps(big)) // 10
     assert packed.loads(packed.dumps(big)) == (big, None)
@@ -109,20 +109,21 @@ def test_compression_applies_above_the_threshold() -> None:
 
 
 def test_signed_frames_round_trip_with_the_same_secret() -> None:
-    s = Serializer("pickle", secret=b"secret", compress=True, compress_threshold=0)
+    s = Codec("pickle", secret=b"secret", compress=True, compress_threshold=0)
     data = s.dumps({"a": 1}, tags={"users": 5})
     assert s.loads(data) == ({"a": 1}, {"users": 5})
-    # a reader without a secret can still read a signed frame
-    assert Serializer("pickle").loads(data) == ({"a": 1}, {"users": 5})
+    # a reader without the secret cannot check it: a miss, as a change of signing is
+    with pytest.raises(CorruptEntryError, match="signed"):
+        Codec("pickle").loads(data)
 
 
 def _hostile_frame(secret: bytes | None) -> bytes:
-    return Serializer("pickle", secret=secret).dumps(Hostile())
+    return Codec("pickle", secret=secret).dumps(Hostile())
 
 
 def test_hostile_payload_really_runs_when_nothing_checks_it() -> None:
     # the control experiment: without a secret, the payload below does run
-    Serializer("pickle").loads(_hostile_frame(None))
+    Codec("pickle").loads(_hostile_frame(None))
     assert UNPICKLED == ["code ran"]
 
 
@@ -136,7 +137,7 @@ def test_hostile_payload_really_runs_when_nothing_checks_it() -> None:
 )
 def test_a_secret_rejects_frames_before_unpickling(case: str, frame: Any) -> None:
     with pytest.raises(CorruptEntryError):
-        Serializer("pickle", secret=b"secret").loads(frame())
+        Codec("pickle", secret=b"secret").loads(frame())
     assert UNPICKLED == []
 
 
@@ -147,7 +148,7 @@ def _tamper(data: bytes, index: int = -1) -> bytes:
 
 
 def test_every_tampered_byte_is_detected() -> None:
-    s = Serializer("pickle", secret=b"secret")
+    s = Codec("pickle", secret=b"secret")
     data = s.dumps({"a": [1, 2, 3]}, tags={"t": 1})
     for index in range(1, len(data)):  # byte 0 is the magic: changing it is "not a frame"
         with pytest.raises(CorruptEntryError):
@@ -182,9 +183,9 @@ def test_a_json_cache_never_unpickles(namespace: str) -> None:
     assert reader.get("k") is None
     assert UNPICKLED == []
     assert reader.stats.corrupt == 1
-    # a json frame is still readable by a pickle cache: json loading runs no code
+    # a change of serializer is a miss both ways, never a misread value
     reader.set("j", {"a": [1]})
-    assert writer.get("j") == {"a": [1]}
+    assert writer.get("j") is None
     writer.close()
     reader.close()
 
@@ -204,41 +205,42 @@ def test_a_json_cache_never_unpickles(namespace: str) -> None:
 )
 def test_corrupt_entries_raise_corrupt_entry_error(data: bytes) -> None:
     with pytest.raises(CorruptEntryError):
-        Serializer("pickle").loads(data)
+        Codec("pickle").loads(data)
 
 
 def test_unknown_serializer_name_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="serializer"):
-        Serializer("yaml")
+        Codec("yaml")
 
 
 def test_missing_msgpack_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "msgpack", None)  # makes "import msgpack" fail
     with pytest.raises(ConfigurationError, match=r"twat-cache\[msgpack\]"):
-        Serializer("msgpack")
+        Codec("msgpack")
     with pytest.raises(ConfigurationError, match=r"twat-cache\[msgpack\]"):
         Cache("coretest-bytes://", serializer="msgpack")
 
 
 def test_sign_prefixes_an_hmac() -> None:
-    assert Serializer("pickle").sign(b"token") == b"token"
-    signed = Serializer("pickle", secret=b"k").sign(b"token")
+    assert Codec("pickle").sign(b"token") == b"token"
+    signed = Codec("pickle", secret=b"k").sign(b"token")
     assert signed.endswith(b"token")
     assert len(signed) == 32 + len(b"token")
-    assert signed != Serializer("pickle", secret=b"other").sign(b"token")
+    assert signed != Codec("pickle", secret=b"other").sign(b"token")
 
 
 def test_zlib_frames_are_plain_zlib() -> None:
-    s = Serializer("json", compress=True, compress_threshold=0)
+    s = Codec("json", compress=True, compress_threshold=0)
     data = s.dumps(["x"] * 100)
-    assert zlib.decompress(data[2:]) == b'["' + b'","'.join([b"x"] * 100) + b'"]'
+    assert data[:7] == b"\xfd\x01\x04json"  # the header names the serializer and the codec
+    assert zlib.decompress(data[7:]) == b'["' + b'","'.join([b"x"] * 100) + b'"]'
 
 
 def test_a_plain_frame_with_a_broken_payload_is_corrupt() -> None:
-    from twat_cache.serializers import CorruptEntryError, Serializer
+    from twat_cache.serializers import Codec, CorruptEntryError
 
-    serializer = Serializer("pickle")
+    serializer = Codec("pickle")
     good = serializer.dumps({"a": 1})
     assert serializer.loads(good) == ({"a": 1}, None)
     with pytest.raises(CorruptEntryError):
-        serializer.loads(good[:2] + b"\x00not a pickle")
+        serializer.loads(good[:9] + b"\x00not a pickle")

@@ -9,24 +9,26 @@ How each backend keeps the contract is in the ``*_store`` modules.
 aiocache's network clients belong to the event loop that made their
 connections, and core uses one engine from two loops (its private loop for
 sync callers, the caller's loop for async ones); so this engine keeps one
-aiocache cache per event loop. The in-process memory cache is one for all.
+aiocache cache per event loop (core's ``AsyncResource``: each is closed in its
+own loop, when the engine is closed or the loop shuts down). The in-process
+memory cache is one for all.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import re
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import NAMESPACE_PATTERN, NAMESPACE_RULE
 from twat_cache.engines.base import BaseAsyncBackend
-from twat_cache.exceptions import CacheOperationError, ConfigurationError
+from twat_cache.engines.resources import AsyncResource
+from twat_cache.exceptions import CacheOperationError, ConfigurationError, TwatCacheError
+from twat_cache.protocols import Capabilities
 from twat_cache.urls import EngineURL, parse_url
 
 from twat_cache_aio.memcached_store import MemcachedStore
@@ -48,7 +50,6 @@ logger = logging.getLogger("twat_cache")
 
 SCHEMES = ("aiocache+memory", "aiocache+redis", "aiocache+memcached")
 _DB = re.compile(r"/?(\d*)/?")
-_HANDOVER = 1.0  # seconds close() waits for another running loop to close its connections
 DEFAULT_TIMEOUT = 5.0  # aiocache's own default, per operation
 
 
@@ -68,6 +69,8 @@ class AiocacheBackend(BaseAsyncBackend):
     Attributes:
         kind: ``memory``, ``redis`` or ``memcached``.
         supports_keys: ``False`` for memcached, which cannot list keys.
+        capabilities: The record of the backend behind the URL (the class attribute
+            is the default ``aiocache+memory://``'s).
 
     Raises:
         ConfigurationError: for another scheme, an unknown or invalid option, a
@@ -81,6 +84,7 @@ class AiocacheBackend(BaseAsyncBackend):
     """
 
     stores_objects = False
+    capabilities: Capabilities = MemoryStore.capabilities
 
     def __init__(
         self,
@@ -104,9 +108,11 @@ class AiocacheBackend(BaseAsyncBackend):
         self._store: Store = _make_store(parsed, namespace)
         self.kind: str = self._store.kind
         self.supports_keys: bool = self._store.supports_keys
+        self.capabilities = self._store.capabilities
         self._shared: Any = self._store.connect() if self._store.shared else None
-        self._per_loop: dict[asyncio.AbstractEventLoop, Any] = {}
-        self._registry = threading.Lock()
+        self._caches: AsyncResource[Any] = AsyncResource(
+            self._connect, self._store.disconnect, name=f"twat-cache-aiocache-{namespace}"
+        )
 
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> Self:
@@ -134,43 +140,29 @@ class AiocacheBackend(BaseAsyncBackend):
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _cache(self) -> Any:
+    async def _connect(self) -> Any:
+        return self._store.connect()
+
+    async def _cache(self) -> Any:
         """Return the aiocache cache of the running event loop (made on first use)."""
         self._check_open()
         if self._shared is not None:
             return self._shared
-        loop = asyncio.get_running_loop()
-        cache = self._per_loop.get(loop)
-        if cache is None:
-            with self._registry:
-                for old in [old for old in self._per_loop if old.is_closed()]:
-                    self._store.abandon(self._per_loop.pop(old))
-                cache = self._per_loop[loop] = self._store.connect()
-        return cache
+        return await self._caches.get()
 
     @contextlib.contextmanager
     def _errors(self, operation: str) -> Iterator[None]:
         try:
             yield
-        except self._store.failures as exc:
+        except (TwatCacheError, ValueError, TypeError, OverflowError):
+            raise  # the contract's own answers (incr), and core's errors
+        except Exception as exc:  # any client failure (a bug in the client included)
             raise self._store.translate(exc, operation) from exc
 
     async def _close(self) -> None:
-        with self._registry:
-            caches = list(self._per_loop.items())
-            self._per_loop.clear()
         if self._shared is not None:
             await self._store.disconnect(self._shared)
-        current = asyncio.get_running_loop()
-        for loop, cache in caches:
-            if loop is current:
-                await self._store.disconnect(cache)
-            elif loop.is_running():
-                # its loop runs in another thread (core's private loop, say): close it there
-                done = asyncio.run_coroutine_threadsafe(self._store.disconnect(cache), loop)
-                await asyncio.wait([asyncio.wrap_future(done)], timeout=_HANDOVER)
-            else:
-                self._store.abandon(cache)
+        await self._caches.aclose()
 
     # -- the AsyncBackend protocol -----------------------------------------------------------
 
@@ -180,48 +172,52 @@ class AiocacheBackend(BaseAsyncBackend):
         Raises:
             BackendError: when the server fails (the client's error is ``__cause__``).
         """
-        cache = self._cache()
+        cache = await self._cache()
         with self._errors("get"):
             return await self._store.get(cache, key)
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Return the present entries among ``keys`` (aiocache ``multi_get``)."""
-        cache = self._cache()
+        cache = await self._cache()
         unique = list(dict.fromkeys(keys))
         if not unique:
             return {}
         with self._errors("get_many"):
             return await self._store.get_many(cache, unique)
 
-    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry)."""
-        cache = self._cache()
-        with self._errors("set"):
-            await self._store.set(cache, key, value, ttl)
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry).
 
-    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store every item with the same ``ttl`` (aiocache ``multi_set``)."""
-        cache = self._cache()
+        Returns:
+            False when the backend declines the value (memcached: too large), else True.
+        """
+        cache = await self._cache()
+        with self._errors("set"):
+            return await self._store.set(cache, key, value, ttl)
+
+    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item with the same ``ttl`` (aiocache ``multi_set``); False if declined."""
+        cache = await self._cache()
         if not items:
-            return
+            return True
         with self._errors("set_many"):
-            await self._store.set_many(cache, dict(items), ttl)
+            return await self._store.set_many(cache, dict(items), ttl)
 
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent, atomically; return whether it was stored."""
-        cache = self._cache()
+        cache = await self._cache()
         with self._errors("add"):
             return await self._store.add(cache, key, value, ttl)
 
     async def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it was present."""
-        cache = self._cache()
+        cache = await self._cache()
         with self._errors("delete"):
             return await self._store.delete(cache, key)
 
     async def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys``; return how many were present."""
-        cache = self._cache()
+        cache = await self._cache()
         unique = list(dict.fromkeys(keys))
         if not unique:
             return 0
@@ -230,7 +226,7 @@ class AiocacheBackend(BaseAsyncBackend):
 
     async def touch(self, key: str, ttl: float | None = None) -> bool:
         """Give ``key`` a new ``ttl`` (``None``: no expiry); return whether it was present."""
-        cache = self._cache()
+        cache = await self._cache()
         with self._errors("touch"):
             return await self._store.touch(cache, key, ttl)
 
@@ -240,15 +236,16 @@ class AiocacheBackend(BaseAsyncBackend):
         Raises:
             ValueError: when ``key`` is absent.
             TypeError: when the value is not an integer.
+            OverflowError: when the result leaves the signed 64-bit range (the value stays).
             BackendError: when the server fails.
         """
-        cache = self._cache()
+        cache = await self._cache()
         with self._errors("incr"):
             return await self._store.incr(cache, key, delta)
 
     async def clear(self) -> None:
         """Remove every entry of this namespace, and nothing else."""
-        cache = self._cache()
+        cache = await self._cache()
         with self._errors("clear"):
             await self._store.clear(cache)
 
@@ -268,7 +265,7 @@ class AiocacheBackend(BaseAsyncBackend):
         return self._keys()
 
     async def _keys(self) -> AsyncIterator[str]:
-        cache = self._cache()
+        cache = await self._cache()
         with self._errors("keys"):
             async for key in self._store.keys(cache):
                 yield key

@@ -9,10 +9,13 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from twat_cache.exceptions import CacheValueError
-from twat_cache.keys import fit_key
+from twat_cache.engines.generations import Generations
+from twat_cache.engines.integers import INT64_MAX, checked_sum, overflow_error, parse_int
+from twat_cache.exceptions import BackendError, EngineNotAvailableError
+from twat_cache.protocols import Capabilities
+from twat_cache.serializers import encode_int
 
-from twat_cache_aio.store import Store, abort_connection, bytes_serializer, missing_client
+from twat_cache_aio.store import Store, bytes_serializer, missing_client
 
 if TYPE_CHECKING:
     from aiomcache.pool import Connection
@@ -22,8 +25,12 @@ __all__ = ["MemcachedStore", "memcached_exptime"]
 logger = logging.getLogger("twat_cache")
 
 MEMCACHED_MAX_KEY = 250  # bytes, memcached's limit
+MEMCACHED_ITEM_SIZE = 1024 * 1024  # memcached's default -I
 _RELATIVE_EXPTIME_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
-_HASHED = "#"  # hashed keys start with it; a literal key that does is hashed too
+CAS_ATTEMPTS = 100  # compare-and-swap rounds of one incr before contention is a failure
+# EofSafeClient overrides aiomcache's private _execute_simple_command: only the releases whose
+# method it replaces are allowed (pyproject bounds aiomcache the same way)
+AIOMCACHE_TESTED = ((0, 8), (0, 9))
 
 
 def memcached_exptime(ttl: float | None) -> int:
@@ -47,9 +54,30 @@ def memcached_exptime(ttl: float | None) -> int:
     return seconds
 
 
+def check_aiomcache_version(version: str) -> None:
+    """Refuse an aiomcache release whose private method the EOF-safe client does not know.
+
+    Raises:
+        EngineNotAvailableError: naming the installed and the supported versions.
+    """
+    try:
+        found = tuple(int(part) for part in version.split(".")[:2])
+    except ValueError:
+        found = (0, 0)
+    low, high = AIOMCACHE_TESTED
+    if not low <= found < high:
+        raise EngineNotAvailableError(
+            f"aiocache+memcached needs aiomcache >=0.8,<0.9 (installed: {version}): its client "
+            "is patched against a busy loop on a closed connection, which only those releases "
+            'have in the form patched; pip install "aiomcache>=0.8,<0.9"'
+        )
+
+
 @functools.lru_cache(maxsize=1)
 def _memcached_client_class() -> type[Any]:
     import aiomcache
+
+    check_aiomcache_version(aiomcache.__version__)
 
     class EofSafeClient(aiomcache.Client):
         """aiomcache's client, except that a connection closed mid-reply raises.
@@ -90,6 +118,13 @@ class MemcachedStore(Store):
 
     kind = "memcached"
     supports_keys = False
+    capabilities = Capabilities(
+        lists_keys=False,
+        native_async=True,
+        persistent=True,
+        max_key_length=MEMCACHED_MAX_KEY - Generations.overhead(64),
+        max_value_size=MEMCACHED_ITEM_SIZE,
+    )
 
     def __init__(
         self, namespace: str, *, host: str, port: int, timeout: float, pool_size: int
@@ -104,7 +139,8 @@ class MemcachedStore(Store):
         self._client_error: type[Exception] = aiomcache.ClientException
         self.failures = (aiomcache.ClientException, OSError, asyncio.TimeoutError)
         self.host, self.port, self.timeout, self.pool_size = host, port, timeout, pool_size
-        self.generation_key = f"{namespace}:__gen__"
+        self._names = Generations(namespace, max_key_length=MEMCACHED_MAX_KEY)
+        self.generation_key = self._names.counter_key
         self._generation: int | None = None
 
     def connect(self) -> Any:
@@ -128,22 +164,6 @@ class MemcachedStore(Store):
                 "closing aiocache+memcached: %s", exc, extra={"engine": "aiocache+memcached"}
             )
 
-    def abandon(self, cache: Any) -> None:
-        """Close the sockets of a client whose event loop is closed."""
-        pool = cache.client._pool
-        for connection in [*pool._pool._queue, *pool._in_use]:
-            abort_connection(connection.writer)
-
-    def translate(self, exc: BaseException, operation: str) -> Exception:
-        """A value over the server's item size is a :class:`CacheValueError`."""
-        if "too large" in str(exc):
-            return CacheValueError(
-                f"aiocache+memcached {operation}: memcached refused the value as too large "
-                "(its -I option bounds key, value and item header together)",
-                engine="aiocache+memcached",
-            )
-        return super().translate(exc, operation)
-
     def ttl(self, ttl: float | None) -> int:
         """See :func:`memcached_exptime`."""
         return memcached_exptime(ttl)
@@ -155,22 +175,19 @@ class MemcachedStore(Store):
         memcached's 250 bytes, get a hashed stand-in (core's ``fit_key``; aiocache
         would turn spaces into ``_``, so that ``"a b"`` and ``"a_b"`` collided).
         """
-        return fit_key(f"{self.namespace}:{generation}:", key, MEMCACHED_MAX_KEY, _HASHED)
+        return self._names.key(generation, key)
 
     # -- generations ---------------------------------------------------------------------
 
     def _adopt(self, raw: bytes) -> int:
         try:
-            self._generation = int(raw)
-        except ValueError:
-            raise self._client_error(
-                f"the generation counter {self.generation_key!r} holds {raw!r}"
-            ) from None
+            self._generation = self._names.parse(raw)
+        except ValueError as exc:
+            raise self._client_error(str(exc)) from None
         return self._generation
 
     async def _new_generation(self, cache: Any) -> int:
-        # nanoseconds since the epoch: above every generation a lost counter had
-        fresh = str(time.time_ns()).encode()
+        fresh = str(Generations.fresh()).encode()
         try:
             await cache.add(self.generation_key, fresh, ttl=0, namespace="")
         except ValueError:  # another process created it first
@@ -186,18 +203,14 @@ class MemcachedStore(Store):
         return self._adopt(raw) if raw is not None else await self._new_generation(cache)
 
     async def _counter(self, cache: Any, name: str, delta: int) -> int | None:
-        """Memcached ``incr``/``decr``; ``None`` when the key is absent."""
-        command = "incr" if delta >= 0 else "decr"
+        """Memcached ``incr`` (``delta`` >= 0); ``None`` when absent, -1 when not unsigned."""
         try:
-            return int(await cache.raw(command, name.encode(), abs(delta)))
+            return int(await cache.raw("incr", name.encode(), delta))
         except self._client_error as exc:
             if "NOT_FOUND" in str(exc):
                 return None
             if "CLIENT_ERROR" in str(exc):
-                raise TypeError(
-                    f"memcached cannot add {delta}: "
-                    "the value is not an unsigned 64-bit decimal integer"
-                ) from exc
+                return -1
             raise
 
     # -- the contract ----------------------------------------------------------------------
@@ -225,25 +238,42 @@ class MemcachedStore(Store):
         """See :meth:`get_many`."""
         return (await self.get_many(cache, [key])).get(key)
 
-    async def set(self, cache: Any, key: str, value: bytes, ttl: float | None) -> None:
-        """Memcached ``set``."""
+    async def set(self, cache: Any, key: str, value: bytes, ttl: float | None) -> bool:
+        """Memcached ``set``; False when the server declines the value as too large."""
         name = self.physical(await self._current(cache), key)
-        if not await cache.set(name, value, ttl=self.ttl(ttl), namespace=""):  # pragma: no cover
+        try:
+            stored = await cache.set(name, value, ttl=self.ttl(ttl), namespace="")
+        except self._client_error as exc:
+            if "too large" in str(exc):
+                return False
+            raise
+        if not stored:  # pragma: no cover - memcached answers NOT_STORED only to add/cas
             raise self._client_error(f"memcached did not store {key!r}")
+        return True
 
-    async def set_many(self, cache: Any, items: dict[str, bytes], ttl: float | None) -> None:
-        """Concurrent ``set``s under one generation read."""
+    async def set_many(self, cache: Any, items: dict[str, bytes], ttl: float | None) -> bool:
+        """Concurrent ``set``s under one generation read; False when a value is too large."""
         generation = await self._current(cache)
         pairs = [(self.physical(generation, key), value) for key, value in items.items()]
-        await cache.multi_set(pairs, ttl=self.ttl(ttl), namespace="")
+        try:
+            await cache.multi_set(pairs, ttl=self.ttl(ttl), namespace="")
+        except self._client_error as exc:
+            if "too large" in str(exc):
+                return False
+            raise
+        return True
 
     async def add(self, cache: Any, key: str, value: bytes, ttl: float | None) -> bool:
-        """Memcached ``add`` (atomic on the server)."""
+        """Memcached ``add`` (atomic on the server); False when present or too large."""
         name = self.physical(await self._current(cache), key)
         try:
             await cache.add(name, value, ttl=self.ttl(ttl), namespace="")
         except ValueError:
             return False
+        except self._client_error as exc:
+            if "too large" in str(exc):
+                return False
+            raise
         return True
 
     async def delete(self, cache: Any, key: str) -> bool:
@@ -266,20 +296,36 @@ class MemcachedStore(Store):
         return bool(await cache.expire(name, self.ttl(ttl), namespace=""))
 
     async def incr(self, cache: Any, key: str, delta: int) -> int:
-        """Memcached ``incr`` (``decr`` for a negative delta), atomic on the server.
+        """Signed 64-bit ``incr``, as the sync memcached engine does it.
 
-        memcached counters are unsigned 64-bit: ``decr`` stops at 0, ``incr``
-        wraps past 2**64 - 1, and a stored negative number cannot be incremented.
+        memcached's ``incr`` is unsigned: a positive ``delta`` on a value of zero or
+        more uses it (a result past 2**63 - 1 is taken back with ``decr`` and raised
+        as an overflow); a negative ``delta`` or a value below zero is a
+        compare-and-swap, which keeps the counter without its ttl.
         """
-        value = await self._counter(cache, self.physical(await self._current(cache), key), delta)
-        if value is None:
-            raise ValueError(f"no value under {key!r} to increment")
-        return value
+        name = self.physical(await self._current(cache), key)
+        if 0 <= delta <= INT64_MAX:
+            value = await self._counter(cache, name, delta)
+            if value is None:
+                raise ValueError(f"no value under {key!r} to increment")
+            if 0 <= value <= INT64_MAX:
+                return value
+            if value > INT64_MAX:
+                await cache.raw("decr", name.encode(), delta)
+                raise overflow_error(key, delta)
+        for _ in range(CAS_ATTEMPTS):
+            raw, token = await cache.raw("gets", name.encode())
+            if raw is None:
+                raise ValueError(f"no value under {key!r} to increment")
+            result = checked_sum(key, parse_int(key, raw), delta)
+            if await cache.raw("cas", name.encode(), encode_int(result), token, 0):
+                return result
+        raise BackendError(f"aiocache+memcached: {key!r} changed {CAS_ATTEMPTS} times in one incr")
 
     async def clear(self, cache: Any) -> None:
         """Increment the generation: every entry of the namespace is left behind at once."""
         value = await self._counter(cache, self.generation_key, 1)
-        if value is None:
+        if value is None or value < 0:
             await self._new_generation(cache)
         else:
             self._generation = value

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiocache import SimpleMemoryCache
+from twat_cache.engines.integers import checked_sum, not_an_integer, parse_int
+from twat_cache.protocols import Capabilities
 from twat_cache.serializers import encode_int
 
 from twat_cache_aio.store import Store, bytes_serializer
@@ -25,6 +27,8 @@ class MemoryStore(Store):
 
     kind = "memory"
     shared = True
+    # a dict of this process, expiry by event-loop timers; nothing waits on I/O
+    capabilities = Capabilities(native_async=True, blocking=False, shared=False)
 
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
@@ -58,15 +62,15 @@ class MemoryStore(Store):
             values = await cache.multi_get(keys)
         return {k: v for k, v in zip(keys, map(self._stored, values), strict=True) if v is not None}
 
-    async def set(self, cache: Any, key: str, value: bytes, ttl: float | None) -> None:
+    async def set(self, cache: Any, key: str, value: bytes, ttl: float | None) -> bool:
         """See :meth:`AsyncBackend.set`."""
         with self._lock:
-            await super().set(cache, key, value, ttl)
+            return await super().set(cache, key, value, ttl)
 
-    async def set_many(self, cache: Any, items: dict[str, bytes], ttl: float | None) -> None:
+    async def set_many(self, cache: Any, items: dict[str, bytes], ttl: float | None) -> bool:
         """See :meth:`AsyncBackend.set_many`."""
         with self._lock:
-            await super().set_many(cache, items, ttl)
+            return await super().set_many(cache, items, ttl)
 
     async def add(self, cache: Any, key: str, value: bytes, ttl: float | None) -> bool:
         """See :meth:`AsyncBackend.add`."""
@@ -84,11 +88,20 @@ class MemoryStore(Store):
             return bool(await cache.expire(key, self.ttl(ttl) or 0))
 
     async def incr(self, cache: Any, key: str, delta: int) -> int:
-        """Check presence, then aiocache ``increment`` (which keeps the entry's expiry timer)."""
+        """Check presence and range, then aiocache ``increment`` (it keeps the expiry timer)."""
         with self._lock:
-            if not await cache.exists(key):
+            stored = await cache.get(key)
+            if stored is None:
                 raise ValueError(f"no value under {key!r} to increment")
-            return int(await cache.increment(key, delta))  # TypeError for a non-integer
+            if not isinstance(stored, int):  # aiocache's increment leaves a Python int
+                if not isinstance(stored, bytes):
+                    raise not_an_integer(key)
+                stored = parse_int(key, stored)
+            checked_sum(key, stored, delta)  # OverflowError before anything changes
+            try:
+                return int(await cache.increment(key, delta))
+            except TypeError:
+                raise not_an_integer(key) from None
 
     async def clear(self, cache: Any) -> None:
         """Aiocache ``clear(namespace)``: deletes each key and cancels its timer.

@@ -8,7 +8,10 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from twat_cache_aio.store import Store, abort_connection, bytes_serializer, missing_client
+from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_error
+from twat_cache.protocols import Capabilities
+
+from twat_cache_aio.store import Store, bytes_serializer, missing_client
 
 __all__ = ["RedisStore"]
 
@@ -16,29 +19,15 @@ logger = logging.getLogger("twat_cache")
 
 SCAN_COUNT = 500  # keys per SCAN and per UNLINK: quick, yet never blocks the server for long
 _GLOB = re.compile(r"([*?\[\]\\])")
-# how Redis says that INCRBY cannot apply to a value (an overflow included)
-_NOT_AN_INTEGER = ("not an integer", "WRONGTYPE", "overflow")
-
-# Lua, run atomically by Redis. INCRBY alone would create a missing key.
-_INCR_SCRIPT = """
-if redis.call('exists', KEYS[1]) == 0 then return false end
-return redis.call('incrby', KEYS[1], ARGV[1])
-"""
-# PERSIST answers 0 for a key that exists without a ttl; touch() must say "present".
-_TOUCH_SCRIPT = """
-if redis.call('exists', KEYS[1]) == 0 then return 0 end
-if ARGV[1] == '' then
-  redis.call('persist', KEYS[1])
-  return 1
-end
-return redis.call('pexpire', KEYS[1], ARGV[1])
-"""
 
 
 class RedisStore(Store):
     """aiocache's ``RedisCache`` (redis-py's ``redis.asyncio``), keys ``{namespace}:{key}``."""
 
     kind = "redis"
+    capabilities = Capabilities(
+        native_async=True, persistent=True, max_value_size=512 * 1024 * 1024
+    )
 
     def __init__(
         self,
@@ -109,20 +98,6 @@ class RedisStore(Store):
         except self.failures as exc:
             logger.debug("closing aiocache+redis: %s", exc, extra={"engine": "aiocache+redis"})
 
-    def abandon(self, cache: Any) -> None:
-        """Close the sockets of a client whose event loop is closed."""
-        pool = cache.client.connection_pool
-        connections = {
-            id(connection): connection
-            for name in ("_available_connections", "_in_use_connections", "_connections")
-            for connection in getattr(pool, name, ())
-        }
-        for connection in connections.values():
-            writer = getattr(connection, "_writer", None)
-            if writer is not None:
-                connection._reader = connection._writer = None
-                abort_connection(writer)
-
     async def delete_many(self, cache: Any, keys: list[str]) -> int:
         """One DEL; Redis answers how many existed."""
         return int(await cache.raw("delete", *[cache.build_key(key) for key in keys]))
@@ -130,16 +105,17 @@ class RedisStore(Store):
     async def touch(self, cache: Any, key: str, ttl: float | None) -> bool:
         """PEXPIRE, or PERSIST for ``None``, in a script that answers whether the key exists."""
         milliseconds = "" if ttl is None else str(max(1, int(ttl * 1000)))
-        return bool(await cache.raw("eval", _TOUCH_SCRIPT, 1, cache.build_key(key), milliseconds))
+        return bool(await cache.raw("eval", TOUCH_SCRIPT, 1, cache.build_key(key), milliseconds))
 
     async def incr(self, cache: Any, key: str, delta: int) -> int:
         """INCRBY in a script that first checks the key exists (INCRBY would create it)."""
         try:
-            value = await cache.raw("eval", _INCR_SCRIPT, 1, cache.build_key(key), delta)
+            value = await cache.raw("eval", INCR_SCRIPT, 1, cache.build_key(key), delta)
         except self._response_error as exc:
-            if not any(sign in str(exc) for sign in _NOT_AN_INTEGER):
+            error = incr_error(key, delta, str(exc))
+            if error is None:
                 raise
-            raise TypeError(f"the value under {key!r} is not a 64-bit integer: {exc}") from exc
+            raise error from exc
         if value is None:
             raise ValueError(f"no value under {key!r} to increment")
         return int(value)

@@ -18,14 +18,14 @@ underneath (``cache.raw``, still under aiocache's timeout) where it does not:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from aiocache.serializers import NullSerializer
 from twat_cache.exceptions import BackendError, EngineNotAvailableError
+from twat_cache.protocols import Capabilities
 
-__all__ = ["Store", "abort_connection", "bytes_serializer", "missing_client"]
+__all__ = ["Store", "bytes_serializer", "missing_client"]
 
 
 def bytes_serializer() -> Any:
@@ -44,21 +44,6 @@ def missing_client(extra: str, module: str, exc: ImportError) -> EngineNotAvaila
     )
 
 
-def abort_connection(writer: Any) -> None:
-    """Close a connection whose event loop is gone, without that loop.
-
-    Its socket would otherwise stay open until garbage collection, with a
-    ResourceWarning. Any surprise is ignored: the socket is then left to the
-    garbage collector, as the client itself would.
-    """
-    with contextlib.suppress(Exception):
-        transport = writer.transport
-        try:
-            transport.abort()
-        except RuntimeError:  # the loop is closed: do what abort() would have scheduled
-            transport._call_connection_lost(None)
-
-
 class Store:
     """The storage of one kind of aiocache backend, for one namespace.
 
@@ -67,6 +52,7 @@ class Store:
     """
 
     kind: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
     shared: ClassVar[bool] = False  # one aiocache cache for every event loop (in-process)
     supports_keys: ClassVar[bool] = True
     failures: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError)
@@ -80,9 +66,6 @@ class Store:
 
     async def disconnect(self, cache: Any) -> None:
         """Close ``cache``'s connections; never raises."""
-
-    def abandon(self, cache: Any) -> None:
-        """Drop ``cache`` whose event loop is closed, closing its sockets without it."""
 
     def translate(self, exc: BaseException, operation: str) -> Exception:
         """Return the error to raise for a client failure."""
@@ -106,13 +89,15 @@ class Store:
         values = await cache.multi_get(keys)
         return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
-    async def set(self, cache: Any, key: str, value: bytes, ttl: float | None) -> None:
+    async def set(self, cache: Any, key: str, value: bytes, ttl: float | None) -> bool:
         """See :meth:`AsyncBackend.set`."""
         await cache.set(key, value, ttl=self.ttl(ttl))
+        return True
 
-    async def set_many(self, cache: Any, items: dict[str, bytes], ttl: float | None) -> None:
+    async def set_many(self, cache: Any, items: dict[str, bytes], ttl: float | None) -> bool:
         """See :meth:`AsyncBackend.set_many`."""
         await cache.multi_set(list(items.items()), ttl=self.ttl(ttl))
+        return True
 
     async def add(self, cache: Any, key: str, value: bytes, ttl: float | None) -> bool:
         """See :meth:`AsyncBackend.add` (aiocache raises ValueError when the key exists)."""

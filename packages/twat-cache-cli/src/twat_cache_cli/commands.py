@@ -259,7 +259,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             "url": redact(config.url or ""),
             "engine": f"{config.engine} ({cls.__module__}.{cls.__qualname__})",
             "namespace": config.namespace,
-            "serializer": config.serializer + (", compressed" if config.compress else ""),
+            "serializer": config.serializer_name + (", compressed" if config.compress else ""),
             "signed": "yes (HMAC-SHA256)" if config.secret is not None else "no",
             "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
             "keys": count,

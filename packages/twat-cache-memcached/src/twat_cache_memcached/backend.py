@@ -2,44 +2,37 @@
 
 An entry lives under ``{namespace}:{generation}:{key}`` on the server its key
 hashes to; that server also keeps the namespace's generation under
-``{namespace}:__gen__``. ``clear()`` increments it on every server (never
-``flush_all``). Reads send the generation seen last with the keys, in one
-``get``; writes read the generation first. The README says why.
+``{namespace}:__gen__`` (core's :class:`~twat_cache.engines.generations.Generations`).
+``clear()`` increments it on every server (never ``flush_all``). Reads send the
+generation seen last with the keys, in one ``get``; writes read the generation
+first. The README says why.
 """
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pymemcache.client.base import PooledClient
-from pymemcache.exceptions import (
-    MemcacheClientError,
-    MemcacheError,
-    MemcacheServerError,
-    MemcacheUnexpectedCloseError,
-)
+from pymemcache.client.base import Client
 from twat_cache.config import CacheConfig
 from twat_cache.constants import NAMESPACE_PATTERN, NAMESPACE_RULE
 from twat_cache.engines.base import BaseBackend
-from twat_cache.exceptions import (
-    BackendError,
-    CacheOperationError,
-    CacheValueError,
-    ConfigurationError,
-    NodeError,
-)
+from twat_cache.engines.generations import Generations
+from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError
+from twat_cache.protocols import Capabilities
 
+from twat_cache_memcached.counters import incr
 from twat_cache_memcached.protocol import (
     DEFAULT_ITEM_SIZE_LIMIT,
     DEFAULT_PORT,
+    MAX_KEY_LENGTH,
     parse_size,
     physical_key,
     to_exptime,
 )
-from twat_cache_memcached.ring import Node, Ring
+from twat_cache_memcached.ring import Node, Ring, TooLarge
 
 if TYPE_CHECKING:
     from twat_cache.urls import EngineURL
@@ -53,12 +46,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-
-
-def _backend_error(node: Node, exc: Exception, ring: bool) -> BackendError:
-    # in a ring, one node failing is a NodeError: core keeps using the ring, which routes around it
-    kind = NodeError if ring else BackendError
-    return kind(f"memcached {node.name} failed: {type(exc).__name__}: {exc}", server=node.name)
 
 
 class MemcachedBackend(BaseBackend):
@@ -81,11 +68,18 @@ class MemcachedBackend(BaseBackend):
 
     Example:
         >>> backend = MemcachedBackend([("127.0.0.1", 11211)], namespace="app")
-        >>> backend.supports_keys
+        >>> backend.capabilities.lists_keys
         False
     """
 
     supports_keys = False
+    capabilities = Capabilities(
+        lists_keys=False,  # memcached has no reliable key listing
+        persistent=True,  # entries outlive the client process (not a server restart)
+        # the namespace (at most 64 characters) and the generation share the 250 bytes
+        max_key_length=MAX_KEY_LENGTH - Generations.overhead(64),
+        max_value_size=DEFAULT_ITEM_SIZE_LIMIT,
+    )
 
     def __init__(
         self,
@@ -107,20 +101,25 @@ class MemcachedBackend(BaseBackend):
         super().__init__(namespace)
         self.timeout = timeout
         self.item_size_limit = item_size_limit
-        self._gen_key = f"{namespace}:__gen__"
+        if item_size_limit != DEFAULT_ITEM_SIZE_LIMIT:
+            self.capabilities = dataclasses.replace(
+                type(self).capabilities, max_value_size=item_size_limit
+            )
+        self._names = Generations(namespace, max_key_length=MAX_KEY_LENGTH)
+        self._gen_key = self._names.counter_key
+        self.client_options: dict[str, Any] = {
+            "connect_timeout": connect_timeout,
+            "timeout": timeout,
+            "no_delay": no_delay,
+            "default_noreply": False,  # every store waits for memcached's answer
+        }
         nodes = []
         for host, port in servers:
-            client = PooledClient(
-                (host, port),
-                connect_timeout=connect_timeout,
-                timeout=timeout,
-                no_delay=no_delay,
-                max_pool_size=max_pool_size,
-                default_noreply=False,  # every store waits for memcached's answer
-            )
             name = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            nodes.append(Node(name, client, max_pool_size))
-        self._ring = Ring(nodes, retry_attempts=retry_attempts, dead_timeout=dead_timeout)
+            nodes.append(Node(name, self._connector((host, port)), max_pool_size))
+        self._ring = Ring(
+            nodes, retry_attempts=retry_attempts, dead_timeout=dead_timeout, timeout=timeout
+        )
 
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> MemcachedBackend:
@@ -169,41 +168,15 @@ class MemcachedBackend(BaseBackend):
         """Return the ``host:port`` that holds ``key`` now (it moves when a server is left out)."""
         return self._ring.node_for(key).name
 
-    def _call(self, node: Node, operation: Callable[..., _T], *args: Any) -> _T:
-        if node.slots is not None and not node.slots.acquire(timeout=self.timeout):
-            raise BackendError(
-                f"memcached {node.name}: no free connection within {self.timeout:g} s",
-                server=node.name,
-            )
-        try:
-            result = operation(*args)
-        except (OSError, MemcacheUnexpectedCloseError) as exc:
-            self._ring.failed(node)
-            raise _backend_error(node, exc, len(self._ring.nodes) > 1) from exc
-        except MemcacheServerError as exc:
-            if "too large" in str(exc):
-                raise CacheValueError(
-                    f"memcached {node.name} refused a value as too large (item_size_limit="
-                    f"{self.item_size_limit}; the server's -I bounds key, value and header)",
-                    server=node.name,
-                ) from exc
-            raise _backend_error(node, exc, len(self._ring.nodes) > 1) from exc
-        except MemcacheError as exc:
-            raise _backend_error(node, exc, len(self._ring.nodes) > 1) from exc
-        finally:
-            if node.slots is not None:
-                node.slots.release()
-        self._ring.succeeded(node)
-        return result
+    def _connector(self, address: tuple[str, int]) -> Callable[[], Client]:
+        return lambda: Client(address, **self.client_options)
 
-    def _check_size(self, value: bytes) -> None:
-        if len(value) > self.item_size_limit:
-            raise CacheValueError(
-                f"a value of {len(value)} bytes is larger than memcached's item_size_limit="
-                f"{self.item_size_limit} bytes (raise it together with the server's -I)",
-                size=len(value),
-                limit=self.item_size_limit,
-            )
+    def _store(self, node: Node, operation: Callable[..., _T], *args: Any) -> _T | None:
+        """A write: ``None`` when the server declines the value as too large."""
+        try:
+            return self._ring.call(node, operation, *args)
+        except TooLarge:
+            return None
 
     def _by_node(self, keys: Sequence[str]) -> dict[Node, list[str]]:
         groups: dict[Node, list[str]] = defaultdict(list)
@@ -214,19 +187,19 @@ class MemcachedBackend(BaseBackend):
     def _initial_generation(self, node: Node) -> int:
         # nanoseconds since the epoch: a counter created again (evicted, server restarted)
         # starts above every generation it had before, so cleared entries never come back
-        fresh = time.time_ns()
-        if self._call(node, node.client.add, self._gen_key, str(fresh).encode(), 0):
+        fresh = Generations.fresh()
+        if self._ring.call(node, Client.add, self._gen_key, str(fresh).encode(), 0):
             return fresh
-        raw = self._call(node, node.client.get, self._gen_key)
-        return fresh if raw is None else int(raw)
+        raw = self._ring.call(node, Client.get, self._gen_key)
+        return fresh if raw is None else self._names.parse(raw)
 
     def _adopt(self, node: Node, raw: bytes | None) -> int:
-        generation = self._initial_generation(node) if raw is None else int(raw)
+        generation = self._initial_generation(node) if raw is None else self._names.parse(raw)
         node.generation = generation
         return generation
 
     def _bump(self, node: Node) -> int:
-        value = self._call(node, node.client.incr, self._gen_key, 1)
+        value = self._ring.call(node, Client.incr, self._gen_key, 1)
         node.generation = value if value is not None else self._initial_generation(node)
         return node.generation
 
@@ -236,14 +209,14 @@ class MemcachedBackend(BaseBackend):
             # it was out of the ring: a clear() may have missed it, and keys moved meanwhile
             node.revived = False
             return self._bump(node)
-        return self._adopt(node, self._call(node, node.client.get, self._gen_key))
+        return self._adopt(node, self._ring.call(node, Client.get, self._gen_key))
 
     def _fetch(self, node: Node, keys: Sequence[str]) -> dict[str, bytes]:
         generation = node.generation
         if generation is not None:
-            physical = {physical_key(self.namespace, generation, key): key for key in keys}
-            found: dict[str, bytes] = self._call(
-                node, node.client.get_many, [self._gen_key, *physical]
+            physical = {self._names.key(generation, key): key for key in keys}
+            found: dict[str, bytes] = self._ring.call(
+                node, Client.get_many, [self._gen_key, *physical]
             )
             raw = found.pop(self._gen_key, None)
             if raw is not None and int(raw) == generation:
@@ -251,14 +224,14 @@ class MemcachedBackend(BaseBackend):
             generation = self._adopt(node, raw)  # cleared meanwhile: read again under the new one
         else:
             generation = self._generation(node)
-        physical = {physical_key(self.namespace, generation, key): key for key in keys}
-        found = self._call(node, node.client.get_many, list(physical))
+        physical = {self._names.key(generation, key): key for key in keys}
+        found = self._ring.call(node, Client.get_many, list(physical))
         return {physical[name]: value for name, value in found.items()}
 
     def _locate(self, key: str) -> tuple[Node, str]:
         self._check_open()
         node = self._ring.node_for(key)
-        return node, physical_key(self.namespace, self._generation(node), key)
+        return node, self._names.key(self._generation(node), key)
 
     def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None``: one round trip once the generation is known.
@@ -267,7 +240,15 @@ class MemcachedBackend(BaseBackend):
             BackendError: when the server fails.
         """
         self._check_open()
-        return self._fetch(self._ring.node_for(key), [key]).get(key)
+        node = self._ring.node_for(key)
+        generation = node.generation
+        if generation is not None:  # the hit path: generation and entry in one get
+            name = self._names.key(generation, key)
+            found: dict[str, bytes] = self._ring.call(node, Client.get_many, [self._gen_key, name])
+            raw = found.get(self._gen_key)
+            if raw is not None and int(raw) == generation:
+                return found.get(name)
+        return self._fetch(node, [key]).get(key)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Return the present entries among ``keys``: one ``get`` per server."""
@@ -277,42 +258,61 @@ class MemcachedBackend(BaseBackend):
             found.update(self._fetch(node, group))
         return found
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (rounded up, see :func:`to_exptime`).
 
+        Returns:
+            False when the value is larger than ``item_size_limit`` or the server
+            declines it as too large; True when stored.
+
         Raises:
-            CacheValueError: when ``value`` is larger than ``item_size_limit``.
             BackendError: when the server fails.
         """
-        self._check_size(value)
+        if len(value) > self.item_size_limit:
+            self._check_open()
+            return False
         node, name = self._locate(key)
-        if not self._call(node, node.client.set, name, value, to_exptime(ttl)):
+        stored = self._store(node, Client.set, name, value, to_exptime(ttl))
+        if stored is None:
+            return False
+        if not stored:
             raise BackendError(f"memcached {node.name} did not store {key!r}", server=node.name)
+        return True
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store every item: one pipelined ``set`` per server."""
-        for value in items.values():
-            self._check_size(value)
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item: one pipelined ``set`` per server.
+
+        Returns:
+            False when a value is too large (then nothing of the batch is written).
+        """
         self._check_open()
+        if any(len(value) > self.item_size_limit for value in items.values()):
+            return False
         exptime = to_exptime(ttl)
         for node, group in self._by_node(list(items)).items():
             generation = self._generation(node)
-            batch = {physical_key(self.namespace, generation, key): items[key] for key in group}
-            if failed := self._call(node, node.client.set_many, batch, exptime):
+            batch = {self._names.key(generation, key): items[key] for key in group}
+            failed = self._store(node, Client.set_many, batch, exptime)
+            if failed is None:
+                return False
+            if failed:
                 raise BackendError(
                     f"memcached {node.name} did not store {failed}", server=node.name
                 )
+        return True
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent (memcached ``add``: atomic)."""
-        self._check_size(value)
+        if len(value) > self.item_size_limit:
+            self._check_open()
+            return False
         node, name = self._locate(key)
-        return bool(self._call(node, node.client.add, name, value, to_exptime(ttl)))
+        return bool(self._store(node, Client.add, name, value, to_exptime(ttl)))
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it was present."""
         node, name = self._locate(key)
-        return bool(self._call(node, node.client.delete, name))
+        return bool(self._ring.call(node, Client.delete, name))
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys``; return how many were present.
@@ -325,40 +325,28 @@ class MemcachedBackend(BaseBackend):
         for node, group in self._by_node(keys).items():
             generation = self._generation(node)
             for key in group:
-                name = physical_key(self.namespace, generation, key)
-                count += bool(self._call(node, node.client.delete, name))
+                name = self._names.key(generation, key)
+                count += bool(self._ring.call(node, Client.delete, name))
         return count
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
         """Give ``key`` a new ``ttl`` (``None``: no expiry); return whether it was present."""
         node, name = self._locate(key)
-        return bool(self._call(node, node.client.touch, name, to_exptime(ttl)))
+        return bool(self._ring.call(node, Client.touch, name, to_exptime(ttl)))
 
     def incr(self, key: str, delta: int = 1) -> int:
-        """Add ``delta`` atomically (memcached ``incr``, or ``decr`` for a negative delta).
+        """Add ``delta`` atomically to the signed 64-bit integer under ``key``; return the result.
 
-        memcached counters are unsigned 64-bit: ``decr`` stops at 0 rather than
-        going negative, ``incr`` wraps past 2**64 - 1, and a stored negative
-        number cannot be incremented.
+        See :func:`twat_cache_memcached.counters.incr` (memcached's own counters are unsigned).
 
         Raises:
             ValueError: when ``key`` is absent.
-            TypeError: when the value is not an unsigned 64-bit decimal integer.
+            TypeError: when the value is not a signed 64-bit decimal integer.
+            OverflowError: when the result leaves the signed 64-bit range (the value stays).
+            BackendError: when the server fails.
         """
         node, name = self._locate(key)
-        operation = node.client.incr if delta >= 0 else node.client.decr
-        try:
-            value = self._call(node, operation, name, abs(delta))
-        except BackendError as exc:
-            if isinstance(exc.__cause__, MemcacheClientError):
-                raise TypeError(
-                    f"memcached cannot add {delta} to the value under {key!r}: "
-                    "it is not an unsigned 64-bit decimal integer"
-                ) from exc.__cause__
-            raise
-        if value is None:
-            raise ValueError(f"key {key!r} not found")
-        return int(value)
+        return incr(self._ring, node, name, key, delta)
 
     def clear(self) -> None:
         """Remove this namespace's entries: increment its generation on every server.
@@ -383,12 +371,12 @@ class MemcachedBackend(BaseBackend):
         """Not available: memcached cannot list the keys it holds.
 
         Raises:
-            CacheOperationError: always (``supports_keys`` is ``False``).
+            CacheOperationError: always (``capabilities.lists_keys`` is ``False``).
         """
         self._check_open()
         raise CacheOperationError(
             "memcached cannot enumerate keys (it has no reliable key listing); "
-            "MemcachedBackend.supports_keys is False",
+            "MemcachedBackend.capabilities.lists_keys is False",
             engine="memcached",
         )
 

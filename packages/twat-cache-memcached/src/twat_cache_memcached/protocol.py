@@ -7,8 +7,8 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from twat_cache.engines.generations import Generations
 from twat_cache.exceptions import ConfigurationError
-from twat_cache.keys import fit_key
 
 if TYPE_CHECKING:
     from twat_cache.urls import EngineURL
@@ -27,7 +27,6 @@ DEFAULT_ITEM_SIZE_LIMIT = 1024 * 1024  # memcached's default -I
 MAX_KEY_LENGTH = 250  # memcached's limit, in bytes
 _RELATIVE_EXPTIME_LIMIT = 30 * 24 * 3600  # memcached reads a larger exptime as a Unix time
 _SIZE = re.compile(r"(\d+)([kKmM]?)")
-_HASHED = "#"  # hashed keys start with it; a literal key that does is hashed too
 
 
 def physical_key(namespace: str, generation: int, key: str) -> str:
@@ -41,7 +40,7 @@ def physical_key(namespace: str, generation: int, key: str) -> str:
         >>> physical_key("app", 7, "user:1")
         'app:7:user:1'
     """
-    return fit_key(f"{namespace}:{generation}:", key, MAX_KEY_LENGTH, _HASHED)
+    return Generations(namespace, max_key_length=MAX_KEY_LENGTH).key(generation, key)
 
 
 def to_exptime(ttl: float | None) -> int:

@@ -4,8 +4,9 @@ pymemcache's ``HashClient`` routes by the full key and keeps its failure
 bookkeeping in unlocked dicts; this engine needs to route by the *logical* key
 (so that a key and its server's generation counter live on the same server,
 see ``backend.py``) and is called from many threads, so it keeps its own small
-ring: rendezvous hashing over the servers that are up, one thread-safe
-``PooledClient`` per server.
+ring: rendezvous hashing over the servers that are up, and per server a list
+of idle pymemcache ``Client`` connections (taking one is a ``list.pop``, atomic
+under the GIL, where ``PooledClient`` takes a lock and a context manager).
 """
 
 from __future__ import annotations
@@ -14,12 +15,24 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from twat_cache.exceptions import BackendError
+from pymemcache.exceptions import (
+    MemcacheClientError,
+    MemcacheServerError,
+    MemcacheUnexpectedCloseError,
+)
+from twat_cache.exceptions import BackendError, NodeError
 
-__all__ = ["Node", "Ring"]
+__all__ = ["Node", "Ring", "TooLarge"]
+
+_T = TypeVar("_T")
+
+
+class TooLarge(Exception):  # noqa: N818 - the server's answer, not a failure
+    """The server declined a value as too large (``set`` answers False)."""
+
 
 logger = logging.getLogger("twat_cache.memcached")
 
@@ -36,7 +49,8 @@ class Node:
 
     Attributes:
         name: ``host:port`` (``[host]:port`` for IPv6), used in every message.
-        client: The pooled pymemcache client of this server.
+        connect: Makes a new pymemcache ``Client`` of this server (it connects on first use).
+        idle: The clients not in use; a call pops one (or makes one) and puts it back.
         slots: Bounds concurrent calls to ``max_pool_size``, or ``None`` for no bound.
         failures: Consecutive failed calls.
         down_until: ``time.monotonic()`` until which the server is out of the ring (0: in it).
@@ -45,20 +59,22 @@ class Node:
     """
 
     __slots__ = (
-        "client",
+        "connect",
         "down_until",
         "failures",
         "generation",
+        "idle",
         "name",
         "revived",
         "route_name",
         "slots",
     )
 
-    def __init__(self, name: str, client: Any, max_pool_size: int | None) -> None:
+    def __init__(self, name: str, connect: Callable[[], Any], max_pool_size: int | None) -> None:
         self.name = name
         self.route_name = name.encode()
-        self.client = client
+        self.connect = connect
+        self.idle: list[Any] = []
         self.slots = threading.BoundedSemaphore(max_pool_size) if max_pool_size else None
         self.failures = 0
         self.down_until = 0.0
@@ -78,12 +94,17 @@ class Ring:
         nodes: The servers, in URL order.
         retry_attempts: Failures tolerated after the first before a server is taken out.
         dead_timeout: Seconds a server stays out before it is tried again.
+        timeout: Seconds a call waits for a free connection when ``max_pool_size`` are busy.
     """
 
-    def __init__(self, nodes: Sequence[Node], retry_attempts: int, dead_timeout: float) -> None:
+    def __init__(
+        self, nodes: Sequence[Node], retry_attempts: int, dead_timeout: float, timeout: float
+    ) -> None:
         self.nodes = list(nodes)
         self.retry_attempts = retry_attempts
         self.dead_timeout = dead_timeout
+        self.timeout = timeout
+        self.closed = False
         self._lock = threading.Lock()
 
     def live(self) -> list[Node]:
@@ -146,7 +167,58 @@ class Ring:
             with self._lock:
                 node.failures = 0
 
+    def call(self, node: Node, operation: Callable[..., _T], *args: Any) -> _T:
+        """Run ``operation(client, *args)`` on an idle connection of ``node``.
+
+        Any exception of the client is a :class:`BackendError` (a :class:`NodeError`
+        in a ring) and costs the connection; a server's "too large" is :class:`TooLarge`.
+        """
+        slots = node.slots
+        if slots is not None and not slots.acquire(timeout=self.timeout):
+            raise BackendError(
+                f"memcached {node.name}: no free connection within {self.timeout:g} s",
+                server=node.name,
+            )
+        try:
+            try:
+                client = node.idle.pop()
+            except IndexError:
+                client = node.connect()
+            try:
+                result = operation(client, *args)
+            except MemcacheClientError:
+                node.idle.append(client)  # the request was refused; the connection is fine
+                raise
+            except Exception as exc:
+                client.close()
+                if isinstance(exc, MemcacheServerError) and "too large" in str(exc):
+                    raise TooLarge(str(exc)) from exc
+                # a server error is an answer; a closed connection (a subclass) is not
+                if not isinstance(exc, MemcacheServerError) or isinstance(
+                    exc, MemcacheUnexpectedCloseError
+                ):
+                    self.failed(node)
+                raise _backend_error(node, exc, len(self.nodes) > 1) from exc
+            if self.closed:
+                client.close()
+            else:
+                node.idle.append(client)
+        finally:
+            if slots is not None:
+                slots.release()
+        if node.failures:
+            self.succeeded(node)
+        return result
+
     def close(self) -> None:
-        """Close every server's connections."""
+        """Close every server's idle connections (one in use is closed when it comes back)."""
+        self.closed = True
         for node in self.nodes:
-            node.client.close()
+            while node.idle:
+                node.idle.pop().close()
+
+
+def _backend_error(node: Node, exc: Exception, ring: bool) -> BackendError:
+    # in a ring, one node failing is a NodeError: core keeps using the ring, which routes around it
+    kind = NodeError if ring else BackendError
+    return kind(f"memcached {node.name} failed: {type(exc).__name__}: {exc}", server=node.name)

@@ -1,125 +1,60 @@
+# GENERATED from packages/twat-cache-postgres/src/twat_cache_postgres/_async/backend.py
+# by tools/unasync.py -- do not edit; run: bash tools/unasync
 """The PostgreSQL engine: one table, rows keyed by ``(namespace, key)``.
 
-Each engine owns a psycopg_pool pool of autocommit connections, opened on first
-use (never at construction); the first use also creates the table when it is
-absent, and a table that vanishes later (dropped, or lost in a crash) is created
-again on the next call. A pooled connection whose server went away (a restart
-closes every connection) is noticed at checkout without a round trip -- its
-socket is readable while idle -- and replaced, so the call after a restart
-succeeds. The asyncio twin is :class:`~twat_cache_postgres.AsyncPostgresBackend`.
+``AsyncPostgresBackend`` runs on psycopg's ``AsyncConnection`` through an
+``AsyncConnectionPool`` (one per running event loop), ``PostgresBackend`` on
+``Connection`` through a ``ConnectionPool``. Written once: this file is the
+source, ``twat_cache_postgres/backend.py`` is generated from it by
+``bash tools/unasync``.
+
+A pool of autocommit connections is opened on first use (never at
+construction); the first use also creates the table when it is absent, and a
+table that vanishes later (dropped, or lost in a crash) is created again on the
+next call. A pooled connection whose server went away (a restart closes every
+connection) is noticed at checkout without a round trip -- its socket is
+readable while idle -- and replaced, so the call after a restart succeeds.
 """
 
 from __future__ import annotations
 
-import itertools
-import logging
-import selectors
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
-from psycopg import errors, sql
-from psycopg.rows import TupleRow
+from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 from twat_cache.engines.base import BaseBackend
+from twat_cache.engines.resources import Resource
+from twat_cache.exceptions import TwatCacheError
 
+from twat_cache_postgres.engine import (
+    CREATION_RACE,
+    KEYS_PAGE,
+    PURGE_BATCH,
+    Connection,
+    Engine,
+    Leases,
+    Row,
+    Work,
+    incr_refusal,
+    logger,
+)
 from twat_cache_postgres.settings import PostgresSettings
-from twat_cache_postgres.statements import Statements
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
     from twat_cache.urls import EngineURL
 
-    from twat_cache_postgres.async_backend import AsyncPostgresBackend
+    from twat_cache_postgres import AsyncPostgresBackend
 
 __all__ = ["PURGE_BATCH", "PostgresBackend"]
 
-logger = logging.getLogger("twat_cache.postgres")
-
-PURGE_BATCH = 1000
-KEYS_PAGE = 1000
-# the pool retries a failed background connection with back-off (1, 2, 4... s); giving up after
-# 10 s bounds how long that back-off can delay recovery once the server is back (a later call
-# starts a fresh attempt at once)
-RECONNECT_TIMEOUT = 10.0
-# another session created the table (or its type or index) between our check and our CREATE
-CREATION_RACE = (errors.UniqueViolation, errors.DuplicateTable, errors.DuplicateObject)
-# SQLSTATE class 22 (data exception) from the incr cast: not an integer, not UTF-8, out of range
-NOT_AN_INTEGER = errors.DataError
-
 _T = TypeVar("_T")
-Connection = psycopg.Connection[TupleRow]
-Row = tuple[Any, ...]
-
-
-def not_an_integer(key: str, exc: Exception) -> TypeError:
-    """The ``TypeError`` of an ``incr`` whose stored value is not a 64-bit integer."""
-    return TypeError(
-        f"the value under {key!r} is not a 64-bit integer, or the result overflows ({exc})"
-    )
-
-
-def is_alive(conn: psycopg.Connection[TupleRow] | psycopg.AsyncConnection[TupleRow]) -> bool:
-    """Whether an idle connection still has its server, without a round trip.
-
-    An idle connection's socket has nothing to read unless the server wrote
-    (a shutdown's termination message) or closed it. Unlike the pool's
-    ``check_connection`` (a query per checkout, and a back-off sleep of a second
-    or more per dead connection), this costs one non-blocking poll.
-    """
-    if conn.closed:
-        return False
-    with selectors.DefaultSelector() as selector:
-        selector.register(conn.fileno(), selectors.EVENT_READ)
-        return not selector.select(timeout=0)
-
-
-class Engine:
-    """Settings, SQL and bookkeeping shared by the sync and the async engine."""
-
-    stores_objects = False
-    blocking = True
-
-    def _setup(self, settings: PostgresSettings | str) -> None:
-        self.settings = (
-            settings
-            if isinstance(settings, PostgresSettings)
-            else PostgresSettings.from_url(settings)
-        )
-        self._sql = Statements(self.settings.schema, self.settings.table, self.settings.unlogged)
-        self._writes = itertools.count(1)
-
-    def _purge_due(self) -> bool:
-        every = self.settings.purge_every
-        return every > 0 and next(self._writes) % every == 0
-
-    def _pool_options(self) -> dict[str, Any]:
-        return {
-            "kwargs": self.settings.connect_kwargs(),
-            "min_size": self.settings.min_size,
-            "max_size": self.settings.max_size,
-            "timeout": self.settings.timeout,
-            "reconnect_timeout": RECONNECT_TIMEOUT,
-            "name": f"twat-cache-{self.settings.table}",
-            "open": False,
-        }
-
-    def _log_race(self) -> None:
-        logger.debug("another session created table %s first", self.settings.table)
-
-    def _log_table_gone(self) -> None:
-        logger.warning(
-            "table %s.%s is gone (dropped, or lost in a crash): creating it again",
-            self.settings.schema,
-            self.settings.table,
-            extra={"engine": "postgresql", "address": self.settings.address},
-        )
 
 
 class PostgresBackend(Engine, BaseBackend):
-    """Entries in a PostgreSQL table, over a psycopg ``ConnectionPool``.
+    """Entries in a PostgreSQL table, over a psycopg connection pool.
 
     Args:
         settings: The settings, or a ``postgresql://`` URL to read them from.
@@ -131,13 +66,15 @@ class PostgresBackend(Engine, BaseBackend):
     Example:
         >>> backend = PostgresBackend("postgresql://app@127.0.0.1:5432/app", namespace="users")
         >>> backend.set("k", b"v", ttl=60)  # connects, creating the table if absent
+        True
     """
 
     def __init__(self, settings: PostgresSettings | str, namespace: str = "default") -> None:
         super().__init__(namespace)
         self._setup(settings)
-        self._pool: ConnectionPool[Connection] | None = None
-        self._lock = threading.Lock()
+        self._pools: Resource[Leases] = Resource(
+            self._open_pool, _close_pool, name=f"twat-cache-{self.settings.table}"
+        )
 
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> PostgresBackend:
@@ -145,28 +82,21 @@ class PostgresBackend(Engine, BaseBackend):
         return cls(PostgresSettings.from_url(url), namespace=config.namespace)
 
     def make_async(self) -> AsyncPostgresBackend:
-        """Return the asyncio engine for the same settings and namespace."""
-        from twat_cache_postgres.async_backend import AsyncPostgresBackend
+        """Return the twin engine (sync or asyncio) for the same settings and namespace."""
+        from twat_cache_postgres import AsyncPostgresBackend
 
         return AsyncPostgresBackend(self.settings, namespace=self.namespace)
 
     # -- plumbing ----------------------------------------------------------------------
-    def _open_pool(self) -> ConnectionPool[Connection]:
-        self._check_open()
-        pool = self._pool
-        if pool is None:
-            with self._lock:
-                if self._pool is None:
-                    self._create_table()
-                    created: ConnectionPool[Connection] = ConnectionPool(**self._pool_options())
-                    created.open(wait=False)
-                    self._pool = created
-                pool = self._pool
-        return pool
+    def _open_pool(self) -> Leases:
+        self._create_table()
+        pool: ConnectionPool[Connection] = ConnectionPool(**self._pool_options())
+        pool.open(wait=False)
+        return Leases(pool, self.settings.max_size)
 
     def _create_table(self) -> None:
         try:
-            with psycopg.connect(**self.settings.connect_kwargs()) as conn:
+            with psycopg.Connection.connect(**self.settings.connect_kwargs()) as conn:
                 if self._table_exists(conn):
                     return
                 try:
@@ -179,48 +109,46 @@ class PostgresBackend(Engine, BaseBackend):
             raise self.settings.error(exc, "cannot create the cache table") from exc
 
     def _table_exists(self, conn: Connection) -> bool:
-        row = conn.execute(self._sql.exists).fetchone()
+        row = (conn.execute(self._sql.exists)).fetchone()
         return bool(row and row[0])
-
-    @contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        pool = self._open_pool()
-        try:
-            conn = pool.getconn()
-            for _ in range(self.settings.max_size):
-                if is_alive(conn):
-                    break
-                conn.close()  # the server closed it: the pool replaces a closed connection
-                pool.putconn(conn)
-                conn = pool.getconn()
-            try:
-                yield conn
-            finally:
-                pool.putconn(conn)
-        except PoolTimeout as exc:
-            cause = self._diagnose() or exc
-            raise self.settings.error(cause, "no connection within the pool timeout") from cause
-        except psycopg.Error as exc:
-            raise self.settings.error(exc) from exc
 
     def _diagnose(self) -> psycopg.Error | None:
         """Connect once outside the pool to learn why the pool could not (None: pool exhausted)."""
         try:
-            psycopg.connect(**self.settings.connect_kwargs()).close()
+            (psycopg.Connection.connect(**self.settings.connect_kwargs())).close()
         except psycopg.Error as exc:
             return exc
         return None
 
-    def _run(self, work: Callable[[Connection], _T]) -> _T:
-        """Run ``work`` on a pooled connection; if the table vanished, create it and run again."""
-        with self._connection() as conn:
-            try:
-                return work(conn)
-            except errors.UndefinedTable:
-                self._log_table_gone()
-        self._create_table()
-        with self._connection() as conn:
-            return work(conn)
+    def _run(self, work: Work[_T]) -> _T:
+        """Run ``work`` on a pooled connection; if the table vanished, create it and run again.
+
+        Raises:
+            BackendError: for any failure of the server or the client, naming the server.
+        """
+        self._check_open()
+        try:
+            leases = self._pools.get()
+            retried = False
+            while True:
+                conn = leases.acquire()
+                try:
+                    return work(conn)
+                except errors.UndefinedTable:
+                    if retried:
+                        raise
+                    retried = True
+                    self._log_table_gone()
+                finally:
+                    leases.release(conn)
+                self._create_table()
+        except PoolTimeout as exc:
+            cause = self._diagnose() or exc
+            raise self.settings.error(cause, "no connection within the pool timeout") from cause
+        except TwatCacheError:
+            raise
+        except Exception as exc:  # any client failure (a bug in the client included)
+            raise self.settings.error(exc) from exc
 
     def _after_write(self, conn: Connection) -> None:
         if self._purge_due():
@@ -229,28 +157,31 @@ class PostgresBackend(Engine, BaseBackend):
             except psycopg.Error as exc:  # a purge that fails must not fail the write
                 logger.debug("lazy purge of expired rows failed: %s", exc)
 
-    def _one(self, query: sql.Composed, params: Sequence[Any], write: bool = False) -> Row | None:
+    def _one(self, query: bytes, params: Sequence[Any], write: bool = False) -> Row | None:
         def work(conn: Connection) -> Row | None:
-            row = conn.execute(query, params).fetchone()
+            row = (conn.execute(query, params)).fetchone()
             if write:
                 self._after_write(conn)
             return row
 
         return self._run(work)
 
-    def _all(self, query: sql.Composed, params: Sequence[Any]) -> list[Row]:
-        return self._run(lambda conn: conn.execute(query, params).fetchall())
+    def _all(self, query: bytes, params: Sequence[Any]) -> list[Row]:
+        def work(conn: Connection) -> list[Row]:
+            return (conn.execute(query, params)).fetchall()
 
-    def _count(self, query: sql.Composed, params: Sequence[Any], write: bool = False) -> int:
+        return self._run(work)
+
+    def _count(self, query: bytes, params: Sequence[Any], write: bool = False) -> int:
         def work(conn: Connection) -> int:
-            count = conn.execute(query, params).rowcount
+            count = (conn.execute(query, params)).rowcount
             if write:
                 self._after_write(conn)
             return count
 
         return self._run(work)
 
-    # -- the Backend protocol --------------------------------------------------------------
+    # -- the backend protocol --------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None`` when absent or expired."""
         row = self._one(self._sql.get, (self.namespace, key))
@@ -264,15 +195,16 @@ class PostgresBackend(Engine, BaseBackend):
         rows = self._all(self._sql.get_many, (self.namespace, list(dict.fromkeys(keys))))
         return {key: bytes(value) for key, value in rows}
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` (an upsert) for ``ttl`` seconds (``None``: forever)."""
         self._count(self._sql.set, (self.namespace, key, value, ttl), write=True)
+        return True
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
         """Store every item in one transaction (pipelined upserts)."""
         self._check_open()
         if not items:
-            return
+            return True
         rows = [(self.namespace, key, value, ttl) for key, value in items.items()]
 
         def work(conn: Connection) -> None:
@@ -281,10 +213,12 @@ class PostgresBackend(Engine, BaseBackend):
             self._after_write(conn)
 
         self._run(work)
+        return True
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent or expired; atomic. Return whether stored."""
-        return self._one(self._sql.add, (self.namespace, key, value, ttl), write=True) is not None
+        row = self._one(self._sql.add, (self.namespace, key, value, ttl), write=True)
+        return row is not None
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether a live entry was there."""
@@ -308,16 +242,20 @@ class PostgresBackend(Engine, BaseBackend):
 
         Raises:
             ValueError: when ``key`` is absent or expired.
-            TypeError: when the value is not a 64-bit integer (or the sum overflows).
+            TypeError: when the value is not a 64-bit integer.
+            OverflowError: when the result leaves the signed 64-bit range (the value stays).
         """
 
-        def work(conn: Connection) -> Row | None:
+        def work(conn: Connection) -> Row | Exception | None:
             try:
-                return conn.execute(self._sql.incr, (delta, self.namespace, key)).fetchone()
-            except NOT_AN_INTEGER as exc:  # autocommit: the failed statement left no transaction
-                raise not_an_integer(key, exc) from exc
+                cur = conn.execute(self._sql.incr, (delta, self.namespace, key))
+            except errors.DataError as exc:  # autocommit: the failed statement changed nothing
+                return incr_refusal(key, delta, exc)
+            return cur.fetchone()
 
         row = self._run(work)
+        if isinstance(row, Exception):
+            raise row
         if row is None:
             raise ValueError(f"key {key!r} not found")
         return int(row[0])
@@ -334,7 +272,8 @@ class PostgresBackend(Engine, BaseBackend):
     def _pages(self) -> Iterator[str]:
         rows = self._all(self._sql.keys_first, (self.namespace, KEYS_PAGE))
         while True:
-            yield from (key for (key,) in rows)
+            for (key,) in rows:
+                yield key
             if len(rows) < KEYS_PAGE:
                 return
             rows = self._all(self._sql.keys_after, (self.namespace, rows[-1][0], KEYS_PAGE))
@@ -363,7 +302,8 @@ class PostgresBackend(Engine, BaseBackend):
         return total
 
     def _close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
+        self._pools.close()
+
+
+def _close_pool(leases: Leases) -> None:
+    leases.close()

@@ -2,8 +2,11 @@
 
 The schema and table names are validated identifiers and are always quoted
 with :class:`psycopg.sql.Identifier`; keys, values, namespaces and TTLs are
-always bound parameters. Expiry is computed and compared on the server's clock
-(``now()``), so clients with skewed clocks agree on what has expired.
+always bound parameters. Each statement is rendered to bytes once, here: psycopg
+then finds its parsed (and, after a few runs, server-prepared) form by those
+bytes, instead of composing the query again on every call. Expiry is computed
+and compared on the server's clock (``now()``), so clients with skewed clocks
+agree on what has expired.
 """
 
 from __future__ import annotations
@@ -42,25 +45,35 @@ class Statements:
     def __init__(self, schema: str, table: str, unlogged: bool) -> None:
         qualified = sql.Identifier(schema, table)
 
-        def q(text: str) -> sql.Composed:
-            return sql.SQL(text).format(table=qualified, live=_LIVE, expires=_EXPIRES)
+        def q(text: str) -> bytes:
+            return sql.SQL(text).format(table=qualified, live=_LIVE, expires=_EXPIRES).as_bytes()
 
         self.qualified = qualified
-        self.exists = sql.SQL("SELECT to_regclass({name}) IS NOT NULL").format(
-            name=sql.Literal(f'"{schema}"."{table}"')
+        self.exists = (
+            sql.SQL("SELECT to_regclass({name}) IS NOT NULL")
+            .format(name=sql.Literal(f'"{schema}"."{table}"'))
+            .as_bytes()
         )
-        self.create_table = sql.SQL(
-            "CREATE {unlogged}TABLE IF NOT EXISTS {table} ("
-            ' namespace text COLLATE "C" NOT NULL,'
-            ' key text COLLATE "C" NOT NULL,'
-            " value bytea NOT NULL,"
-            " expires_at timestamptz,"
-            " PRIMARY KEY (namespace, key))"
-        ).format(unlogged=sql.SQL("UNLOGGED " if unlogged else ""), table=qualified)
-        self.create_index = sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {index} ON {table} (expires_at)"
-            " WHERE expires_at IS NOT NULL"
-        ).format(index=sql.Identifier(_index_name(table)), table=qualified)
+        self.create_table = (
+            sql.SQL(
+                "CREATE {unlogged}TABLE IF NOT EXISTS {table} ("
+                ' namespace text COLLATE "C" NOT NULL,'
+                ' key text COLLATE "C" NOT NULL,'
+                " value bytea NOT NULL,"
+                " expires_at timestamptz,"
+                " PRIMARY KEY (namespace, key))"
+            )
+            .format(unlogged=sql.SQL("UNLOGGED " if unlogged else ""), table=qualified)
+            .as_bytes()
+        )
+        self.create_index = (
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {index} ON {table} (expires_at)"
+                " WHERE expires_at IS NOT NULL"
+            )
+            .format(index=sql.Identifier(_index_name(table)), table=qualified)
+            .as_bytes()
+        )
         self.get = q("SELECT value FROM {table} WHERE namespace = %s AND key = %s AND {live}")
         self.get_many = q(
             "SELECT key, value FROM {table} WHERE namespace = %s AND key = ANY(%s) AND {live}"

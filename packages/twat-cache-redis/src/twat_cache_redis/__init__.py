@@ -4,7 +4,7 @@ Installed, it serves the ``redis://``, ``rediss://``, ``unix://``,
 ``redis+cluster://`` and ``rediss+cluster://`` cache URLs.
 """
 
-from twat_cache_redis.async_backend import AsyncRedisBackend
+from twat_cache_redis._async.backend import AsyncRedisBackend
 from twat_cache_redis.backend import RedisBackend
 from twat_cache_redis.settings import RedisSettings
 

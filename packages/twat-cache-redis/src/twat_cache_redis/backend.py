@@ -1,49 +1,46 @@
-"""The sync Redis engine: redis-py's ``Redis`` or ``RedisCluster`` client."""
+# GENERATED from packages/twat-cache-redis/src/twat_cache_redis/_async/backend.py
+# by tools/unasync.py -- do not edit; run: bash tools/unasync
+"""The Redis engine: ``AsyncRedisBackend`` on ``redis.asyncio``, ``RedisBackend`` on redis-py.
+
+Written once: ``twat_cache_redis/_async/backend.py`` is the source, and
+``twat_cache_redis/backend.py`` is generated from it by ``bash tools/unasync``.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 from twat_cache.engines.base import BaseBackend
+from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_error
+from twat_cache.engines.resources import Resource
+from twat_cache.protocols import Capabilities
 
-from twat_cache_redis.keyspace import (
-    INCR_SCRIPT,
-    PERSIST_SCRIPT,
-    SCAN_COUNT,
-    Keyspace,
-    by_key,
-    by_slot,
-    found,
-    ttl_ms,
-)
-from twat_cache_redis.settings import CLIENT_ERRORS, RedisSettings, Translate
+from twat_cache_redis.keyspace import SCAN_COUNT, Keyspace, by_key, by_slot, found, ttl_ms
+from twat_cache_redis.settings import RedisSettings, Translate
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
     from twat_cache.urls import EngineURL
 
-    from twat_cache_redis.async_backend import AsyncRedisBackend
+    from twat_cache_redis import AsyncRedisBackend
 
-__all__ = ["RedisBackend", "not_an_integer"]
+__all__ = ["RedisBackend"]
 
-
-def not_an_integer(exc: ResponseError) -> bool:
-    """Whether Redis refused an increment because the value is not an integer."""
-    text = str(exc)
-    return "not an integer" in text or "WRONGTYPE" in text
+MAX_VALUE_SIZE = 512 * 1024 * 1024  # Redis' limit on a string value (proto-max-bulk-len)
 
 
 class RedisBackend(BaseBackend):
     """Entries in Redis or a Redis Cluster, as ``namespace:key`` string keys.
 
-    Connections are made on first use, never at construction, and a connection
-    lost to a server restart is made again on the next call. Every client error
-    becomes a :class:`~twat_cache.exceptions.BackendError` naming the server
-    (never the password), with the client's exception as ``__cause__``.
+    ``RedisBackend`` talks through redis-py's sync client, ``AsyncRedisBackend``
+    through ``redis.asyncio`` with one client per running event loop (closed in
+    that loop when the engine is closed or the loop shuts down). Connections are
+    made on first use, never at construction, and a connection lost to a server
+    restart is made again on the next call. Every client error becomes a
+    :class:`~twat_cache.exceptions.BackendError` naming the server (never the
+    password), with the client's exception as ``__cause__``.
 
     Args:
         settings: Where the server is and how to talk to it (see
@@ -53,10 +50,12 @@ class RedisBackend(BaseBackend):
     Example:
         >>> cache = RedisBackend.from_url("redis://127.0.0.1:6379/0", namespace="app")
         >>> cache.set("k", b"v", ttl=60)  # doctest: +SKIP
+        True
     """
 
     stores_objects = False
     blocking = True
+    capabilities = Capabilities(native_async=True, persistent=True, max_value_size=MAX_VALUE_SIZE)
 
     def __init__(
         self, settings: RedisSettings | None = None, *, namespace: str = "default"
@@ -64,8 +63,9 @@ class RedisBackend(BaseBackend):
         super().__init__(namespace)
         self.settings = settings if settings is not None else RedisSettings()
         self._keyspace = Keyspace(namespace)
-        self._client: Any = None
-        self._client_lock = threading.Lock()
+        self._clients: Resource[Any] = Resource(
+            self.settings.connect_sync, _disconnect, name=f"twat-cache-redis-{namespace}"
+        )
 
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> RedisBackend:
@@ -85,25 +85,17 @@ class RedisBackend(BaseBackend):
         """
         return cls(RedisSettings.from_url(url), namespace=namespace)
 
-    # core's base class types this as the AsyncBackend protocol, which a subclass of its
-    # BaseAsyncBackend does not satisfy yet (ClassVar vs attribute); see the README's notes
+    # core's base class types this as the other protocol, which a subclass of the other base
+    # class does not satisfy (ClassVar vs attribute)
     def make_async(self) -> AsyncRedisBackend:  # type: ignore[override,unused-ignore]
-        """Return an asyncio twin with the same settings and namespace (its own connections)."""
-        from twat_cache_redis.async_backend import AsyncRedisBackend
+        """Return the twin engine (sync or asyncio) with the same settings and namespace."""
+        from twat_cache_redis import AsyncRedisBackend
 
         return AsyncRedisBackend(self.settings, namespace=self.namespace)
 
     def _redis(self) -> Any:
         self._check_open()
-        client = self._client
-        if client is None:
-            with self._client_lock:
-                self._check_open()
-                if self._client is None:
-                    # RedisCluster reads the slot map here, so this may fail like any call
-                    self._client = self.settings.sync_client()
-                client = self._client
-        return client
+        return self._clients.get()
 
     def _errors(self, operation: str) -> Translate:
         return Translate(self.settings, operation)
@@ -111,7 +103,9 @@ class RedisBackend(BaseBackend):
     def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None``."""
         with self._errors("get"):
-            value: bytes | None = self._redis().get(self._keyspace.key(key))
+            # the hit path: the client at hand without another coroutine (a closed engine has none)
+            client = self._clients.current() or self._redis()
+            value: bytes | None = client.get(self._keyspace.key(key))
             return value
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
@@ -132,16 +126,17 @@ class RedisBackend(BaseBackend):
             values = by_key(groups, pipe.execute())
             return found(keys, [values[k] for k in physical])
 
-    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry)."""
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry); return True."""
         with self._errors("set"):
-            self._redis().set(self._keyspace.key(key), value, px=ttl_ms(ttl))
+            (self._redis()).set(self._keyspace.key(key), value, px=ttl_ms(ttl))
+        return True
 
-    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
-        """Store every item: one pipeline of SETs (per node on a Cluster)."""
+    def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item: one pipeline of SETs (per node on a Cluster); return True."""
         if not items:
             self._check_open()
-            return
+            return True
         px = ttl_ms(ttl)
         with self._errors("set_many"):
             client = self._redis()
@@ -151,16 +146,18 @@ class RedisBackend(BaseBackend):
             for key, value in items.items():
                 pipe.set(self._keyspace.key(key), value, px=px)
             pipe.execute()
+        return True
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent (SET NX, atomic); return whether it was."""
         with self._errors("add"):
-            return bool(self._redis().set(self._keyspace.key(key), value, px=ttl_ms(ttl), nx=True))
+            stored = (self._redis()).set(self._keyspace.key(key), value, px=ttl_ms(ttl), nx=True)
+            return bool(stored)
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether it was present."""
         with self._errors("delete"):
-            return bool(self._redis().unlink(self._keyspace.key(key)))
+            return bool((self._redis()).unlink(self._keyspace.key(key)))
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys`` with UNLINK (one per slot on a Cluster); return how many were present."""
@@ -180,31 +177,33 @@ class RedisBackend(BaseBackend):
         return sum(int(n) for n in pipe.execute())
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
-        """Give ``key`` a new ``ttl`` (``None``: PERSIST); return whether it was present."""
-        physical = self._keyspace.key(key)
+        """Give ``key`` a new ``ttl`` (``None``: no expiry); return whether it was present."""
+        milliseconds = "" if ttl is None else ttl_ms(ttl)
         with self._errors("touch"):
             client = self._redis()
-            if ttl is None:
-                return bool(client.eval(PERSIST_SCRIPT, 1, physical))
-            return bool(client.pexpire(physical, ttl_ms(ttl)))
+            return bool(client.eval(TOUCH_SCRIPT, 1, self._keyspace.key(key), milliseconds))
 
     def incr(self, key: str, delta: int = 1) -> int:
         """Add ``delta`` to the integer under ``key`` atomically; return the new value.
 
         Raises:
-            ValueError: when ``key`` is absent (it is not created), or when the result
-                would not fit Redis' 64-bit integers.
+            ValueError: when ``key`` is absent (it is not created).
             TypeError: when the value is not an integer.
+            OverflowError: when the result would leave the signed 64-bit range (the
+                value is unchanged).
         """
+        refused: tuple[Exception, ResponseError] | None = None
         with self._errors("incr"):
+            client = self._redis()
             try:
-                value = self._redis().eval(INCR_SCRIPT, 1, self._keyspace.key(key), delta)
+                value = client.eval(INCR_SCRIPT, 1, self._keyspace.key(key), delta)
             except ResponseError as exc:
-                if not_an_integer(exc):
-                    raise TypeError(f"the value under {key!r} is not an integer") from exc
-                if "overflow" in str(exc):
-                    raise ValueError(f"incrementing {key!r} by {delta} overflows 64 bits") from exc
-                raise
+                error = incr_error(key, delta, str(exc))
+                if error is None:
+                    raise
+                refused = (error, exc)
+        if refused is not None:
+            raise refused[0] from refused[1]
         if value is None:
             raise ValueError(f"key {key!r} not found")
         return int(value)
@@ -213,7 +212,9 @@ class RedisBackend(BaseBackend):
         """Remove this namespace's keys: SCAN MATCH ``namespace:*`` + UNLINK in batches."""
         with self._errors("clear"):
             batch: list[bytes] = []
-            for physical in self._redis().scan_iter(match=self._keyspace.pattern, count=SCAN_COUNT):
+            for physical in (self._redis()).scan_iter(
+                match=self._keyspace.pattern, count=SCAN_COUNT
+            ):
                 batch.append(physical)
                 if len(batch) >= SCAN_COUNT:
                     self._unlink(batch)
@@ -229,14 +230,16 @@ class RedisBackend(BaseBackend):
     def _scan(self) -> Iterator[str]:
         seen: set[bytes] = set()  # SCAN may return a key twice while the table grows
         with self._errors("keys"):
-            for physical in self._redis().scan_iter(match=self._keyspace.pattern, count=SCAN_COUNT):
+            for physical in (self._redis()).scan_iter(
+                match=self._keyspace.pattern, count=SCAN_COUNT
+            ):
                 if physical not in seen:
                     seen.add(physical)
                     yield self._keyspace.relative(physical)
 
     def _close(self) -> None:
-        with self._client_lock:
-            client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(*CLIENT_ERRORS):  # closing must not fail on a dead server
-                client.close()
+        self._clients.close()
+
+
+def _disconnect(client: Any) -> None:
+    client.close()

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Sequence
 from redis.crc import key_slot
 
 __all__ = [
-    "INCR_SCRIPT",
-    "PERSIST_SCRIPT",
     "SCAN_COUNT",
     "Keyspace",
     "by_key",
@@ -26,20 +24,6 @@ __all__ = [
 
 # SCAN's COUNT hint and the size of each UNLINK batch of clear()
 SCAN_COUNT = 1000
-
-# INCRBY would create a missing key; the contract says a missing key is an error,
-# and one script on one key is atomic and runs on a Cluster too.
-INCR_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-return redis.call('INCRBY', KEYS[1], ARGV[1])
-"""
-
-# PERSIST answers 0 for a key that exists without a ttl; touch() must say "present".
-PERSIST_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('PERSIST', KEYS[1])
-return 1
-"""
 
 _GLOB_SPECIAL = frozenset(b"*?[]\\")
 

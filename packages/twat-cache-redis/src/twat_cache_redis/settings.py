@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
-from twat_cache.exceptions import BackendError, ConfigurationError
+from twat_cache.exceptions import BackendError, ConfigurationError, TwatCacheError
 from twat_cache.urls import EngineURL, parse_url, redact_text
 
 __all__ = ["CLIENT_ERRORS", "SCHEMES", "RedisSettings", "Translate"]
@@ -251,6 +251,24 @@ class RedisSettings:
         host, port = self.hosts[0]
         return redis.Redis(host=host, port=port, db=self.db, **options)
 
+    def connect_sync(self) -> redis.Redis | redis.cluster.RedisCluster:
+        """Build the sync client (a Cluster client reads the slot map here)."""
+        return self.sync_client()
+
+    async def connect_async(self) -> redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster:
+        """Build the asyncio client; a Cluster client reads its slot map here, before any command.
+
+        redis-py's asyncio ``RedisCluster`` otherwise builds its node table inside
+        the first commands: when many tasks send their first command at once,
+        connections they have just taken are marked stale and closed under them
+        (``'NoneType' object has no attribute 'writelines'``). Initialized once,
+        here, while no command runs, the table is built before any connection is in use.
+        """
+        client = self.async_client()
+        if isinstance(client, redis.asyncio.cluster.RedisCluster):
+            await client.initialize()
+        return client
+
     def async_client(self) -> redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster:
         """Build the asyncio client (it connects on first use, in the running loop)."""
         options = self._client_options(for_asyncio=True)
@@ -264,7 +282,7 @@ class RedisSettings:
 
 
 class Translate:
-    """A context manager turning client errors into :class:`~twat_cache.exceptions.BackendError`.
+    """A context manager turning any client exception into a ``BackendError``.
 
     Args:
         settings: The settings, for the server address in the message.
@@ -286,7 +304,9 @@ class Translate:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is not None and isinstance(exc, CLIENT_ERRORS):
+        # any exception of the client is a failure of the backend (a bug in the client
+        # included): core decides whether it reaches the caller; core's own errors pass
+        if exc is not None and isinstance(exc, Exception) and not isinstance(exc, TwatCacheError):
             raise self.settings.error(self.operation, exc) from exc
 
 

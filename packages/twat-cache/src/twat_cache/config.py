@@ -10,7 +10,6 @@ and what is allowed.
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import logging
 import math
 import os
@@ -22,6 +21,7 @@ from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from twat_cache.constants import (
+    COMPRESS_THRESHOLD,
     DEFAULT_NAMESPACE,
     DEFAULT_RETRY_AFTER,
     DEFAULT_TTL,
@@ -32,6 +32,7 @@ from twat_cache.constants import (
     TAG_RULE,
 )
 from twat_cache.exceptions import ConfigurationError, PathError
+from twat_cache.serializers.formats import Serializer, get_serializer
 from twat_cache.urls import EngineURL, parse_url, redact
 
 if sys.version_info >= (3, 11):
@@ -50,11 +51,13 @@ __all__ = [
 ]
 
 Policy = Literal["lru", "lfu", "fifo", "rr", "ttl"]
-SerializerName = Literal["pickle", "json", "msgpack"]
+SerializerName = Literal["pickle", "json", "msgpack", "typed"]
+Compression = Literal["zlib", "zstd"]
 OnSerializationError = Literal["raise", "warn"]
+EncryptKey = str | bytes | tuple[str | bytes, ...] | list[str | bytes] | None
 
 POLICIES: tuple[str, ...] = ("lru", "lfu", "fifo", "rr", "ttl")
-SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack")
+SERIALIZERS: tuple[str, ...] = ("pickle", "json", "msgpack", "typed")
 logger = logging.getLogger("twat_cache")
 
 
@@ -70,9 +73,12 @@ class CacheOptions(TypedDict, total=False):
     maxsize: int | None
     maxbytes: int | None
     policy: Policy
-    serializer: SerializerName
-    compress: bool
+    serializer: SerializerName | str | Serializer
+    compress: bool | Compression
+    compress_min_size: int
     secret: str | bytes | None
+    encrypt_key: EncryptKey
+    secure: bool
     folder: str | os.PathLike[str] | None
     strict: bool
     jitter: float
@@ -100,9 +106,19 @@ class CacheConfig:
         maxsize: The most entries an in-process or disk engine keeps.
         maxbytes: The most bytes an engine keeps, where it can count them.
         policy: Eviction policy of in-process engines: lru, lfu, fifo, rr or ttl.
-        serializer: ``pickle`` (any object), ``json`` or ``msgpack`` (portable).
-        compress: Compress serialized values larger than 1 KiB with zlib.
+        serializer: ``pickle`` (any object), ``json`` (keeps datetime, UUID, Decimal,
+            enums, sets, tuples, dataclasses...), ``msgpack``, ``typed`` (rebuilt from
+            the return annotation, no pickle), an installed serializer's name, or a
+            :class:`~twat_cache.serializers.Serializer` instance.
+        compress: Compress serialized values larger than ``compress_min_size``:
+            ``True`` or ``"zlib"``, or ``"zstd"`` (the ``zstd`` extra).
+        compress_min_size: Values up to this many bytes are stored uncompressed.
         secret: Sign entries with HMAC-SHA256; a tampered entry is then a miss.
+        encrypt_key: Encrypt entries at rest with AES-GCM (the ``crypto`` extra): a
+            key, or a list of keys (writes use the first, reads try each: rotation).
+        secure: Refuse a shared cache that would unpickle unsigned data: use
+            ``typed`` where the return annotation allows it, else demand ``secret``
+            or ``encrypt_key`` (see docs/security.md).
         folder: Folder of file-based engines (disk, sqlite, files).
         strict: Raise :class:`~twat_cache.exceptions.BackendError` when the backend
             fails, instead of running the function uncached (fail-open).
@@ -134,8 +150,8 @@ class CacheConfig:
     maxsize: int | None = None
     maxbytes: int | None = None
     policy: Policy = "lru"
-    serializer: SerializerName = "pickle"
-    compress: bool = False
+    serializer: SerializerName | str | Serializer = "pickle"
+    compress: bool | Compression = False
     secret: str | bytes | None = field(default=None, repr=False)
     folder: str | os.PathLike[str] | None = None
     strict: bool = False
@@ -146,6 +162,9 @@ class CacheConfig:
     options: Mapping[str, object] = field(default_factory=dict)
     version: str | None = None
     typed: bool = False
+    compress_min_size: int = COMPRESS_THRESHOLD
+    encrypt_key: EncryptKey = field(default=None, repr=False)
+    secure: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -157,11 +176,20 @@ class CacheConfig:
             ):
                 raise ConfigurationError(name, value, "a positive integer, or None for no limit")
         _check_choice("policy", self.policy, POLICIES)
-        _check_choice("serializer", self.serializer, SERIALIZERS)
+        get_serializer(self.serializer)  # an unknown name or a missing extra fails here
         _check_choice("on_serialization_error", self.on_serialization_error, ("raise", "warn"))
         if not isinstance(self.namespace, str) or not NAMESPACE_PATTERN.fullmatch(self.namespace):
             raise ConfigurationError("namespace", self.namespace, NAMESPACE_RULE)
-        for name in ("compress", "strict"):
+        if not isinstance(self.compress, bool) and self.compress not in ("zlib", "zstd"):
+            raise ConfigurationError("compress", self.compress, "True, False, 'zlib' or 'zstd'")
+        set_(self, "encrypt_key", _check_encrypt_key(self.encrypt_key))
+        if (
+            isinstance(self.compress_min_size, bool)
+            or not isinstance(self.compress_min_size, int)
+            or self.compress_min_size < 0
+        ):
+            raise ConfigurationError("compress_min_size", self.compress_min_size, "bytes, >= 0")
+        for name in ("strict", "secure"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(name, getattr(self, name), "True or False")
         _check_number("jitter", self.jitter, "a number from 0 up to (not including) 1", below=1.0)
@@ -173,15 +201,9 @@ class CacheConfig:
         set_(self, "tags", _check_tags(self.tags))
         _check_places(self.url, self.folder, self.options)
         _check_key_options(self.version, self.typed)
-        if self.serializer == "msgpack" and importlib.util.find_spec("msgpack") is None:
-            raise ConfigurationError(
-                "serializer",
-                "msgpack",
-                'msgpack is not installed: pip install "twat-cache[msgpack]"',
-            )
 
     def __repr__(self) -> str:  # the URL may hold a password, and the secret is never shown
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "secret"}
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _HIDDEN}
         if self.url is not None:
             shown["url"] = redact(self.url)
         return "CacheConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
@@ -292,6 +314,21 @@ class CacheConfig:
         return replace(self, tags=(*self.tags, *(t for t in tags if t not in self.tags)))
 
     @property
+    def serializer_name(self) -> str:
+        """The serializer's name (as recorded in every stored value's header)."""
+        return self.serializer if isinstance(self.serializer, str) else self.serializer.name
+
+    @property
+    def encrypt_keys(self) -> tuple[bytes, ...]:
+        """The encryption keys as bytes, the writing one first (empty: no encryption)."""
+        keys = self.encrypt_key
+        if keys is None:
+            return ()
+        if isinstance(keys, (str, bytes)):
+            keys = (keys,)
+        return tuple(k.encode() if isinstance(k, str) else k for k in keys)
+
+    @property
     def secret_bytes(self) -> bytes | None:
         """The signing secret as bytes, or ``None``."""
         if self.secret is None:
@@ -312,6 +349,24 @@ def _check_ttl(name: str, ttl: object) -> float | None:
             name, ttl, "a positive, finite number of seconds, or None for no expiry"
         )
     return float(ttl)
+
+
+_HIDDEN = frozenset(("secret", "encrypt_key"))
+
+
+def _check_encrypt_key(keys: object) -> EncryptKey:
+    """Return a key or a non-empty tuple of keys, or raise without showing them."""
+    if keys is None or (isinstance(keys, (str, bytes)) and keys):
+        return keys
+    if (
+        isinstance(keys, (list, tuple))
+        and keys
+        and all(isinstance(k, (str, bytes)) and k for k in keys)
+    ):
+        return tuple(keys)
+    raise ConfigurationError(
+        "encrypt_key", "<hidden>", "a non-empty str or bytes, a list of them, or None"
+    )
 
 
 def _check_number(name: str, value: object, allowed: str, below: float | None = None) -> None:
@@ -369,7 +424,13 @@ _CONVERTERS: dict[str, Any] = {
     "ttl": lambda v: None if v.lower() in ("", "none") else _number("ttl", v),
     "maxsize": lambda v: None if v.lower() in ("", "none") else _integer("maxsize", v),
     "maxbytes": lambda v: None if v.lower() in ("", "none") else _integer("maxbytes", v),
-    "compress": lambda v: _boolean("compress", v),
+    "compress": lambda v: (
+        v.strip().lower() if v.strip().lower() in ("zlib", "zstd") else _boolean("compress", v)
+    ),
+    "compress_min_size": lambda v: _integer("compress_min_size", v),
+    "secure": lambda v: _boolean("secure", v),
+    # a comma-separated list rotates keys: the first encrypts, every one decrypts
+    "encrypt_key": lambda v: tuple(k for k in v.split(",") if k) if "," in v else v,
     "strict": lambda v: _boolean("strict", v),
     "jitter": lambda v: _number("jitter", v),
     "retry_after": lambda v: _number("retry_after", v),
@@ -380,7 +441,7 @@ _CONVERTERS: dict[str, Any] = {
 _TEXT_FIELDS = (
     "namespace", "ttl", "maxsize", "maxbytes", "policy", "serializer", "compress",
     "secret", "folder", "strict", "jitter", "retry_after", "on_serialization_error", "tags",
-    "typed",
+    "typed", "compress_min_size", "encrypt_key", "secure",
 )  # fmt: skip
 
 
@@ -534,7 +595,7 @@ def _env_values(env_texts: Mapping[str, str]) -> dict[str, Any]:
 
 def _named(exc: ConfigurationError, text: str) -> ConfigurationError:
     """``exc`` again, naming the variable its value came from and showing its text."""
-    value = exc.value if exc.field == "secret" else text
+    value = exc.value if exc.field in _HIDDEN else text
     return type(exc)(exc.field, value, exc.allowed, source=_env_name(exc.field))
 
 

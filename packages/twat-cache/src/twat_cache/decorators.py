@@ -170,6 +170,7 @@ class Controller:
         self.plan = KeyPlan(
             func, key, version=config.version, typed=config.typed, limit=cache.key_limit
         )
+        cache.expect_return_type(func, self.plan.prefix)  # serializer="typed" needs the annotation
         self.local = cache.local
         self.stats = cache.stats
         # a decorator's own in-process cache needs no function prefix in its keys

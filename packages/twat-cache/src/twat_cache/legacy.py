@@ -60,9 +60,11 @@ _FILE_ENGINES = frozenset({"file", "joblib"})
 REDIS_DEFAULT = ("localhost", 6379, 0, None)
 
 _REDIS_KEYS = ("redis_host", "redis_port", "redis_db", "redis_password")
-# 2.x keywords that 3.x translates; any of them sends a call through translate_options
+# 2.x keywords that 3.x translates; any of them sends a call through translate_options.
+# 2.x's `secure` is not among them: CacheConfig(secure=True) is 3.x's own option
+# (docs/security.md); create_cache_config still drops the 2.x one with a warning.
 KEYWORDS = frozenset(
-    {"folder_name", "preferred_engine", "engine_name", "engine", "use_sql", "secure",
+    {"folder_name", "preferred_engine", "engine_name", "engine", "use_sql",
      "cache_dir", "cache_type", "config", *_REDIS_KEYS}
 )  # fmt: skip
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -188,15 +190,21 @@ def translate_options(
     """
     options = dict(options)
     config = options.pop("config", None)
+    secure_3x = None
     if config is not None:
         deprecated(_call(where, "config=..."), "the options, or Cache(config=config)")
-        options = {**_config_options(config), **options}
+        own = _config_options(config)
+        secure_3x = own.pop("secure")  # the 3.x option (docs/security.md), not 2.x's keyword
+        options = {**own, **options}
         url = options.pop("url", None) or url
     url, engine = _translate_engine(url, options, where)
     url = _translate_folder(url, engine, options, where)
+    _translate_disk_policy(url, options, where)
     for name, instead in _IGNORED.items():
         if options.pop(name, None) is not None:
             deprecated(_call(where, f"{name}=..."), instead)
+    if secure_3x:
+        options["secure"] = secure_3x
     serializer = options.get("serializer")
     if serializer is not None and callable(serializer):
         raise ConfigurationError(
@@ -236,6 +244,28 @@ def _translate_engine(
         first = next(iter(redis))
         raise ConfigurationError(first, redis[first], "a redis URL: ucache('redis://host:6379/0')")
     return url, engine
+
+
+# 2.x passed ``policy`` on to diskcache; on disk:// it is diskcache's own option now
+_DISK_POLICIES = {
+    "lru": "least-recently-used",
+    "lfu": "least-frequently-used",
+    "fifo": "least-recently-stored",
+}
+
+
+def _translate_disk_policy(url: str | None, options: dict[str, Any], where: str) -> None:
+    """On ``disk://``, turn a 2.x ``policy`` into diskcache's ``eviction_policy`` option."""
+    policy = options.get("policy")
+    if not (url or "").startswith("disk:") or policy not in _DISK_POLICIES:
+        return
+    del options["policy"]
+    eviction = _DISK_POLICIES[str(policy)]
+    options["options"] = {"eviction_policy": eviction, **dict(options.get("options") or {})}
+    deprecated(
+        _call(where, f"policy={policy!r}") + " on disk://",
+        f"options={{'eviction_policy': {eviction!r}}}",
+    )
 
 
 def _translate_folder(

@@ -28,7 +28,8 @@ from twat_cache.exceptions import (
 from twat_cache.keys import key_limit, normal_key
 from twat_cache.policies import CacheStats, CircuitBreaker, jittered
 from twat_cache.protocols import Capabilities
-from twat_cache.serializers import CorruptEntryError, Serializer, encode_int
+from twat_cache.serializers import Codec, CorruptEntryError, encode_int
+from twat_cache.serializers.policy import build_codec, expect_return_type, value_type
 
 if TYPE_CHECKING:
     from twat_cache.protocols import AsyncBackend, Backend
@@ -147,7 +148,8 @@ class Pipeline:
     local: bool
     backend: Backend
     _abackend: AsyncBackend | None
-    _serializer: Serializer | None
+    _serializer: Codec | None
+    value_types: dict[str, Any]
     _breaker: CircuitBreaker
     _tag_keys: tuple[str, ...]
     key_limit: int
@@ -165,11 +167,8 @@ class Pipeline:
         # string keys longer than this are hashed (keys.fit_long_key), on every engine alike
         self.key_limit = key_limit(capabilities.max_key_length)
         self._short_key = self.key_limit // 4  # characters that fit whatever their UTF-8 length
-        self._serializer = (
-            None
-            if self.local
-            else Serializer(config.serializer, compress=config.compress, secret=config.secret_bytes)
-        )
+        self._serializer = None if self.local else build_codec(config, capabilities)
+        self.value_types = {}  # serializer="typed": function prefix -> return annotation
         self.name = name or f"{config.engine}:{config.namespace}"
         self.stats = CacheStats()
         self._breaker = CircuitBreaker(self.name, config.retry_after)
@@ -196,13 +195,28 @@ class Pipeline:
             return NONE_VALUE if value is None else value
         return self._serializer.dumps(value, versions)
 
-    def _decode(self, key: Any, raw: Any) -> tuple[Any, dict[str, int] | None]:
+    def expect_return_type(self, func: Callable[..., Any], prefix: str) -> None:
+        """Rebuild the entries under ``prefix`` as ``func``'s return annotation (``typed``).
+
+        Raises:
+            ConfigurationError: when the serializer is ``typed`` and the annotation
+                is missing or cannot be rebuilt.
+        """
+        expect_return_type(
+            self._serializer, self.value_types, func, prefix, secure=self.config.secure
+        )
+
+    def _decode(self, key: Any, raw: Any, type_: Any = None) -> tuple[Any, dict[str, int] | None]:
         """Return ``(value, versions)``, or ``(MISSING, None)`` for a corrupt entry."""
         if self._serializer is None:
             if type(raw) is Tagged:
                 return raw.value, raw.versions
             return (None if raw is NONE_VALUE else raw), None
         try:
+            if self._serializer.typed:
+                if type_ is None:
+                    type_ = value_type(self.value_types, key)
+                return self._serializer.loads(raw, type_)
             return self._serializer.loads(raw)
         except CorruptEntryError as exc:
             self.stats.corrupt += 1

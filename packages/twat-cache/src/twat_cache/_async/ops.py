@@ -80,20 +80,22 @@ class AsyncOps(Pipeline):
             current = await self._acurrent_versions(stored, create=False)
         return self._fresh(value, stored, current)
 
-    async def _asettle(self, key: Any, raw: Any, found: Mapping[Any, Any] | None) -> Any:
+    async def _asettle(
+        self, key: Any, raw: Any, found: Mapping[Any, Any] | None, type_: Any = None
+    ) -> Any:
         """Decode ``raw`` and check its tag versions: the live value, or MISSING (counted)."""
         if raw is None:
             return self._counted(MISSING)
-        value, stored = self._decode(key, raw)
+        value, stored = self._decode(key, raw, type_)
         if stored is not None and value is not MISSING:
             value = await self._acheck_tags(value, stored, found)
         return self._counted(value)
 
-    async def alookup(self, key: Any) -> Any:
+    async def alookup(self, key: Any, type_: Any = None) -> Any:
         """Return the live value under ``key``, or MISSING (counts a hit or a miss).
 
         One engine read: with ``tags=`` configured the entry and its tag counters
-        are read together.
+        are read together. ``type_`` is what ``serializer="typed"`` rebuilds.
         """
         breaker = self._breaker
         found: Mapping[Any, Any] | None = None
@@ -112,7 +114,7 @@ class AsyncOps(Pipeline):
             else:
                 if breaker.open_until:
                     breaker.success()
-        return await self._asettle(key, raw, found)
+        return await self._asettle(key, raw, found, type_)
 
     def ahit_path(self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss) -> AsyncCached:
         """Return the call path of a decorated function over this cache.
@@ -176,9 +178,13 @@ class AsyncOps(Pipeline):
             await self._acall(False, self.async_backend.set, key, data, self._ttl(ttl))
         )
 
-    async def aget(self, key: Hashable, default: Any = None) -> Any:
-        """Return the value under ``key``, or ``default`` when absent, expired or unreadable."""
-        value = await self.alookup(self._key(key))
+    async def aget(self, key: Hashable, default: Any = None, *, type: Any = None) -> Any:
+        """Return the value under ``key``, or ``default`` when absent, expired or unreadable.
+
+        ``type`` is the type ``serializer="typed"`` rebuilds the value into
+        (``cache.get(key, type=Point)``); other serializers ignore it.
+        """
+        value = await self.alookup(self._key(key), type)
         return default if value is MISSING else value
 
     async def aset(

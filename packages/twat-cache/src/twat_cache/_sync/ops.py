@@ -82,20 +82,22 @@ class SyncOps(Pipeline):
             current = self._current_versions(stored, create=False)
         return self._fresh(value, stored, current)
 
-    def _settle(self, key: Any, raw: Any, found: Mapping[Any, Any] | None) -> Any:
+    def _settle(
+        self, key: Any, raw: Any, found: Mapping[Any, Any] | None, type_: Any = None
+    ) -> Any:
         """Decode ``raw`` and check its tag versions: the live value, or MISSING (counted)."""
         if raw is None:
             return self._counted(MISSING)
-        value, stored = self._decode(key, raw)
+        value, stored = self._decode(key, raw, type_)
         if stored is not None and value is not MISSING:
             value = self._check_tags(value, stored, found)
         return self._counted(value)
 
-    def lookup(self, key: Any) -> Any:
+    def lookup(self, key: Any, type_: Any = None) -> Any:
         """Return the live value under ``key``, or MISSING (counts a hit or a miss).
 
         One engine read: with ``tags=`` configured the entry and its tag counters
-        are read together.
+        are read together. ``type_`` is what ``serializer="typed"`` rebuilds.
         """
         breaker = self._breaker
         found: Mapping[Any, Any] | None = None
@@ -114,7 +116,7 @@ class SyncOps(Pipeline):
             else:
                 if breaker.open_until:
                     breaker.success()
-        return self._settle(key, raw, found)
+        return self._settle(key, raw, found, type_)
 
     def hit_path(self, key_of: KeyOf, nargs: int, on_miss: Miss) -> Cached:
         """Return the call path of a decorated function over this cache.
@@ -174,9 +176,13 @@ class SyncOps(Pipeline):
         data = self._encode(value, versions)
         return self._wrote(self._call(False, self.backend.set, key, data, self._ttl(ttl)))
 
-    def get(self, key: Hashable, default: Any = None) -> Any:
-        """Return the value under ``key``, or ``default`` when absent, expired or unreadable."""
-        value = self.lookup(self._key(key))
+    def get(self, key: Hashable, default: Any = None, *, type: Any = None) -> Any:
+        """Return the value under ``key``, or ``default`` when absent, expired or unreadable.
+
+        ``type`` is the type ``serializer="typed"`` rebuilds the value into
+        (``cache.get(key, type=Point)``); other serializers ignore it.
+        """
+        value = self.lookup(self._key(key), type)
         return default if value is MISSING else value
 
     def set(self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:

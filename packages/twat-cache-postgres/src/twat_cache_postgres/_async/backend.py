@@ -1,33 +1,42 @@
-"""The asyncio PostgreSQL engine: the same table and guarantees as the sync one.
+"""The PostgreSQL engine: one table, rows keyed by ``(namespace, key)``.
 
-It runs on psycopg's native ``AsyncConnection`` through an ``AsyncConnectionPool``
-(no thread per call). The pool belongs to the event loop that first uses it.
+``AsyncPostgresBackend`` runs on psycopg's ``AsyncConnection`` through an
+``AsyncConnectionPool`` (one per running event loop), ``PostgresBackend`` on
+``Connection`` through a ``ConnectionPool``. Written once: this file is the
+source, ``twat_cache_postgres/backend.py`` is generated from it by
+``bash tools/unasync``.
+
+A pool of autocommit connections is opened on first use (never at
+construction); the first use also creates the table when it is absent, and a
+table that vanishes later (dropped, or lost in a crash) is created again on the
+next call. A pooled connection whose server went away (a restart closes every
+connection) is noticed at checkout without a round trip -- its socket is
+readable while idle -- and replaced, so the call after a restart succeeds.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
-from psycopg import errors, sql
-from psycopg.rows import TupleRow
+from psycopg import errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from twat_cache.engines.base import BaseAsyncBackend
+from twat_cache.engines.resources import AsyncResource
+from twat_cache.exceptions import TwatCacheError
 
-from twat_cache_postgres.backend import (
+from twat_cache_postgres.engine import (
     CREATION_RACE,
     KEYS_PAGE,
-    NOT_AN_INTEGER,
     PURGE_BATCH,
+    AsyncConnection,
+    AsyncLeases,
+    AsyncWork,
     Engine,
-    PostgresBackend,
     Row,
-    is_alive,
+    incr_refusal,
     logger,
-    not_an_integer,
 )
 from twat_cache_postgres.settings import PostgresSettings
 
@@ -35,32 +44,35 @@ if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
     from twat_cache.urls import EngineURL
 
-__all__ = ["AsyncPostgresBackend"]
+    from twat_cache_postgres import PostgresBackend
+
+__all__ = ["PURGE_BATCH", "AsyncPostgresBackend"]
 
 _T = TypeVar("_T")
-AsyncConnection = psycopg.AsyncConnection[TupleRow]
 
 
 class AsyncPostgresBackend(Engine, BaseAsyncBackend):
-    """The asyncio engine, over a psycopg ``AsyncConnectionPool``: the same table and guarantees.
-
-    Its pool belongs to the event loop that first uses it; use one engine per loop.
+    """Entries in a PostgreSQL table, over a psycopg connection pool.
 
     Args:
         settings: The settings, or a ``postgresql://`` URL to read them from.
-        namespace: The namespace.
+        namespace: The namespace; rows of other namespaces in the table are never touched.
+
+    Raises:
+        ConfigurationError: for an invalid URL or option (no connection is made).
 
     Example:
-        >>> backend = AsyncPostgresBackend("postgresql://app@127.0.0.1/app")
-        >>> await backend.set("k", b"v", ttl=60)
+        >>> backend = PostgresBackend("postgresql://app@127.0.0.1:5432/app", namespace="users")
+        >>> backend.set("k", b"v", ttl=60)  # connects, creating the table if absent
+        True
     """
 
     def __init__(self, settings: PostgresSettings | str, namespace: str = "default") -> None:
         super().__init__(namespace)
         self._setup(settings)
-        self._pool: AsyncConnectionPool[AsyncConnection] | None = None
-        self._closer: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self._pools: AsyncResource[AsyncLeases] = AsyncResource(
+            self._open_pool, _close_pool, name=f"twat-cache-{self.settings.table}"
+        )
 
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> AsyncPostgresBackend:
@@ -68,27 +80,17 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         return cls(PostgresSettings.from_url(url), namespace=config.namespace)
 
     def make_sync(self) -> PostgresBackend:
-        """Return the sync engine for the same settings and namespace."""
+        """Return the twin engine (sync or asyncio) for the same settings and namespace."""
+        from twat_cache_postgres import PostgresBackend
+
         return PostgresBackend(self.settings, namespace=self.namespace)
 
     # -- plumbing ----------------------------------------------------------------------
-    async def _open_pool(self) -> AsyncConnectionPool[AsyncConnection]:
-        self._check_open()
-        pool = self._pool
-        if pool is None:
-            async with self._lock:
-                if self._pool is None:
-                    await self._create_table()
-                    created: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
-                        **self._pool_options()
-                    )
-                    await created.open(wait=False)
-                    self._pool = created
-                    self._closer = asyncio.create_task(
-                        self._close_with_loop(created), name=f"twat-cache-{self.namespace}-closer"
-                    )
-                pool = self._pool
-        return pool
+    async def _open_pool(self) -> AsyncLeases:
+        await self._create_table()
+        pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(**self._pool_options())
+        await pool.open(wait=False)
+        return AsyncLeases(pool, self.settings.max_size)
 
     async def _create_table(self) -> None:
         try:
@@ -110,44 +112,43 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         row = await (await conn.execute(self._sql.exists)).fetchone()
         return bool(row and row[0])
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        pool = await self._open_pool()
-        try:
-            conn = await pool.getconn()
-            for _ in range(self.settings.max_size):
-                if is_alive(conn):
-                    break
-                await conn.close()  # the server closed it: the pool replaces a closed connection
-                await pool.putconn(conn)
-                conn = await pool.getconn()
-            try:
-                yield conn
-            finally:
-                await pool.putconn(conn)
-        except PoolTimeout as exc:
-            cause = await self._diagnose() or exc
-            raise self.settings.error(cause, "no connection within the pool timeout") from cause
-        except psycopg.Error as exc:
-            raise self.settings.error(exc) from exc
-
     async def _diagnose(self) -> psycopg.Error | None:
+        """Connect once outside the pool to learn why the pool could not (None: pool exhausted)."""
         try:
             await (await psycopg.AsyncConnection.connect(**self.settings.connect_kwargs())).close()
         except psycopg.Error as exc:
             return exc
         return None
 
-    async def _run(self, work: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
-        """Run ``work`` on a pooled connection; if the table vanished, create it and run again."""
-        async with self._connection() as conn:
-            try:
-                return await work(conn)
-            except errors.UndefinedTable:
-                self._log_table_gone()
-        await self._create_table()
-        async with self._connection() as conn:
-            return await work(conn)
+    async def _run(self, work: AsyncWork[_T]) -> _T:
+        """Run ``work`` on a pooled connection; if the table vanished, create it and run again.
+
+        Raises:
+            BackendError: for any failure of the server or the client, naming the server.
+        """
+        self._check_open()
+        try:
+            leases = await self._pools.get()
+            retried = False
+            while True:
+                conn = await leases.acquire()
+                try:
+                    return await work(conn)
+                except errors.UndefinedTable:
+                    if retried:
+                        raise
+                    retried = True
+                    self._log_table_gone()
+                finally:
+                    await leases.release(conn)
+                await self._create_table()
+        except PoolTimeout as exc:
+            cause = await self._diagnose() or exc
+            raise self.settings.error(cause, "no connection within the pool timeout") from cause
+        except TwatCacheError:
+            raise
+        except Exception as exc:  # any client failure (a bug in the client included)
+            raise self.settings.error(exc) from exc
 
     async def _after_write(self, conn: AsyncConnection) -> None:
         if self._purge_due():
@@ -156,9 +157,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             except psycopg.Error as exc:  # a purge that fails must not fail the write
                 logger.debug("lazy purge of expired rows failed: %s", exc)
 
-    async def _one(
-        self, query: sql.Composed, params: Sequence[Any], write: bool = False
-    ) -> Row | None:
+    async def _one(self, query: bytes, params: Sequence[Any], write: bool = False) -> Row | None:
         async def work(conn: AsyncConnection) -> Row | None:
             row = await (await conn.execute(query, params)).fetchone()
             if write:
@@ -167,13 +166,13 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
 
         return await self._run(work)
 
-    async def _all(self, query: sql.Composed, params: Sequence[Any]) -> list[Row]:
+    async def _all(self, query: bytes, params: Sequence[Any]) -> list[Row]:
         async def work(conn: AsyncConnection) -> list[Row]:
             return await (await conn.execute(query, params)).fetchall()
 
         return await self._run(work)
 
-    async def _count(self, query: sql.Composed, params: Sequence[Any], write: bool = False) -> int:
+    async def _count(self, query: bytes, params: Sequence[Any], write: bool = False) -> int:
         async def work(conn: AsyncConnection) -> int:
             count = (await conn.execute(query, params)).rowcount
             if write:
@@ -182,7 +181,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
 
         return await self._run(work)
 
-    # -- the AsyncBackend protocol -------------------------------------------------------
+    # -- the backend protocol --------------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None`` when absent or expired."""
         row = await self._one(self._sql.get, (self.namespace, key))
@@ -196,15 +195,16 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         rows = await self._all(self._sql.get_many, (self.namespace, list(dict.fromkeys(keys))))
         return {key: bytes(value) for key, value in rows}
 
-    async def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: forever)."""
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key`` (an upsert) for ``ttl`` seconds (``None``: forever)."""
         await self._count(self._sql.set, (self.namespace, key, value, ttl), write=True)
+        return True
 
-    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> None:
+    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
         """Store every item in one transaction (pipelined upserts)."""
         self._check_open()
         if not items:
-            return
+            return True
         rows = [(self.namespace, key, value, ttl) for key, value in items.items()]
 
         async def work(conn: AsyncConnection) -> None:
@@ -213,9 +213,10 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             await self._after_write(conn)
 
         await self._run(work)
+        return True
 
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
-        """Store ``value`` only if ``key`` is absent or expired; atomic."""
+        """Store ``value`` only if ``key`` is absent or expired; atomic. Return whether stored."""
         row = await self._one(self._sql.add, (self.namespace, key, value, ttl), write=True)
         return row is not None
 
@@ -237,16 +238,24 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         return await self._count(self._sql.touch, (ttl, self.namespace, key)) > 0
 
     async def incr(self, key: str, delta: int = 1) -> int:
-        """Add ``delta`` to the integer under ``key`` atomically (see ``PostgresBackend.incr``)."""
+        """Add ``delta`` to the integer under ``key`` in one atomic ``UPDATE … RETURNING``.
 
-        async def work(conn: AsyncConnection) -> Row | None:
+        Raises:
+            ValueError: when ``key`` is absent or expired.
+            TypeError: when the value is not a 64-bit integer.
+            OverflowError: when the result leaves the signed 64-bit range (the value stays).
+        """
+
+        async def work(conn: AsyncConnection) -> Row | Exception | None:
             try:
                 cur = await conn.execute(self._sql.incr, (delta, self.namespace, key))
-            except NOT_AN_INTEGER as exc:
-                raise not_an_integer(key, exc) from exc
+            except errors.DataError as exc:  # autocommit: the failed statement changed nothing
+                return incr_refusal(key, delta, exc)
             return await cur.fetchone()
 
         row = await self._run(work)
+        if isinstance(row, Exception):
+            raise row
         if row is None:
             raise ValueError(f"key {key!r} not found")
         return int(row[0])
@@ -256,7 +265,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         await self._count(self._sql.clear, (self.namespace,))
 
     def keys(self) -> AsyncIterator[str]:
-        """Iterate over this namespace's live keys, in pages of 1000."""
+        """Iterate over this namespace's live keys, in pages of 1000 (one query each)."""
         self._check_open()
         return self._pages()
 
@@ -270,7 +279,20 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             rows = await self._all(self._sql.keys_after, (self.namespace, rows[-1][0], KEYS_PAGE))
 
     async def purge_expired(self, batch: int = PURGE_BATCH) -> int:
-        """Delete expired rows of every namespace, ``batch`` at a time; return the count."""
+        """Delete expired rows of the whole table (every namespace), ``batch`` rows per statement.
+
+        Each batch is its own short statement that skips rows locked by others, so
+        purging never holds long locks or waits on writers.
+
+        Args:
+            batch: Rows deleted per statement (at least 1).
+
+        Returns:
+            How many expired rows were deleted.
+
+        Raises:
+            ValueError: when ``batch`` is below 1.
+        """
         if batch < 1:
             raise ValueError(f"batch must be >= 1, not {batch}")
         total, deleted = 0, batch
@@ -279,28 +301,9 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             total += deleted
         return total
 
-    async def _close_with_loop(self, pool: AsyncConnectionPool[AsyncConnection]) -> None:
-        """Wait for the event loop's shutdown, then close ``pool``.
-
-        psycopg_pool's maintenance tasks swallow a cancellation that lands while
-        they run (say, while a connection is being opened), so a loop shut down
-        with the pool still open -- ``asyncio.run()`` ending without ``close()``,
-        as with a decorated function -- would wait for them forever. The shutdown
-        cancels this task as well, and closing the pool here stops them. A later
-        event loop then gets a pool of its own.
-        """
-        try:
-            await asyncio.get_running_loop().create_future()  # never set: only cancelled
-        finally:
-            if self._pool is pool:
-                self._pool, self._closer, self._lock = None, None, asyncio.Lock()
-            await pool.close()
-
     async def _close(self) -> None:
-        pool, self._pool = self._pool, None
-        closer, self._closer = self._closer, None
-        if pool is not None:
-            await pool.close()
-        if closer is not None:
-            closer.cancel()
-            await asyncio.wait([closer])
+        await self._pools.aclose()
+
+
+async def _close_pool(leases: AsyncLeases) -> None:
+    await leases.aclose()

@@ -1,0 +1,245 @@
+"""The Redis engine: ``AsyncRedisBackend`` on ``redis.asyncio``, ``RedisBackend`` on redis-py.
+
+Written once: ``twat_cache_redis/_async/backend.py`` is the source, and
+``twat_cache_redis/backend.py`` is generated from it by ``bash tools/unasync``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ResponseError
+from twat_cache.engines.base import BaseAsyncBackend
+from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_error
+from twat_cache.engines.resources import AsyncResource
+from twat_cache.protocols import Capabilities
+
+from twat_cache_redis.keyspace import SCAN_COUNT, Keyspace, by_key, by_slot, found, ttl_ms
+from twat_cache_redis.settings import RedisSettings, Translate
+
+if TYPE_CHECKING:
+    from twat_cache.config import CacheConfig
+    from twat_cache.urls import EngineURL
+
+    from twat_cache_redis import RedisBackend
+
+__all__ = ["AsyncRedisBackend"]
+
+MAX_VALUE_SIZE = 512 * 1024 * 1024  # Redis' limit on a string value (proto-max-bulk-len)
+
+
+class AsyncRedisBackend(BaseAsyncBackend):
+    """Entries in Redis or a Redis Cluster, as ``namespace:key`` string keys.
+
+    ``RedisBackend`` talks through redis-py's sync client, ``AsyncRedisBackend``
+    through ``redis.asyncio`` with one client per running event loop (closed in
+    that loop when the engine is closed or the loop shuts down). Connections are
+    made on first use, never at construction, and a connection lost to a server
+    restart is made again on the next call. Every client error becomes a
+    :class:`~twat_cache.exceptions.BackendError` naming the server (never the
+    password), with the client's exception as ``__cause__``.
+
+    Args:
+        settings: Where the server is and how to talk to it (see
+            :meth:`RedisSettings.from_url`); a local server by default.
+        namespace: The namespace; ``clear()`` and ``keys()`` touch only its keys.
+
+    Example:
+        >>> cache = RedisBackend.from_url("redis://127.0.0.1:6379/0", namespace="app")
+        >>> cache.set("k", b"v", ttl=60)  # doctest: +SKIP
+        True
+    """
+
+    stores_objects = False
+    blocking = True
+    capabilities = Capabilities(native_async=True, persistent=True, max_value_size=MAX_VALUE_SIZE)
+
+    def __init__(
+        self, settings: RedisSettings | None = None, *, namespace: str = "default"
+    ) -> None:
+        super().__init__(namespace)
+        self.settings = settings if settings is not None else RedisSettings()
+        self._keyspace = Keyspace(namespace)
+        self._clients: AsyncResource[Any] = AsyncResource(
+            self.settings.connect_async, _disconnect, name=f"twat-cache-redis-{namespace}"
+        )
+
+    @classmethod
+    def from_config(cls, config: CacheConfig, url: EngineURL) -> AsyncRedisBackend:
+        """Build the engine from a validated config and its URL; no connection is made.
+
+        Raises:
+            ConfigurationError: for an unknown or invalid URL option.
+        """
+        return cls(RedisSettings.from_url(url), namespace=config.namespace)
+
+    @classmethod
+    def from_url(cls, url: str, *, namespace: str = "default") -> AsyncRedisBackend:
+        """Build the engine from a URL such as ``redis://host:6379/0``; no connection is made.
+
+        Raises:
+            ConfigurationError: for an unknown or invalid URL option.
+        """
+        return cls(RedisSettings.from_url(url), namespace=namespace)
+
+    # core's base class types this as the other protocol, which a subclass of the other base
+    # class does not satisfy (ClassVar vs attribute)
+    def make_sync(self) -> RedisBackend:  # type: ignore[override,unused-ignore]
+        """Return the twin engine (sync or asyncio) with the same settings and namespace."""
+        from twat_cache_redis import RedisBackend
+
+        return RedisBackend(self.settings, namespace=self.namespace)
+
+    async def _redis(self) -> Any:
+        self._check_open()
+        return await self._clients.get()
+
+    def _errors(self, operation: str) -> Translate:
+        return Translate(self.settings, operation)
+
+    async def get(self, key: str) -> bytes | None:
+        """Return the value under ``key``, or ``None``."""
+        with self._errors("get"):
+            # the hit path: the client at hand without another coroutine (a closed engine has none)
+            client = self._clients.current() or await self._redis()
+            value: bytes | None = await client.get(self._keyspace.key(key))
+            return value
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Return the present entries: one MGET (on a Cluster, one per slot, pipelined per node)."""
+        keys = list(keys)
+        if not keys:
+            self._check_open()
+            return {}
+        physical = [self._keyspace.key(k) for k in keys]
+        with self._errors("get_many"):
+            client = await self._redis()
+            if not self.settings.cluster:
+                return found(keys, await client.mget(physical))
+            pipe = client.pipeline()
+            groups = by_slot(physical)
+            for group in groups:
+                pipe.execute_command("MGET", *group)
+            values = by_key(groups, await pipe.execute())
+            return found(keys, [values[k] for k in physical])
+
+    async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry); return True."""
+        with self._errors("set"):
+            await (await self._redis()).set(self._keyspace.key(key), value, px=ttl_ms(ttl))
+        return True
+
+    async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
+        """Store every item: one pipeline of SETs (per node on a Cluster); return True."""
+        if not items:
+            self._check_open()
+            return True
+        px = ttl_ms(ttl)
+        with self._errors("set_many"):
+            client = await self._redis()
+            pipe = (
+                client.pipeline() if self.settings.cluster else client.pipeline(transaction=False)
+            )
+            for key, value in items.items():
+                pipe.set(self._keyspace.key(key), value, px=px)
+            await pipe.execute()
+        return True
+
+    async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` only if ``key`` is absent (SET NX, atomic); return whether it was."""
+        with self._errors("add"):
+            stored = await (await self._redis()).set(
+                self._keyspace.key(key), value, px=ttl_ms(ttl), nx=True
+            )
+            return bool(stored)
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; return whether it was present."""
+        with self._errors("delete"):
+            return bool(await (await self._redis()).unlink(self._keyspace.key(key)))
+
+    async def delete_many(self, keys: Sequence[str]) -> int:
+        """Remove ``keys`` with UNLINK (one per slot on a Cluster); return how many were present."""
+        self._check_open()
+        if not keys:
+            return 0
+        with self._errors("delete_many"):
+            return await self._unlink([self._keyspace.key(k) for k in keys])
+
+    async def _unlink(self, physical: list[bytes]) -> int:
+        client = await self._redis()
+        if not self.settings.cluster:
+            return int(await client.unlink(*physical))
+        pipe = client.pipeline()
+        for group in by_slot(physical):
+            pipe.execute_command("UNLINK", *group)
+        return sum(int(n) for n in await pipe.execute())
+
+    async def touch(self, key: str, ttl: float | None = None) -> bool:
+        """Give ``key`` a new ``ttl`` (``None``: no expiry); return whether it was present."""
+        milliseconds = "" if ttl is None else ttl_ms(ttl)
+        with self._errors("touch"):
+            client = await self._redis()
+            return bool(await client.eval(TOUCH_SCRIPT, 1, self._keyspace.key(key), milliseconds))
+
+    async def incr(self, key: str, delta: int = 1) -> int:
+        """Add ``delta`` to the integer under ``key`` atomically; return the new value.
+
+        Raises:
+            ValueError: when ``key`` is absent (it is not created).
+            TypeError: when the value is not an integer.
+            OverflowError: when the result would leave the signed 64-bit range (the
+                value is unchanged).
+        """
+        refused: tuple[Exception, ResponseError] | None = None
+        with self._errors("incr"):
+            client = await self._redis()
+            try:
+                value = await client.eval(INCR_SCRIPT, 1, self._keyspace.key(key), delta)
+            except ResponseError as exc:
+                error = incr_error(key, delta, str(exc))
+                if error is None:
+                    raise
+                refused = (error, exc)
+        if refused is not None:
+            raise refused[0] from refused[1]
+        if value is None:
+            raise ValueError(f"key {key!r} not found")
+        return int(value)
+
+    async def clear(self) -> None:
+        """Remove this namespace's keys: SCAN MATCH ``namespace:*`` + UNLINK in batches."""
+        with self._errors("clear"):
+            batch: list[bytes] = []
+            async for physical in (await self._redis()).scan_iter(
+                match=self._keyspace.pattern, count=SCAN_COUNT
+            ):
+                batch.append(physical)
+                if len(batch) >= SCAN_COUNT:
+                    await self._unlink(batch)
+                    batch = []
+            if batch:
+                await self._unlink(batch)
+
+    def keys(self) -> AsyncIterator[str]:
+        """Iterate over this namespace's keys (SCAN; on a Cluster, every primary)."""
+        self._check_open()
+        return self._scan()
+
+    async def _scan(self) -> AsyncIterator[str]:
+        seen: set[bytes] = set()  # SCAN may return a key twice while the table grows
+        with self._errors("keys"):
+            async for physical in (await self._redis()).scan_iter(
+                match=self._keyspace.pattern, count=SCAN_COUNT
+            ):
+                if physical not in seen:
+                    seen.add(physical)
+                    yield self._keyspace.relative(physical)
+
+    async def _close(self) -> None:
+        await self._clients.aclose()
+
+
+async def _disconnect(client: Any) -> None:
+    await client.aclose()

@@ -1,0 +1,46 @@
+"""The Lua scripts Redis engines run, and what Redis' answers to them mean.
+
+Shared by the Redis engine (redis-py) and the aiocache engine's Redis store:
+each script runs atomically on the server and touches one key, so it works on a
+Cluster too.
+"""
+
+from __future__ import annotations
+
+from twat_cache.engines.integers import INT64_MAX, INT64_MIN, overflow_error
+
+__all__ = ["INCR_SCRIPT", "TOUCH_SCRIPT", "incr_error"]
+
+# INCRBY would create a missing key; the contract says a missing key is an error (false -> None).
+# The result is read back with GET: INCRBY's integer reply would pass through a Lua number (a
+# double), and 2**63 - 1 would come back as -2**63.
+INCR_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('INCRBY', KEYS[1], ARGV[1])
+return redis.call('GET', KEYS[1])
+"""
+
+# PERSIST answers 0 for a key that exists without a ttl, and touch() must say "present":
+# ARGV[1] is the new ttl in milliseconds, or '' for no expiry.
+TOUCH_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then
+  redis.call('PERSIST', KEYS[1])
+  return 1
+end
+return redis.call('PEXPIRE', KEYS[1], ARGV[1])
+"""
+
+
+def incr_error(key: str, delta: int, message: str) -> Exception | None:
+    """Return the contract's error for Redis refusing :data:`INCR_SCRIPT`, or ``None``.
+
+    Redis leaves the value unchanged in both cases: ``ERR increment or decrement
+    would overflow`` becomes ``OverflowError``; ``value is not an integer`` (or
+    ``WRONGTYPE``) becomes ``TypeError``. Anything else is a server failure (``None``).
+    """
+    if "overflow" in message or not INT64_MIN <= delta <= INT64_MAX:
+        return overflow_error(key, delta)
+    if "not an integer" in message or "WRONGTYPE" in message:
+        return TypeError(f"the value under {key!r} is not an integer")
+    return None
