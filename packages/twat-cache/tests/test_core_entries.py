@@ -109,3 +109,14 @@ def test_batch_result_that_cannot_be_stored_is_returned(caplog: pytest.LogCaptur
         assert set(f([1, 2])) == {1, 2}
     assert "not cached" in caplog.text
     f.cache.close()
+
+
+def test_keys_lists_entries_this_cache_cannot_read(tmp_path: Any) -> None:
+    with Cache("disk://", folder=str(tmp_path)) as writer:
+        writer.set("plain", 1)
+        writer.set("tagged", 2, tags=["t"])
+        with Cache("disk://", folder=str(tmp_path), secret="other") as reader:
+            assert sorted(reader.keys()) == ["plain", "tagged"]
+            assert reader.stats.corrupt == 0, "listing is quiet"
+        writer.invalidate_tags("t")
+        assert list(writer.keys()) == ["plain"]

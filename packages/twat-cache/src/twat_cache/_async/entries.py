@@ -34,6 +34,17 @@ def no_tags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
+def _listed(cache: AsyncOps, raw: Any) -> tuple[Any, dict[str, int] | None]:
+    """Decode an entry for ``keys()``: one this cache cannot read is listed as it is."""
+    serializer = cache._serializer
+    if serializer is None:
+        return cache._decode(None, raw)
+    try:
+        return serializer.loads(raw)
+    except Exception:  # written with another serializer or secret: it exists all the same
+        return raw, None
+
+
 def _live(
     cache: AsyncOps, decoded: dict[Any, tuple[Any, dict[str, int] | None]], found: Mapping[Any, Any]
 ) -> dict[Any, Any]:
@@ -59,8 +70,10 @@ async def aread_many(
     cache: AsyncOps,
     keys: list[Any],
     tags: Iterable[str] = (),
+    *,
     count: bool = True,
     guess: bool = False,
+    listing: bool = False,
 ) -> tuple[dict[Any, Any], Mapping[Any, Any]]:
     """Read ready keys and their tag counters: ``({key: live value}, everything read)``.
 
@@ -68,6 +81,8 @@ async def aread_many(
     ``get_many`` as the entries -- with ``guess``, also those of tags recently
     seen on this cache's entries; an entry written under other tags costs one
     more ``get_many`` for all the distinct counters of the batch together.
+    ``listing`` (for ``keys()``): an entry this cache cannot decode (another
+    serializer or secret) counts as live, quietly.
     """
     guessed = seen_tags(cache, len(keys)) if guess else []
     tag_keys = dict.fromkeys([*cache._tag_keys, *map(cache._tag_key, (*tags, *guessed))])
@@ -80,7 +95,7 @@ async def aread_many(
         raw = found.get(key)
         if raw is None:
             continue
-        value, stored = cache._decode(key, raw)
+        value, stored = _listed(cache, raw) if listing else cache._decode(key, raw)
         if value is MISSING:
             continue
         decoded[key] = (value, stored)
@@ -248,13 +263,13 @@ async def alive_keys(cache: AsyncOps, keys: AsyncIterator[Any]) -> AsyncIterator
     async for key in keys:
         chunk.append(key)
         if len(chunk) >= KEYS_CHUNK:
-            live, _ = await aread_many(cache, chunk, count=False)
+            live, _ = await aread_many(cache, chunk, count=False, listing=True)
             for one in chunk:
                 if one in live:
                     yield one
             chunk = []
     if chunk:
-        live, _ = await aread_many(cache, chunk, count=False)
+        live, _ = await aread_many(cache, chunk, count=False, listing=True)
         for one in chunk:
             if one in live:
                 yield one

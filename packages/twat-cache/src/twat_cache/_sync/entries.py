@@ -36,6 +36,17 @@ def no_tags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
+def _listed(cache: SyncOps, raw: Any) -> tuple[Any, dict[str, int] | None]:
+    """Decode an entry for ``keys()``: one this cache cannot read is listed as it is."""
+    serializer = cache._serializer
+    if serializer is None:
+        return cache._decode(None, raw)
+    try:
+        return serializer.loads(raw)
+    except Exception:  # written with another serializer or secret: it exists all the same
+        return raw, None
+
+
 def _live(
     cache: SyncOps, decoded: dict[Any, tuple[Any, dict[str, int] | None]], found: Mapping[Any, Any]
 ) -> dict[Any, Any]:
@@ -61,8 +72,10 @@ def read_many(
     cache: SyncOps,
     keys: list[Any],
     tags: Iterable[str] = (),
+    *,
     count: bool = True,
     guess: bool = False,
+    listing: bool = False,
 ) -> tuple[dict[Any, Any], Mapping[Any, Any]]:
     """Read ready keys and their tag counters: ``({key: live value}, everything read)``.
 
@@ -70,6 +83,8 @@ def read_many(
     ``get_many`` as the entries -- with ``guess``, also those of tags recently
     seen on this cache's entries; an entry written under other tags costs one
     more ``get_many`` for all the distinct counters of the batch together.
+    ``listing`` (for ``keys()``): an entry this cache cannot decode (another
+    serializer or secret) counts as live, quietly.
     """
     guessed = seen_tags(cache, len(keys)) if guess else []
     tag_keys = dict.fromkeys([*cache._tag_keys, *map(cache._tag_key, (*tags, *guessed))])
@@ -82,7 +97,7 @@ def read_many(
         raw = found.get(key)
         if raw is None:
             continue
-        value, stored = cache._decode(key, raw)
+        value, stored = _listed(cache, raw) if listing else cache._decode(key, raw)
         if value is MISSING:
             continue
         decoded[key] = (value, stored)
@@ -250,13 +265,13 @@ def live_keys(cache: SyncOps, keys: Iterator[Any]) -> Iterator[Any]:
     for key in keys:
         chunk.append(key)
         if len(chunk) >= KEYS_CHUNK:
-            live, _ = read_many(cache, chunk, count=False)
+            live, _ = read_many(cache, chunk, count=False, listing=True)
             for one in chunk:
                 if one in live:
                     yield one
             chunk = []
     if chunk:
-        live, _ = read_many(cache, chunk, count=False)
+        live, _ = read_many(cache, chunk, count=False, listing=True)
         for one in chunk:
             if one in live:
                 yield one
