@@ -120,3 +120,17 @@ def test_keys_lists_entries_this_cache_cannot_read(tmp_path: Any) -> None:
             assert reader.stats.corrupt == 0, "listing is quiet"
         writer.invalidate_tags("t")
         assert list(writer.keys()) == ["plain"]
+
+
+def test_batch_entries_carry_the_caches_own_tags() -> None:
+    calls: list[list[int]] = []
+
+    @ucache("memory://", batch=True, tags=["users"])
+    def users(ids: list[int]) -> dict[int, int]:
+        calls.append(list(ids))
+        return {i: i for i in ids}
+
+    users([1, 2]), users([1, 2])
+    users.invalidate_tags("users")
+    assert users([1, 2]) == {1: 1, 2: 2}
+    assert calls == [[1, 2], [1, 2]]

@@ -91,6 +91,7 @@ async def aread_many(
     decoded: dict[Any, tuple[Any, dict[str, int] | None]] = {}
     unread: dict[str, None] = {}
     learned: list[str] = []
+    checked: set[int] = set()
     for key in keys:
         raw = found.get(key)
         if raw is None:
@@ -99,7 +100,10 @@ async def aread_many(
         if value is MISSING:
             continue
         decoded[key] = (value, stored)
-        for tag in stored or ():
+        if not stored or id(stored) in checked:  # entries written together share one dict
+            continue
+        checked.add(id(stored))
+        for tag in stored:
             tag_key = cache._tag_key(tag)
             if tag_key not in tag_keys:
                 unread[tag_key] = None
@@ -119,19 +123,20 @@ async def awrite_many(
     cache: AsyncOps, items: Mapping[Any, Any], tags_of: Mapping[Any, tuple[str, ...]],
     found: Mapping[Any, Any], ttl: TTL = DEFAULT,
 ) -> bool:  # fmt: skip
-    """Write ready keys, each under its own tags, with one ``set_many``.
+    """Write ready keys, each under its own tags (and the cache's), with one ``set_many``.
 
     The tag versions come from ``found`` (read with the entries); a counter not
     there yet is created first. An entry whose counter cannot be had is not written.
     """
-    every = dict.fromkeys(t for tags in tags_of.values() for t in tags)
+    own_tags = cache.config.tags  # the cache's own tags go on every entry too
+    every = dict.fromkeys([*own_tags, *(t for tags in tags_of.values() for t in tags)])
     versions = cache._versions_from(every, found)
     if any(v is None for v in versions.values()):
         created = await cache._acurrent_versions(every, create=True)
         versions = created
     encoded: dict[Any, Any] = {}
     for key, value in items.items():
-        own = cache._writable({t: versions[t] for t in tags_of.get(key, ())})
+        own = cache._writable({t: versions[t] for t in (*own_tags, *tags_of.get(key, ()))})
         if own is not MISSING:
             encoded[key] = cache._encode(value, own)
     if not encoded:
