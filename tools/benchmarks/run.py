@@ -44,6 +44,9 @@ TARGETS = {
     "twat ucache(redis) hit": 1.1,
     "twat ucache(redis) async hit": 1.1,
     "twat Cache.get_many(100) on redis": 0.05,
+    "twat ucache(redis, 2 tags) hit": 1.15,
+    "twat ucache(redis, computed tags) hit": 1.15,
+    "twat Cache.get_many(100 tagged) on redis": 1.3,
     "twat mcache: RSS of 1M entries": 1.3,
     "twat typed dumps+loads (20-field dataclass)": 1.0,
     "twat tiers: near hit (memory over redis)": 1.5,
@@ -429,9 +432,35 @@ def bench_redis(b: Bench, url: str, host: str, port: int) -> None:
         b.sync(lambda: cache.get_many(keys), n // 10),
         many_ref,
     )
+    bench_redis_tags(b, url, ref, keys, n)
     b.settle()
     cache.close()
     client.close()
+
+
+def bench_redis_tags(b: Bench, url: str, ref: str, keys: list[str], n: int) -> None:
+    """Tagged reads: the entry and its tag counters in one round trip (issue 13)."""
+    from twat_cache import Cache, ucache
+
+    @ucache(url, namespace="bench-tags", tags=["users", "profiles"])
+    def f_tagged(x: int) -> dict[str, int]:
+        return {"a": x}
+
+    @ucache(url, namespace="bench-tags-of", tags=lambda x: [f"user:{x}", "users"])
+    def f_tags_of(x: int) -> dict[str, int]:
+        return {"a": x}
+
+    b.add("redis", "twat ucache(redis, 2 tags) hit", b.sync(lambda: f_tagged(1), n), ref)
+    b.add("redis", "twat ucache(redis, computed tags) hit", b.sync(lambda: f_tags_of(1), n), ref)
+    tagged = Cache(url, namespace="bench-many-tagged")
+    for i, k in enumerate(keys):
+        tagged.set(k, i, tags=[f"t{i % 10}"])
+    b.add(
+        "redis",
+        "twat Cache.get_many(100 tagged) on redis",
+        b.sync(lambda: tagged.get_many(keys), n // 10),
+        "twat Cache.get_many(100) on redis",
+    )
 
 
 def bench_simple_engine(

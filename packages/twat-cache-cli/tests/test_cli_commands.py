@@ -336,6 +336,15 @@ def test_keys_lists_only_the_namespace(capsys: pytest.CaptureFixture[str]) -> No
     assert run(capsys, "keys", URL) == (0, "", "")  # the default namespace is empty
 
 
+def test_keys_leaves_out_entries_a_tag_invalidated(capsys: pytest.CaptureFixture[str]) -> None:
+    with Cache(URL, namespace="tagged") as cache:
+        cache.set("kept", 1, tags=["other"])
+        cache.set("gone", 2, tags=["users"])
+        cache.invalidate_tags("users")
+    code, out, err = run(capsys, "keys", URL, "-n", "tagged")
+    assert (code, out.split(), err) == (0, ["kept"], "")
+
+
 def test_keys_limit(capsys: pytest.CaptureFixture[str]) -> None:
     for key in ("a", "b", "c"):
         run(capsys, "set", URL, key, "v")

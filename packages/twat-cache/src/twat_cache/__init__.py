@@ -25,6 +25,7 @@ from twat_cache.decorators import (
     mcache,
     ucache,
 )
+from twat_cache.entries import WarmReport
 from twat_cache.exceptions import (
     BackendError,
     BackendUnavailableError,
@@ -86,6 +87,7 @@ __all__ = [
     "ResourceError",
     "SerializationError",
     "TwatCacheError",
+    "WarmReport",
     "__version__",
     "acache",
     "bcache",

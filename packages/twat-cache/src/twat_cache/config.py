@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -87,7 +87,11 @@ class CacheOptions(TypedDict, total=False):
     strict: bool
     jitter: float
     retry_after: float
-    tags: tuple[str, ...] | list[str]
+    # decorators also take callables computing tags from the arguments (twat_cache.entries)
+    tags: tuple[str | Callable[..., Any], ...] | list[str | Callable[..., Any]] | Callable[..., Any]
+    # decorators only: a function of an iterable of ids returning {id: value}
+    batch: bool
+    cache_absent: bool
     on_serialization_error: OnSerializationError
     options: Mapping[str, object]
     version: str | None

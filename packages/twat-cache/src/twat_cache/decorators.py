@@ -12,17 +12,21 @@ import functools
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Hashable, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Iterable, Sequence
 from typing import Any, NamedTuple, Protocol, TypeVar, overload, runtime_checkable
 
 from twat_cache import legacy
 from twat_cache._async.calls import acall_path
+from twat_cache._async.entries import abatch_path, atagged_path
 from twat_cache._sync.calls import call_path
+from twat_cache._sync.entries import batch_path, tagged_path
 from twat_cache.cache import Cache
 from twat_cache.config import CacheOptions, resolve_config
+from twat_cache.entries import EntryOptions, WarmReport, pop_entry_options
 from twat_cache.exceptions import CacheValueError, ConfigurationError, SerializationError
 from twat_cache.keys import KeyPlan
 from twat_cache.registry import engine_class
+from twat_cache.warming import Progress, async_warmer, warmer
 
 if sys.version_info >= (3, 11):
     from typing import ParamSpec, Unpack
@@ -98,6 +102,16 @@ class CachedFunction(Protocol[P, R_co]):
         """Return the key a call with these arguments is stored under."""
         ...
 
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written under any of ``tags`` a miss (see docs/entries.md)."""
+        ...
+
+    def warm(
+        self, items: Iterable[Any], concurrency: int = 8, progress: Progress | None = None
+    ) -> WarmReport:
+        """Call the function for each item not already cached, in threads (docs/entries.md)."""
+        ...
+
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
         """Bind to an instance (methods)."""
         ...
@@ -132,6 +146,16 @@ class AsyncCachedFunction(Protocol[P, R_co]):
         """Return the key a call with these arguments is stored under."""
         ...
 
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written under any of ``tags`` a miss (see docs/entries.md)."""
+        ...
+
+    def warm(
+        self, items: Iterable[Any], concurrency: int = 8, progress: Progress | None = None
+    ) -> Any:  # a coroutine of WarmReport; Any keeps it a CachedFunction of a coroutine
+        """Await the function for each item not already cached, in tasks (docs/entries.md)."""
+        ...
+
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
         """Bind to an instance (methods)."""
         ...
@@ -161,6 +185,7 @@ class Controller:
         self.bare = owns_cache and cache.local and key is None
         self.nargs = self.plan.arity
         self.warn = cache.config.on_serialization_error == "warn"
+        self.entry = EntryOptions()  # computed tags, batch (twat_cache.entries)
 
     def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not self.local:
@@ -249,8 +274,16 @@ class Controller:
         wrapper.cache_clear = self.cache_clear
         wrapper.invalidate = self.invalidate
         wrapper.cache_key = self.cache_key
+        wrapper.invalidate_tags = self.cache.invalidate_tags
         wrapper.cache_delete = legacy.cache_delete(self.invalidate)  # the 2.x name of invalidate
         return wrapper
+
+
+def _computes(tags: object) -> bool:
+    """Whether a ``tags=`` option computes some tags from the arguments."""
+    if callable(tags):
+        return True
+    return isinstance(tags, (list, tuple)) and any(callable(t) for t in tags)
 
 
 def _defined_in_class(func: Callable[..., Any]) -> bool:
@@ -304,13 +337,25 @@ class _BoundCached:
 
 
 def _wrap(
-    func: Callable[..., Any], cache: Cache, owns: bool, key: KeyFunc | None, is_async: bool
+    func: Callable[..., Any],
+    cache: Cache,
+    owns: bool,
+    key: KeyFunc | None,
+    is_async: bool,
+    *,
+    entry: EntryOptions | None = None,
 ) -> Any:
     ctl = Controller(func, cache, owns, key)
-    call = acall_path(ctl) if is_async else call_path(ctl)
-    if _defined_in_class(func):
-        return _CachedMethod(ctl, call)
-    return ctl.attach(call)
+    ctl.entry = entry or ctl.entry
+    if ctl.entry.batch:
+        call = abatch_path(ctl) if is_async else batch_path(ctl)
+    elif ctl.entry.tags_of is not None:
+        call = atagged_path(ctl) if is_async else tagged_path(ctl)
+    else:
+        call = acall_path(ctl) if is_async else call_path(ctl)
+    wrapped: Any = _CachedMethod(ctl, call) if _defined_in_class(func) else ctl.attach(call)
+    wrapped.warm = async_warmer(ctl, call) if is_async else warmer(ctl, call)
+    return wrapped
 
 
 class Decorator:
@@ -332,6 +377,12 @@ class Decorator:
         self._cache = cache
         self._key = key
         self._force_async = force_async
+        # decorator-only options, read per function (twat_cache.entries)
+        self._entry_options: dict[str, Any] = {
+            name: options.pop(name) for name in ("batch", "cache_absent") if name in options
+        }
+        if "tags" in options and (cache is not None or _computes(options["tags"])):
+            self._entry_options["tags"] = options.pop("tags")
         if cache is not None and (url is not None or options):
             raise ConfigurationError("cache", cache, "either cache= or a URL and options, not both")
         self._tiers: Sequence[str] = ()
@@ -357,6 +408,7 @@ class Decorator:
             raise TypeError(f"a cache decorator takes a function, not {func!r}")
         is_async = inspect.iscoroutinefunction(func) or self._force_async
         owns = self._cache is None
+        entry = pop_entry_options(func, dict(self._entry_options), shared=True)
         cache = self._cache
         if cache is None:
             name = f"{func.__module__}.{func.__qualname__}"
@@ -364,7 +416,7 @@ class Decorator:
                 cache = Cache(self._tiers, name=name, **self._options)
             else:
                 cache = Cache(config=self._config, name=name)
-        return _wrap(func, cache, owns, self._key, is_async)
+        return _wrap(func, cache, owns, self._key, is_async, entry=entry)
 
 
 class AsyncDecorator(Decorator):

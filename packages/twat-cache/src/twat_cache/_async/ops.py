@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from typing import Any
 
+from twat_cache._async.entries import alive_keys, aread_many, awrite_all
 from twat_cache._async.locks import alocked
 from twat_cache._async.retrying import aretry
 from twat_cache.constants import LOCK_PREFIX
@@ -300,23 +301,19 @@ class AsyncOps(Pipeline):
     async def aget_many(self, keys: Iterable[Hashable]) -> dict[Any, Any]:
         """Return ``{key: value}`` for the keys present (one round trip where the engine can)."""
         wanted = {self._key(k): k for k in keys}
-        backend = self.async_backend
-        found: Mapping[Any, Any] = await self._acall(
-            {}, backend.get_many, [*wanted, *self._tag_keys]
-        )
-        result: dict[Any, Any] = {}
-        for key, original in wanted.items():
-            raw = found.get(key)
-            if raw is None:
-                continue
-            value, stored = self._decode(key, raw)
-            if stored is not None and value is not MISSING:
-                value = await self._acheck_tags(value, stored, found)
-            if value is not MISSING:
-                result[original] = value
-        self.stats.hits += len(result)
-        self.stats.misses += len(wanted) - len(result)
-        return result
+        # the distinct tag counters of the whole batch are read once, with the entries once seen
+        live, _ = await aread_many(self, list(wanted), guess=True)
+        return {wanted[key]: value for key, value in live.items()}
+
+    async def awarm(
+        self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: TTL = DEFAULT
+    ) -> int:
+        """Write a mapping or an iterable of ``(key, value)`` pairs in ``set_many`` batches.
+
+        Returns:
+            How many entries were written.
+        """
+        return await awrite_all(self, items, ttl)
 
     async def aset_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
         """Store every item with the same ``ttl``; return whether all were written.
@@ -393,9 +390,14 @@ class AsyncOps(Pipeline):
             return
         try:
             keys = self.async_backend.keys()  # an engine's scan, not a dict view
-            async for key in keys:
-                if not (type(key) is str and key.startswith((TAG_PREFIX, LOCK_PREFIX))):
-                    yield key
+            listed = (
+                k
+                async for k in keys
+                if not (type(k) is str and k.startswith((TAG_PREFIX, LOCK_PREFIX)))
+            )
+            # an entry that is expired, unreadable or invalidated by a tag is not listed
+            async for key in alive_keys(self, listed):
+                yield key
         except Exception as exc:
             self._failed(exc)
             return

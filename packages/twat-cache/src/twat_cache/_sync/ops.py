@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
+from twat_cache._sync.entries import live_keys, read_many, write_all
 from twat_cache._sync.locks import locked
 from twat_cache._sync.retrying import retry
 from twat_cache.constants import LOCK_PREFIX
@@ -294,21 +295,17 @@ class SyncOps(Pipeline):
     def get_many(self, keys: Iterable[Hashable]) -> dict[Any, Any]:
         """Return ``{key: value}`` for the keys present (one round trip where the engine can)."""
         wanted = {self._key(k): k for k in keys}
-        backend = self.backend
-        found: Mapping[Any, Any] = self._call({}, backend.get_many, [*wanted, *self._tag_keys])
-        result: dict[Any, Any] = {}
-        for key, original in wanted.items():
-            raw = found.get(key)
-            if raw is None:
-                continue
-            value, stored = self._decode(key, raw)
-            if stored is not None and value is not MISSING:
-                value = self._check_tags(value, stored, found)
-            if value is not MISSING:
-                result[original] = value
-        self.stats.hits += len(result)
-        self.stats.misses += len(wanted) - len(result)
-        return result
+        # the distinct tag counters of the whole batch are read once, with the entries once seen
+        live, _ = read_many(self, list(wanted), guess=True)
+        return {wanted[key]: value for key, value in live.items()}
+
+    def warm(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: TTL = DEFAULT) -> int:
+        """Write a mapping or an iterable of ``(key, value)`` pairs in ``set_many`` batches.
+
+        Returns:
+            How many entries were written.
+        """
+        return write_all(self, items, ttl)
 
     def set_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
         """Store every item with the same ``ttl``; return whether all were written.
@@ -385,9 +382,12 @@ class SyncOps(Pipeline):
             return
         try:
             keys = self.backend.keys()  # an engine's scan, not a dict view
-            for key in keys:
-                if not (type(key) is str and key.startswith((TAG_PREFIX, LOCK_PREFIX))):
-                    yield key
+            listed = (
+                k for k in keys if not (type(k) is str and k.startswith((TAG_PREFIX, LOCK_PREFIX)))
+            )
+            # an entry that is expired, unreadable or invalidated by a tag is not listed
+            for key in live_keys(self, listed):
+                yield key
         except Exception as exc:
             self._failed(exc)
             return

@@ -52,6 +52,30 @@ _NONCE_SIZE = 12
 _DIGITS = frozenset(b"-0123456789")
 
 
+# parsed tag blocks: entries written together share one (read-only; see _tag_block)
+_TAG_BLOCKS: dict[bytes, dict[str, int]] = {}
+_TAG_BLOCKS_KEPT = 1024
+
+
+def _tag_block(block: bytes) -> dict[str, int]:
+    """Parse a frame's tag block, once for all the entries sharing it (issue 13).
+
+    The dict returned is shared between those entries: callers only read it.
+
+    Raises:
+        ValueError: when the block is not a JSON object.
+    """
+    tags = _TAG_BLOCKS.get(block)
+    if tags is None:
+        tags = json.loads(block)
+        if not isinstance(tags, dict):
+            raise ValueError("the tag block is not an object")
+        if len(_TAG_BLOCKS) >= _TAG_BLOCKS_KEPT:
+            _TAG_BLOCKS.clear()
+        _TAG_BLOCKS[block] = tags
+    return tags
+
+
 class CorruptEntryError(SerializationError):
     """A stored entry cannot be read back: corrupt, tampered, or of another format.
 
@@ -137,7 +161,8 @@ class Codec:
     """
 
     __slots__ = (
-        "_ciphers", "_compressors", "_fast", "_load", "_plain_head", "_typed", "_typed_load",
+        "_ciphers", "_compressors", "_fast", "_load", "_plain_head", "_tagged_head", "_typed",
+        "_typed_load",
         "codec", "compress", "compress_threshold", "name", "secret", "serializer",
     )  # fmt: skip
 
@@ -168,6 +193,7 @@ class Codec:
         self.compress_threshold = compress_threshold
         self._ciphers = encryption_keys(encrypt_keys) if encrypt_keys else []
         self._plain_head = self._header(0)
+        self._tagged_head = self._header(_TAGGED)
         # the header length when plain frames can be read at once (0: check every frame)
         self._fast = (
             0 if secret is not None or self._ciphers or self._typed else len(self._plain_head)
@@ -253,6 +279,14 @@ class Codec:
                 return self._load(data[size:]), None
             except Exception as exc:
                 raise CorruptEntryError(f"entry cannot be decoded by {self.name}: {exc}") from exc
+        if size and data[:size] == self._tagged_head:
+            # a tagged entry, as common as a plain one where tags are used: no memoryview
+            try:
+                end = size + 4 + int.from_bytes(data[size : size + 4], "big")
+                tags = _tag_block(data[size + 4 : end])
+                return self._load(data[end:]), tags
+            except Exception as exc:
+                raise CorruptEntryError(f"entry cannot be decoded by {self.name}: {exc}") from exc
         if not data:
             raise CorruptEntryError("empty entry")
         if data[0] in _DIGITS:
@@ -281,10 +315,10 @@ class Codec:
             try:
                 length = int.from_bytes(body[:4], "big")
                 block = bytes(body[: 4 + length])
-                tags = json.loads(block[4:])
+                tags = _tag_block(block[4:])
             except Exception as exc:
                 raise CorruptEntryError(f"entry has a malformed tag block: {exc}") from exc
-            if not isinstance(tags, dict) or len(block) != 4 + length:
+            if len(block) != 4 + length:
                 raise CorruptEntryError("entry has a malformed tag block")
             body = body[len(block) :]
         payload: bytes | memoryview = body

@@ -25,6 +25,7 @@ from twat_cache.decorators import acache, ucache
 from twat_cache.exceptions import CacheOperationError, SerializationError
 from twat_cache.keys import MAX_KEY_LENGTH
 from twat_cache.protocols import capabilities_of
+from twat_cache.testing.entries import EntryBehaviour
 
 __all__ = ["CacheBehaviour"]
 
@@ -103,7 +104,7 @@ class Kit:
         return decorate
 
 
-class CacheBehaviour:
+class CacheBehaviour(EntryBehaviour):
     """What a user sees, on one engine; subclass with a ``cache_url`` fixture.
 
     ``ttl_resolution``: seconds of expiry granularity of the engine (memcached: 1);

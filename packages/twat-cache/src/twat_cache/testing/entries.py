@@ -1,0 +1,237 @@
+"""The behaviour suite's part about entries: computed tags, batch functions, warming.
+
+:class:`~twat_cache.testing.behaviour.CacheBehaviour` inherits these tests, so every
+engine runs them, sync and async. Round trips are counted by :class:`RoundTrips`,
+a counting wrapper around the cache's engine (never by timing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from twat_cache.exceptions import CacheKeyError
+
+if TYPE_CHECKING:
+    from twat_cache.cache import Cache
+    from twat_cache.testing.behaviour import Kit
+
+__all__ = ["EntryBehaviour", "RoundTrips"]
+
+
+class _Counting:
+    """An engine (sync or async) whose reads are counted; everything else passes through."""
+
+    def __init__(self, inner: Any, trips: RoundTrips) -> None:
+        self._inner = inner
+        self._trips = trips
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if name not in ("get", "get_many"):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._trips.reads += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+class RoundTrips:
+    """Counts the engine reads (``get``/``get_many`` calls) a cache makes while active.
+
+    Example:
+        >>> from twat_cache import Cache
+        >>> cache = Cache("memory://")
+        >>> with RoundTrips.of(cache) as trips:
+        ...     _ = cache.get_many(["a", "b"])
+        >>> trips.reads
+        1
+    """
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    @classmethod
+    @contextlib.contextmanager
+    def of(cls, cache: Cache) -> Iterator[RoundTrips]:
+        """Count the reads of ``cache`` inside the ``with`` block."""
+        trips = cls()
+        sync, twin = cache.backend, cache.async_backend
+        cache.backend = _Counting(sync, trips)
+        cache._abackend = _Counting(twin, trips)
+        try:
+            yield trips
+        finally:
+            cache.backend, cache._abackend = sync, twin
+
+
+class _Seen:
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+
+def _profile_tags(user_id: int) -> list[str]:
+    return [f"user:{user_id}"]
+
+
+class EntryBehaviour:
+    """Computed tags, batch functions, warming, tagged reads in one round trip."""
+
+    def test_tags_from_arguments(self, kit: Kit) -> None:
+        """``tags=`` callables tag each entry from its call; invalidating a tag hits only those."""
+        seen = _Seen()
+
+        @kit.cached(tags=["profiles", _profile_tags])
+        def profile(user_id: int, verbose: bool = False) -> dict[str, int]:
+            seen.calls.append(user_id)
+            return {"id": user_id}
+
+        assert profile(1) == profile(user_id=1) == {"id": 1}
+        profile(2)
+        assert seen.calls == [1, 2]
+        with RoundTrips.of(profile.cache) as trips:
+            profile(2)
+        assert trips.reads == 1, "a tagged hit reads the entry and its counters together"
+        profile.invalidate_tags("user:1")
+        profile(1), profile(2)
+        assert seen.calls == [1, 2, 1]
+        profile.cache.invalidate_tags("profiles")
+        profile(1), profile(2)
+        assert seen.calls == [1, 2, 1, 1, 2]
+
+        @kit.cached(tags=lambda x: f"bad tag {x}")
+        def bad(x: int) -> int:
+            return x
+
+        with pytest.raises(CacheKeyError, match="bad tag 3"):
+            bad(3)
+
+    async def test_async_tags_from_arguments(self, akit: Kit) -> None:
+        """Computed tags on a coroutine function."""
+        seen = _Seen()
+
+        @akit.cached(tags=lambda user_id: [f"user:{user_id}"])
+        async def profile(user_id: int) -> int:
+            seen.calls.append(user_id)
+            return user_id
+
+        await profile(1), await profile(1), await profile(2)
+        with RoundTrips.of(profile.cache) as trips:
+            await profile(1)
+        assert trips.reads == 1
+        profile.invalidate_tags("user:1")
+        await profile(1), await profile(2)
+        assert seen.calls == [1, 2, 1]
+
+    def test_tagged_get_many_and_keys(self, kit: Kit) -> None:
+        """``get_many`` reads each tag counter once; ``keys()`` skips invalidated entries."""
+        cache = kit.cache()
+        for i in range(30):
+            cache.set(f"k{i}", i, tags=[f"t{i % 3}"])
+        with RoundTrips.of(cache) as trips:
+            assert cache.get_many([f"k{i}" for i in range(30)]) == {f"k{i}": i for i in range(30)}
+        assert trips.reads <= 2, "entries, then every distinct tag counter at once"
+        with RoundTrips.of(cache) as again:
+            cache.get_many([f"k{i}" for i in range(30)])
+        assert again.reads == 1, "tags seen before are read with the entries"
+        cache.invalidate_tags("t0")
+        assert sorted(cache.get_many([f"k{i}" for i in range(6)])) == ["k1", "k2", "k4", "k5"]
+        if cache.capabilities.lists_keys:
+            listed = set(cache.keys())
+            assert listed == {f"k{i}" for i in range(30) if i % 3}
+
+    def test_batch_with_partial_misses(self, kit: Kit) -> None:
+        """``batch=True``: one read, the function runs once with the misses, ids cached singly."""
+        seen = _Seen()
+
+        @kit.cached(batch=True)
+        def users(ids: Iterable[int]) -> dict[int, str]:
+            ids = list(ids)
+            seen.calls.append(ids)
+            return {i: f"u{i}" for i in ids if i != 4}  # 4 does not exist
+
+        assert users([1, 2]) == {1: "u1", 2: "u2"}
+        with RoundTrips.of(users.cache) as trips:
+            assert users([1, 2, 3, 4]) == {1: "u1", 2: "u2", 3: "u3"}
+        assert trips.reads == 1
+        assert seen.calls == [[1, 2], [3, 4]]
+        assert users([4]) == {}, "an id left out of the result is not cached"
+        assert users.invalidate(2) is True, "each id is its own entry"
+        assert users([1, 2, 3]) == {1: "u1", 2: "u2", 3: "u3"}
+        assert seen.calls == [[1, 2], [3, 4], [4], [2]]
+        assert users.cache_key(2) == users.cache_key(2)
+
+        @kit.cached(batch=True, cache_absent=True)
+        def absent(ids: Iterable[int]) -> dict[int, int]:
+            ids = list(ids)
+            seen.calls.append(ids)
+            return {i: i for i in ids if i % 2}
+
+        assert absent([1, 2]) == {1: 1}
+        assert absent([1, 2]) == {1: 1}
+        assert seen.calls[-1] == [1, 2], "an absent id is cached as absent"
+
+    async def test_async_batch_with_partial_misses(self, akit: Kit) -> None:
+        """``batch=True`` on a coroutine function, with computed tags per id."""
+        seen = _Seen()
+
+        @akit.cached(batch=True, tags=lambda ids: [f"user:{ids}"])
+        async def users(ids: Iterable[int]) -> dict[int, int]:
+            ids = list(ids)
+            seen.calls.append(ids)
+            return {i: i * 10 for i in ids}
+
+        assert await users([1, 2]) == {1: 10, 2: 20}
+        assert await users([2, 3]) == {2: 20, 3: 30}
+        users.invalidate_tags("user:1")
+        assert await users([1, 2, 3]) == {1: 10, 2: 20, 3: 30}
+        assert seen.calls == [[1, 2], [3], [1]]
+
+    def test_warming_with_a_failing_item(self, kit: Kit) -> None:
+        """``f.warm`` runs the uncached items, reports a failure and goes on."""
+        seen = _Seen()
+        outcomes: list[tuple[Any, str]] = []
+
+        @kit.cached()
+        def square(x: int) -> int:
+            if x == 3:
+                raise ValueError("three")
+            seen.calls.append(x)
+            return x * x
+
+        square(1)
+        report = square.warm(
+            [1, 2, 3, 4, {"x": 5}], concurrency=2, progress=lambda i, o: outcomes.append((i, o))
+        )
+        assert (report.warmed, report.cached) == (3, 1)
+        assert [(item, type(exc)) for item, exc in report.failed] == [(3, ValueError)]
+        assert sorted(o for _, o in outcomes) == ["cached", "failed", "warmed", "warmed", "warmed"]
+        before = len(seen.calls)
+        assert [square(x) for x in (2, 4, 5)] == [4, 16, 25]
+        assert len(seen.calls) == before, "warmed entries are hits"
+        cache = kit.cache()
+        assert cache.warm([(f"w{i}", i) for i in range(1200)]) == 1200
+        assert cache.get("w1199") == 1199
+
+    async def test_async_warming_with_a_failing_item(self, akit: Kit) -> None:
+        """``await f.warm`` runs bounded tasks and reports the failing item."""
+
+        @akit.cached()
+        async def half(x: int) -> float:
+            if x == 0:
+                raise ZeroDivisionError("zero")
+            return 1 / x
+
+        report = await half.warm(range(5), concurrency=3)
+        assert (report.warmed, report.cached, len(report.failed)) == (4, 0, 1)
+        assert isinstance(report.failed[0][1], ZeroDivisionError)
+        again = await half.warm(range(1, 5))
+        assert (again.warmed, again.cached) == (0, 4)
+        cache = akit.cache()
+        assert await cache.awarm({"a": 1, "b": 2}) == 2
+        assert await cache.aget("b") == 2
