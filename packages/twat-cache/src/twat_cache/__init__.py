@@ -10,7 +10,6 @@ and can change without touching the code::
 """
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 from twat_cache.cache import Cache
 from twat_cache.config import CacheConfig, CacheOptions
@@ -43,18 +42,11 @@ from twat_cache.exceptions import (
     SerializationError,
     TwatCacheError,
 )
+from twat_cache.legacy_names import module_getattr
 from twat_cache.observe import debug, debug_from_environment
 from twat_cache.protocols import AsyncBackend, Backend, Capabilities
 
-
-def __getattr__(name: str) -> Any:
-    """Resolve the twat-cache 2.x names (``engine_context``...; see :mod:`twat_cache.legacy`)."""
-    if name.startswith("_"):  # import machinery probing a half-initialized module
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from twat_cache.legacy import module_attribute
-
-    return module_attribute(__name__, name)
-
+__getattr__ = module_getattr(__name__)  # the 2.x names: engine_context... (twat_cache.legacy)
 
 try:
     __version__ = version("twat-cache")

@@ -24,6 +24,7 @@ from twat_cache._async.ops import AsyncOps
 from twat_cache._sync.ops import SyncOps
 from twat_cache.adapters import AsyncAdapter, as_async, as_sync, run_blocking
 from twat_cache.config import CacheConfig, resolve_config
+from twat_cache.legacy_names import module_getattr
 from twat_cache.pipeline import DEFAULT, MISSING, NONE_VALUE, TAG_PREFIX, Tagged
 from twat_cache.protocols import AsyncBackend, Backend, capabilities_of
 from twat_cache.registry import create_backend
@@ -198,10 +199,4 @@ class Cache(SyncOps, AsyncOps):
         await self.aclose()
 
 
-def __getattr__(name: str) -> Any:
-    """Resolve the twat-cache 2.x names of this module (see :mod:`twat_cache.legacy`)."""
-    if name.startswith("_"):  # import machinery probing a half-initialized module
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from twat_cache.legacy import module_attribute
-
-    return module_attribute(__name__, name)
+__getattr__ = module_getattr(__name__)  # the twat-cache 2.x names (twat_cache.legacy)

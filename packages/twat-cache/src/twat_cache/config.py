@@ -34,6 +34,7 @@ from twat_cache.constants import (
     TAG_RULE,
 )
 from twat_cache.exceptions import ConfigurationError, PathError
+from twat_cache.legacy_names import module_getattr
 from twat_cache.serializers.formats import Serializer, get_serializer
 from twat_cache.urls import EngineURL, parse_url, redact
 
@@ -769,10 +770,4 @@ def ensure_folder(folder: str | os.PathLike[str]) -> Path:
     return path
 
 
-def __getattr__(name: str) -> Any:
-    """Resolve the twat-cache 2.x names of this module (see :mod:`twat_cache.legacy`)."""
-    if name.startswith("_"):  # import machinery probing a half-initialized module
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from twat_cache.legacy import module_attribute
-
-    return module_attribute(__name__, name)
+__getattr__ = module_getattr(__name__)  # the twat-cache 2.x names (twat_cache.legacy)

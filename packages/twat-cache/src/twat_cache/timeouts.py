@@ -23,7 +23,7 @@ from collections.abc import (
     Sequence,
 )
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from twat_cache.protocols import AsyncBackend, Backend, Capabilities
 
@@ -43,17 +43,13 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-class SyncTimeLimit:
-    """A sync engine whose every operation returns (or raises TimeoutError) within ``timeout``.
+_Engine = TypeVar("_Engine", Backend, AsyncBackend)
 
-    Args:
-        inner: The engine.
-        timeout: Seconds per operation.
-    """
 
-    def __init__(self, inner: Backend, timeout: float) -> None:
-        self.inner = inner
-        self.timeout = timeout
+class _Bounded(Generic[_Engine]):
+    """What both time limits share: the engine they wrap answers for its own attributes."""
+
+    inner: _Engine
 
     @property
     def namespace(self) -> str:
@@ -69,6 +65,19 @@ class SyncTimeLimit:
     def capabilities(self) -> Capabilities:
         """The engine's capabilities."""
         return self.inner.capabilities
+
+
+class SyncTimeLimit(_Bounded[Backend]):
+    """A sync engine whose every operation returns (or raises TimeoutError) within ``timeout``.
+
+    Args:
+        inner: The engine.
+        timeout: Seconds per operation.
+    """
+
+    def __init__(self, inner: Backend, timeout: float) -> None:
+        self.inner = inner
+        self.timeout = timeout
 
     def _run(self, call: Callable[..., T], *args: Any) -> T:
         future = _executor().submit(call, *args)
@@ -127,7 +136,7 @@ class SyncTimeLimit:
         self.inner.close()
 
 
-class AsyncTimeLimit:
+class AsyncTimeLimit(_Bounded[AsyncBackend]):
     """An async engine whose every operation returns (or raises TimeoutError) within ``timeout``.
 
     Args:
@@ -138,21 +147,6 @@ class AsyncTimeLimit:
     def __init__(self, inner: AsyncBackend, timeout: float) -> None:
         self.inner = inner
         self.timeout = timeout
-
-    @property
-    def namespace(self) -> str:
-        """The engine's namespace."""
-        return self.inner.namespace
-
-    @property
-    def stores_objects(self) -> bool:
-        """Whether the engine keeps objects."""
-        return self.inner.stores_objects
-
-    @property
-    def capabilities(self) -> Capabilities:
-        """The engine's capabilities."""
-        return self.inner.capabilities
 
     async def _run(self, operation: Awaitable[T]) -> T:
         try:

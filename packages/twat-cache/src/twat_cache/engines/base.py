@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import DEFAULT_NAMESPACE
 from twat_cache.exceptions import CacheOperationError
+from twat_cache.legacy_names import module_getattr
 from twat_cache.protocols import Capabilities, derived_capabilities
 
 if sys.version_info >= (3, 11):
@@ -269,10 +270,4 @@ class BaseAsyncBackend(_Lifecycle):
         await self.close()
 
 
-def __getattr__(name: str) -> Any:
-    """Resolve the twat-cache 2.x names of this module (see :mod:`twat_cache.legacy`)."""
-    if name.startswith("_"):  # import machinery probing a half-initialized module
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from twat_cache.legacy import module_attribute
-
-    return module_attribute(__name__, name)
+__getattr__ = module_getattr(__name__)  # the twat-cache 2.x names (twat_cache.legacy)
