@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from twat_cache import Cache, mcache
@@ -56,7 +57,11 @@ class _Memory:
 
 
 class TestMemoryConformance(_Memory, BackendConformance):
-    pass
+    @pytest.fixture(params=POLICIES)
+    def make_bounded_backend(self, request: pytest.FixtureRequest) -> Callable[[str, int], Any]:
+        return lambda namespace, maxsize: MemoryBackend(
+            namespace=namespace, maxsize=maxsize, policy=request.param
+        )
 
 
 class TestMemoryAsyncConformance(_Memory, AsyncBackendConformance):
@@ -429,3 +434,19 @@ def test_decorated_function_hits_the_engine() -> None:
         assert calls == [3, 4]
     finally:
         square.cache_clear()
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_evictions_by_bytes_counted_and_clear_is_not_one(policy: str) -> None:
+    engine = MemoryBackend(policy=policy, maxsize=None, maxbytes=1000)
+    for i in range(20):
+        assert engine.set(f"k{i}", b"x" * 100) is True
+    assert engine.evictions == 20 - len(list(engine.keys())) > 0
+    evicted = engine.evictions
+    engine.clear()
+    engine.delete("k19")
+    assert engine.evictions == evicted
+    with Cache(backend=engine) as cache:
+        cache.set("a", b"y" * 600)
+        cache.set("b", b"y" * 600)
+        assert cache.stats.evictions == 1

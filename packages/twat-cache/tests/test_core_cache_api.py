@@ -16,6 +16,7 @@ from twat_cache import (
     SerializationError,
     clear_cache,
     get_stats,
+    ucache,
 )
 from twat_cache.cache import live_caches
 from twat_cache.engines import BuiltinMemoryBackend
@@ -329,3 +330,48 @@ async def test_async_close_of_a_cache_only_used_from_sync_code(namespace: str) -
     assert cache.closed
     engine: Any = cache.backend
     assert engine.closed
+
+
+def test_stats_count_the_engines_evictions(namespace: str) -> None:
+    """The built-in engine reports evictions; cache.stats and get_stats() show them."""
+    with Cache("builtin://?maxsize=3", namespace=namespace, name=f"{namespace}-evict") as cache:
+        for i in range(5):
+            cache.set(f"k{i}", i)
+        cache.delete("k4")  # a delete is not an eviction
+        assert cache.stats.evictions == 2
+        assert cache.stats.as_dict()["evictions"] == 2
+        assert get_stats()[f"{namespace}-evict"]["evictions"] == 2
+        assert get_stats()["total"]["evictions"] >= 2
+        cache.stats.reset()
+        assert cache.stats.evictions == 0
+        cache.set("k5", 5)
+        cache.set("k6", 6)
+        assert cache.stats.evictions == 1  # counted again from the reset
+
+
+def test_cache_info_shows_evictions(namespace: str) -> None:
+    @ucache("builtin://?maxsize=2", namespace=namespace)
+    def double(x: int) -> int:
+        return 2 * x
+
+    for i in range(5):
+        double(i)
+    assert double.cache_info().stats["evictions"] == 3
+
+
+def test_builtin_maxbytes_evictions_counted() -> None:
+    engine = BuiltinMemoryBackend(maxsize=None, maxbytes=1000)
+    for i in range(20):
+        engine.set(f"k{i}", b"x" * 100)
+    assert engine.evictions > 0
+    assert engine.evictions == 20 - len(engine)
+
+
+def test_expired_entries_are_not_evictions() -> None:
+    engine = BuiltinMemoryBackend(maxsize=2, policy="ttl")
+    engine.set("a", 1, ttl=0.01)
+    time.sleep(0.05)
+    engine.set("b", 2)
+    engine.set("c", 3)  # over maxsize: the expired entry goes, not a live one
+    assert engine.evictions == 0
+    assert engine.get("b") == 2

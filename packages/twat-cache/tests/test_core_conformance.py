@@ -27,7 +27,11 @@ class _Builtin:
 
 
 class TestBuiltinConformance(_Builtin, BackendConformance):
-    pass
+    @pytest.fixture(params=["lru", "fifo", "ttl"])
+    def make_bounded_backend(self, request: pytest.FixtureRequest) -> Callable[[str, int], Any]:
+        return lambda namespace, maxsize: BuiltinMemoryBackend(
+            namespace=namespace, maxsize=maxsize, policy=request.param
+        )
 
 
 class TestBuiltinAsyncConformance(_Builtin, AsyncBackendConformance):

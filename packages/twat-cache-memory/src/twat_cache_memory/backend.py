@@ -70,28 +70,72 @@ class _OrderedLRU(OrderedDict[Hashable, Any]):
     def __init__(self, maxsize: float) -> None:
         super().__init__()
         self.maxsize = maxsize
+        self.evictions = 0
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
         while len(self) > self.maxsize:
             self.popitem(last=False)
+            self.evictions += 1
+
+
+class _Counting(cachetools.Cache[Any, Any]):
+    """Counts evictions: cachetools drops an entry to make room only through ``popitem``.
+
+    Expired entries leave through ``expire()``/``__delitem__`` instead, so they
+    are not counted (nor are deletes).
+    """
+
+    evictions = 0
+
+    def popitem(self) -> tuple[Any, Any]:
+        """Drop the entry the policy chooses, and count it."""
+        item = super().popitem()
+        self.evictions += 1
+        return item
+
+    def clear(self) -> None:
+        """Remove every entry (MutableMapping clears through ``popitem``: not evictions)."""
+        evictions = self.evictions
+        super().clear()
+        self.evictions = evictions
+
+
+class _LRU(_Counting, cachetools.LRUCache[Any, Any]):
+    pass
+
+
+class _LFU(_Counting, cachetools.LFUCache[Any, Any]):
+    pass
+
+
+class _FIFO(_Counting, cachetools.FIFOCache[Any, Any]):
+    pass
+
+
+class _RR(_Counting, cachetools.RRCache[Any, Any]):
+    pass
+
+
+class _TLRU(_Counting, cachetools.TLRUCache[Any, Any, float]):
+    pass
 
 
 def _make_store(
     policy: str, limit: float, sizeof: Callable[[Any], int] | None
-) -> cachetools.Cache[Any, Any] | _OrderedLRU:
+) -> _Counting | _OrderedLRU:
     if policy == "lru" and sizeof is None:
         return _OrderedLRU(limit)
     if policy == "lru":
-        return cachetools.LRUCache(limit, getsizeof=sizeof)
+        return _LRU(limit, getsizeof=sizeof)
     if policy == "lfu":
-        return cachetools.LFUCache(limit, getsizeof=sizeof)
+        return _LFU(limit, getsizeof=sizeof)
     if policy == "fifo":
-        return cachetools.FIFOCache(limit, getsizeof=sizeof)
+        return _FIFO(limit, getsizeof=sizeof)
     if policy == "rr":
-        return cachetools.RRCache(limit, getsizeof=sizeof)
-    return cachetools.TLRUCache(limit, _time_to_use, timer=monotonic, getsizeof=sizeof)
+        return _RR(limit, getsizeof=sizeof)
+    return _TLRU(limit, _time_to_use, timer=monotonic, getsizeof=sizeof)
 
 
 class MemoryBackend(BaseBackend):
@@ -120,7 +164,12 @@ class MemoryBackend(BaseBackend):
 
     # expiry is the engine's own record, checked on read (TLRUCache purges it under "ttl")
     capabilities = Capabilities(
-        native_ttl=False, stores_objects=True, blocking=False, shared=False, persistent=False
+        native_ttl=False,
+        stores_objects=True,
+        blocking=False,
+        shared=False,
+        persistent=False,
+        reports_evictions=True,
     )
     stores_objects = True
     blocking = False
@@ -169,6 +218,11 @@ class MemoryBackend(BaseBackend):
         maxbytes = url.option_int("maxbytes", config.maxbytes, minimum=1)
         url.finish()
         return cls(namespace=config.namespace, policy=policy, maxsize=maxsize, maxbytes=maxbytes)
+
+    @property
+    def evictions(self) -> int:
+        """Entries dropped to stay within ``maxsize``/``maxbytes`` (not expired or deleted)."""
+        return self._data.evictions
 
     # -- internals (callers hold the lock) ----------------------------------------------
     def _live(self, key: Hashable) -> Any:

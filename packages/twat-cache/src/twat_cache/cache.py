@@ -18,7 +18,7 @@ import sys
 import weakref
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from twat_cache._async.ops import AsyncOps
 from twat_cache._sync.ops import SyncOps
@@ -26,7 +26,7 @@ from twat_cache.adapters import AsyncAdapter, as_async, as_sync, run_blocking
 from twat_cache.config import CacheConfig, resolve_config
 from twat_cache.legacy_names import module_getattr
 from twat_cache.pipeline import DEFAULT, MISSING, NONE_VALUE, TAG_PREFIX, Tagged
-from twat_cache.protocols import AsyncBackend, Backend, capabilities_of
+from twat_cache.protocols import AsyncBackend, Backend, ReportsEvictions, capabilities_of
 from twat_cache.registry import create_backend
 from twat_cache.stats import Publisher
 from twat_cache.timeouts import AsyncTimeLimit, SyncTimeLimit
@@ -117,6 +117,9 @@ class Cache(SyncOps, AsyncOps):
         self.backend = as_sync(raw)
         self._abackend = None
         self._setup(config, capabilities_of(raw), name)
+        if self.capabilities.reports_evictions:
+            self.stats.engine = cast(ReportsEvictions, raw)
+            self.stats.evictions = 0  # counted from now: a caller's engine may have evicted before
         self._limited: AsyncBackend | None = None
         if config.timeout is not None and self.capabilities.blocking:  # timeout=, on every engine
             self.backend = SyncTimeLimit(self.backend, config.timeout)

@@ -26,6 +26,7 @@ __all__ = [
     "Backend",
     "Capabilities",
     "InvalidationChannel",
+    "ReportsEvictions",
     "Subscription",
     "capabilities_of",
     "derived_capabilities",
@@ -60,6 +61,10 @@ class Capabilities:
         invalidation_channel: The engine's ``invalidation_channel()`` returns an
             :class:`InvalidationChannel` (Redis pub/sub, PostgreSQL LISTEN/NOTIFY)
             that keeps near copies of its entries coherent (see docs/tiers.md).
+        reports_evictions: The engine counts, in an ``evictions`` integer
+            attribute (:class:`ReportsEvictions`), the entries it dropped to stay
+            within ``maxsize``/``maxbytes`` (not those that expired or were
+            deleted); core's statistics read it.
     """
 
     lists_keys: bool = True
@@ -74,6 +79,16 @@ class Capabilities:
     max_key_length: int | None = None
     max_value_size: int | None = None
     invalidation_channel: bool = False
+    reports_evictions: bool = False
+
+
+class ReportsEvictions(Protocol):
+    """An engine whose capabilities say ``reports_evictions=True``."""
+
+    @property
+    def evictions(self) -> int:
+        """How many entries the engine dropped to stay within its limits, since it was created."""
+        ...
 
 
 class Subscription(Protocol):

@@ -24,13 +24,14 @@ import socket
 import threading
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from twat_cache.exceptions import CacheOperationError
 
 if TYPE_CHECKING:
     from twat_cache.cache import Cache
+    from twat_cache.protocols import ReportsEvictions
 
 __all__ = ["WINDOW", "CacheStats", "Latency", "Publisher", "read_published"]
 
@@ -121,13 +122,16 @@ class CacheStats:
         deletes: Entries removed by ``delete``/``invalidate``.
         errors: Backend failures absorbed by fail-open.
         corrupt: Entries rejected as corrupt or tampered (counted as misses too).
-        evictions: Entries the engine dropped to stay within its limits (engines
-            that report them).
+        evictions: Entries the engine dropped to stay within its limits, read from
+            ``engine`` when one is attached (engines whose capabilities say
+            ``reports_evictions``), else 0.
         bytes_read: Bytes of entries read from a serializing engine.
         bytes_written: Bytes of entries written to a serializing engine.
         reads: Durations of engine reads.
         writes: Durations of engine writes (and deletes).
         computes: Durations of the decorated function on a miss.
+        engine: The engine whose ``evictions`` counter is read (the hit path never
+            touches it: the engine counts as it evicts, these figures read on demand).
     """
 
     hits: int = 0
@@ -136,12 +140,25 @@ class CacheStats:
     deletes: int = 0
     errors: int = 0
     corrupt: int = 0
-    evictions: int = 0
+    evicted: int = field(default=0, repr=False)  # evictions minus the engine's counter
     bytes_read: int = 0
     bytes_written: int = 0
     reads: Latency = field(default_factory=Latency, repr=False)
     writes: Latency = field(default_factory=Latency, repr=False)
     computes: Latency = field(default_factory=Latency, repr=False)
+    engine: ReportsEvictions | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def evictions(self) -> int:
+        """Entries the engine dropped to stay within its limits (see the class)."""
+        engine = self.engine
+        return self.evicted if engine is None else self.evicted + engine.evictions
+
+    @evictions.setter
+    def evictions(self, value: int) -> None:
+        # kept as an offset from the engine's counter, so that reset() starts again from 0
+        engine = self.engine
+        self.evicted = value if engine is None else value - engine.evictions
 
     def counters(self) -> dict[str, int]:
         """Return the counters (what adds up across caches and processes)."""
@@ -163,12 +180,10 @@ class CacheStats:
 
     def reset(self) -> None:
         """Set every figure to zero."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Latency):
-                value.reset()
-            else:
-                setattr(self, f.name, 0)
+        for name in COUNTERS:
+            setattr(self, name, 0)
+        for latency in (self.reads, self.writes, self.computes):
+            latency.reset()
 
     @property
     def hit_rate(self) -> float:

@@ -95,7 +95,12 @@ class BuiltinMemoryBackend(BaseBackend):
 
     # the engine checks each entry's expiry on read: no storage expires it on its own
     capabilities = Capabilities(
-        native_ttl=False, stores_objects=True, blocking=False, shared=False, persistent=False
+        native_ttl=False,
+        stores_objects=True,
+        blocking=False,
+        shared=False,
+        persistent=False,
+        reports_evictions=True,
     )
     stores_objects = True
     blocking = False
@@ -128,6 +133,8 @@ class BuiltinMemoryBackend(BaseBackend):
         # skipped when popped, and the heap is rebuilt when they outnumber the live ones
         self._expiries: list[tuple[float, int, Hashable]] | None = [] if policy == "ttl" else None
         self._order = 0
+        # entries dropped to stay within maxsize/maxbytes (expired or deleted ones are not counted)
+        self.evictions = 0
 
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> BuiltinMemoryBackend:
@@ -237,6 +244,7 @@ class BuiltinMemoryBackend(BaseBackend):
                     self._remove(key)
         while self._over():
             self._remove(next(iter(self._data)))
+            self.evictions += 1
 
     def _remember_expiry(
         self, expiries: list[tuple[float, int, Hashable]], key: Hashable, expires: float

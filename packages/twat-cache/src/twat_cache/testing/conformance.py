@@ -240,6 +240,38 @@ class BackendConformance(_Kit):
         assert backend.set("k", b"v") is True
         assert backend.set_many({"a": b"1", "b": b"2"}) is True
 
+    @pytest.fixture
+    def make_bounded_backend(self) -> Callable[[str, int], Any] | None:
+        """Override for an engine that reports evictions: ``make(namespace, maxsize)``."""
+        return None
+
+    def test_evictions_counted(
+        self, make_bounded_backend: Callable[[str, int], Any] | None, make_backend: MakeBackend
+    ) -> None:
+        """reports_evictions: filling past maxsize grows ``evictions`` by the entries dropped.
+
+        Deleting an entry is not an eviction.
+        """
+        probe = make_backend(_namespace())
+        declared = _caps(probe).reports_evictions
+        as_sync(probe).close()
+        if not declared:
+            pytest.skip("the engine does not report evictions")
+        assert make_bounded_backend is not None, (
+            "an engine with reports_evictions=True needs a make_bounded_backend fixture"
+        )
+        raw = make_bounded_backend(_namespace(), 4)
+        backend = as_sync(raw)
+        try:
+            before = raw.evictions
+            for i in range(10):
+                assert backend.set(f"k{i}", _integer(backend, i)) is True
+            assert raw.evictions - before == 6
+            assert backend.delete("k9") is True
+            assert raw.evictions - before == 6
+        finally:
+            backend.close()
+
     def test_declares_capabilities(self, make_backend: MakeBackend) -> None:
         """The engine declares a Capabilities record that agrees with ``stores_objects``."""
         raw = make_backend(_namespace())
