@@ -16,8 +16,10 @@ import os
 import re
 import runpy
 import shlex
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +37,7 @@ from twat_cache.exceptions import (
 )
 from twat_cache.registry import available_engines, known_engines, register_engine
 from twat_cache.registry import engine_class as registry_engine_class
+from twat_cache.stats import read_published
 from twat_cache.urls import EngineURL, redact_text
 from twat_cache_cli import ExitCode, main
 from twat_cache_cli import commands as commands_module
@@ -1548,3 +1551,127 @@ def test_profile(
     assert "is not a cached function" in err
     assert run(capsys, "profile", "cli_profile_target:square", "--repeat", "0")[0] == 2
     assert parse_argument("[1, 2]") == [1, 2]
+
+
+# -- stats of every process: publish_stats, stats --watch, top ------------------------------
+
+PUBLISHER = """
+import sys
+from twat_cache import Cache
+
+url, namespace, hits = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cache = Cache(url, namespace=namespace, publish_stats=0.2)
+cache.set("k", 1)
+for _ in range(hits):
+    cache.get("k")
+cache.get("missing")
+print("ready", flush=True)
+sys.stdin.read()  # publishes until the test closes stdin
+"""
+
+
+@pytest.fixture
+def publishers(redis_server: Any) -> Iterator[dict[str, int]]:
+    """Two real processes publishing their figures every 0.2 s: ``{"host:pid": hits}``."""
+    namespace = "cli-published"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWAT_CACHE_")}
+    started: dict[str, int] = {}
+    processes = []
+    try:
+        for hits in (5, 2):
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+                [sys.executable, "-c", PUBLISHER, redis_server.url, namespace, str(hits)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            processes.append(process)
+            assert process.stdout is not None
+            assert process.stdout.readline() == "ready\n"
+            started[f"{socket.gethostname()}:{process.pid}"] = hits
+        with Cache(redis_server.url, namespace=namespace) as reader:
+            # wait for the first publication after the work (each period rewrites the figures)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                seen = read_published(reader)
+                if all(seen.get(name, {}).get("hits") == hits for name, hits in started.items()):
+                    break
+                time.sleep(0.05)
+        yield started
+    finally:
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.close()
+            process.wait(timeout=30)
+            assert process.stdout is not None
+            process.stdout.close()
+
+
+def test_stats_shows_what_every_process_published(
+    capsys: pytest.CaptureFixture[str], redis_server: Any, publishers: dict[str, int]
+) -> None:
+    url = redis_server.url
+    code, out, err = run(capsys, "stats", url, "-n", "cli-published", "--json")
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert data["engine"] == "redis"  # what stats showed before is still there
+    shown = data["published"]
+    assert set(shown) == {*publishers, "total"}
+    for name, hits in publishers.items():
+        assert (shown[name]["hits"], shown[name]["misses"], shown[name]["sets"]) == (hits, 1, 1)
+        assert shown[name]["hit_ratio"] == pytest.approx(hits / (hits + 1))
+    assert (shown["total"]["hits"], shown["total"]["misses"]) == (7, 2)
+
+    code, out, _ = run(capsys, "stats", url, "-n", "cli-published")
+    assert code == 0
+    assert "engine:      redis" in out
+    assert "published stats of namespace 'cli-published': 2 process(es)" in out
+    table = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    for name, hits in publishers.items():
+        assert table[name][1:5] == [str(hits), "1", f"{hits / (hits + 1):.1%}", "1"]
+    assert table["total"][1:4] == ["7", "2", "77.8%"]
+
+
+def test_stats_watch_and_top_refresh(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    redis_server: Any,
+    publishers: dict[str, int],
+) -> None:
+    url = redis_server.url
+    argv = ("-n", "cli-published", "--interval", "0.05", "--count", "2")
+    code, out, _ = run(capsys, "stats", url, "--watch", *argv, "--json")
+    assert code == 0
+    documents = [json.loads(line) for line in out.splitlines()]
+    assert [d["refresh"] for d in documents] == [1, 2]
+    assert all(d["published"]["total"]["hits"] == 7 for d in documents)
+
+    code, out, _ = run(capsys, "top", url, *argv)
+    assert code == 0
+    tables = out.split("\n\n")
+    assert len(tables) == 2
+    busiest = max(publishers, key=lambda name: publishers[name])
+    for table in tables:
+        names = [line.split()[0] for line in table.splitlines()[2:]]
+        assert names == [busiest, *(n for n in publishers if n != busiest), "total"]
+
+    monkeypatch.setenv("COLUMNS", "200")  # rich's width: one line per process
+    code, out, _ = run(capsys, "top", url, *argv, "--color", "always")
+    assert code == 0
+    assert "refresh #2" in out
+    assert "\x1b[" in out  # drawn by rich, in place
+    plain = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out)
+    assert re.search(r"total\W+7\W+2\W+77\.8%", plain)
+
+
+def test_published_stats_need_a_key_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "stats", "cli-unlistable://", "--json")
+    assert code == 0
+    assert json.loads(out)["published"] is None
+    code, _, err = run(capsys, "top", "cli-unlistable://", "--count", "1")
+    assert code == ExitCode.FAILED
+    assert "cannot list its keys" in err
+    code, _, err = run(capsys, "top", URL, "--count", "0")
+    assert code == ExitCode.USAGE
+    assert "not a positive integer" in err

@@ -28,7 +28,15 @@ from twat_cache_cli.outcome import CommandError, ExitCode, UsageError
 from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key, format_value, parse_value
 
-__all__ = ["COMMANDS", "cache_url", "resolve_url", "secret_from_env", "serializer_name"]
+__all__ = [
+    "COMMANDS",
+    "cache_url",
+    "open_cache",
+    "resolve_url",
+    "secret_from_env",
+    "serializer_name",
+    "stats_fields",
+]
 
 URL_VARIABLE = "TWAT_CACHE_URL"
 PING_TTL = 30.0  # the ping entry expires by itself if its delete never arrives
@@ -416,39 +424,37 @@ def cmd_clear(args: argparse.Namespace, reply: Reply) -> int:
     return ExitCode.OK
 
 
-def cmd_stats(args: argparse.Namespace, reply: Reply) -> int:
-    """Print the engine, namespace and settings, and the number of keys where it can be listed."""
-    with open_cache(args) as cache:
-        config = cache.config
-        cls = engine_class(config.engine)
-        count: int | None
-        try:
-            # listed, not read back: entries another serializer or secret wrote count too
-            count = sum(1 for _ in listed_keys(cache))
-            shown = str(count)
-        except CacheOperationError as exc:  # memcached: no key listing
-            count, shown = None, f"not listed: {exc}"
-        data = {
-            **_place(cache),
-            "engine": config.engine,
-            "engine_class": f"{cls.__module__}.{cls.__qualname__}",
-            "serializer": serializer_name(config),
-            "compressed": bool(config.compress),
-            "signed": config.secret is not None,
-            "default_ttl": config.ttl,
-            "keys": count,
-        }
-        lines = {
-            "url": data["url"],
-            "engine": f"{config.engine} ({data['engine_class']})",
-            "namespace": config.namespace,
-            "serializer": serializer_name(config) + (", compressed" if config.compress else ""),
-            "signed": "yes (HMAC-SHA256)" if config.secret is not None else "no",
-            "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
-            "keys": shown,
-        }
-    reply.fields(data, lines)
-    return ExitCode.OK
+def stats_fields(cache: Cache) -> tuple[dict[str, Any], dict[str, str]]:
+    """The engine, namespace, settings and number of keys: ``(json data, text lines)``."""
+    config = cache.config
+    cls = engine_class(config.engine)
+    count: int | None
+    try:
+        # listed, not read back: entries another serializer or secret wrote count too
+        count = sum(1 for _ in listed_keys(cache))
+        shown = str(count)
+    except CacheOperationError as exc:  # memcached: no key listing
+        count, shown = None, f"not listed: {exc}"
+    data = {
+        **_place(cache),
+        "engine": config.engine,
+        "engine_class": f"{cls.__module__}.{cls.__qualname__}",
+        "serializer": serializer_name(config),
+        "compressed": bool(config.compress),
+        "signed": config.secret is not None,
+        "default_ttl": config.ttl,
+        "keys": count,
+    }
+    lines = {
+        "url": data["url"],
+        "engine": f"{config.engine} ({data['engine_class']})",
+        "namespace": config.namespace,
+        "serializer": serializer_name(config) + (", compressed" if config.compress else ""),
+        "signed": "yes (HMAC-SHA256)" if config.secret is not None else "no",
+        "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
+        "keys": shown,
+    }
+    return data, lines
 
 
 COMMANDS: dict[str, Command] = {
@@ -461,5 +467,4 @@ COMMANDS: dict[str, Command] = {
     "keys": cmd_keys,
     "invalidate-tag": cmd_invalidate_tag,
     "clear": cmd_clear,
-    "stats": cmd_stats,
 }

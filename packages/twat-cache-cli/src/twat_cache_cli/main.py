@@ -19,6 +19,7 @@ from twat_cache_cli.bench import cmd_bench
 from twat_cache_cli.commands import COMMANDS, URL_VARIABLE, Command, resolve_url
 from twat_cache_cli.completion import SHELLS, completion_script
 from twat_cache_cli.inspection import cmd_doctor, cmd_info
+from twat_cache_cli.live import cmd_stats, cmd_top
 from twat_cache_cli.migrate import cmd_migrate
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError, classify
 from twat_cache_cli.profile import cmd_profile
@@ -209,7 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clear = command("clear", "remove every entry of the namespace (nothing outside it)")
     clear.add_argument("--yes", action="store_true", help="really clear the namespace")
-    command("stats", "print the engine, namespace, settings and number of keys")
+    stats = command(
+        "stats",
+        "print the engine, namespace, settings, number of keys and every process's published "
+        "figures (publish_stats=SECONDS) with their total",
+    )
+    stats.add_argument(
+        "--watch", action="store_true", help="refresh the published figures every --interval s"
+    )
+    _add_refresh_options(stats)
+    top = command("top", "every process's published figures, busiest first, refreshed live")
+    _add_refresh_options(top)
     _add_operator_commands(command)
     completion = command(
         "completion",
@@ -218,6 +229,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     completion.add_argument("shell", choices=SHELLS, metavar="SHELL", help="bash or zsh")
     return parser
+
+
+def _add_refresh_options(sub: argparse.ArgumentParser) -> None:
+    """``--interval`` and ``--count`` of ``stats --watch`` and ``top``."""
+    sub.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=2.0,
+        metavar="S",
+        help="seconds between refreshes (default: 2)",
+    )
+    sub.add_argument(
+        "--count",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N refreshes (default: until Ctrl-C)",
+    )
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text}: not a positive number")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: not a positive integer")
+    return value
 
 
 def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -336,6 +378,8 @@ def cmd_completion(args: argparse.Namespace, reply: Reply) -> int:
 
 _ALL_COMMANDS: dict[str, Command] = {
     **COMMANDS,
+    "stats": cmd_stats,
+    "top": cmd_top,
     "info": cmd_info,
     "doctor": cmd_doctor,
     "bench": cmd_bench,

@@ -96,6 +96,10 @@ class Reply:
         # force_terminal: rich's own detection would undo --color always in a pipe
         return Console(file=stream, force_terminal=True, highlight=False, soft_wrap=False)
 
+    def console(self) -> Console:
+        """A rich console on stdout (for live displays that redraw in place)."""
+        return self._console(self.stdout)
+
     @property
     def stdout(self) -> IO[str]:
         """The stream answers go to."""
