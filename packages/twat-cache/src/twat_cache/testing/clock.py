@@ -111,7 +111,7 @@ def frozen_clock(clock: FrozenClock | None = None) -> Iterator[FrozenClock]:
     Example:
         >>> from twat_cache import Cache
         >>> with frozen_clock() as clock, Cache("memory://", ttl=60) as cache:
-        ...     cache.set("k", 1)
+        ...     _ = cache.set("k", 1)
         ...     clock.advance(61)
         ...     cache.get("k") is None
         True
