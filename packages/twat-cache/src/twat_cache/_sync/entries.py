@@ -18,8 +18,9 @@ from twat_cache.entries import ABSENT, call_of, learn_tags, seen_tags
 from twat_cache.exceptions import CacheValueError
 from twat_cache.keys import one_shot_error
 from twat_cache.locking import uses_lock
-from twat_cache.pipeline import DEFAULT, MISSING, TTL, Cached, caller
+from twat_cache.pipeline import DEFAULT, MISSING, TTL, Cached, Tagged, caller
 from twat_cache.policies import BatchFlight, SingleFlight
+from twat_cache.serializers.frame import HEAD_SIZE, ShortHeadError, head_tags
 
 if TYPE_CHECKING:
     from twat_cache._sync.ops import SyncOps
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 # keys listed by keys() are checked against their tags this many at a time
-KEYS_CHUNK = 100
+KEYS_CHUNK = 1000
 # Cache.warm writes this many entries per set_many
 WARM_CHUNK = 500
 
@@ -45,17 +46,6 @@ WARM_CHUNK = 500
 def no_tags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, ...]:
     """The computed tags of a function without any."""
     return ()
-
-
-def _listed(cache: SyncOps, raw: Any) -> tuple[Any, dict[str, int] | None]:
-    """Decode an entry for ``keys()``: one this cache cannot read is listed as it is."""
-    serializer = cache._serializer
-    if serializer is None:
-        return cache._decode(None, raw)
-    try:
-        return serializer.loads(raw)
-    except Exception:  # written with another serializer or secret: it exists all the same
-        return raw, None
 
 
 def _live(
@@ -86,7 +76,6 @@ def read_many(
     *,
     count: bool = True,
     guess: bool = False,
-    listing: bool = False,
 ) -> tuple[dict[Any, Any], Mapping[Any, Any]]:
     """Read ready keys and their tag counters: ``({key: live value}, everything read)``.
 
@@ -94,8 +83,6 @@ def read_many(
     ``get_many`` as the entries -- with ``guess``, also those of tags recently
     seen on this cache's entries; an entry written under other tags costs one
     more ``get_many`` for all the distinct counters of the batch together.
-    ``listing`` (for ``keys()``): an entry this cache cannot decode (another
-    serializer or secret) counts as live, quietly.
     """
     guessed = seen_tags(cache, len(keys)) if guess else []
     tag_keys = dict.fromkeys([*cache._tag_keys, *map(cache._tag_key, (*tags, *guessed))])
@@ -109,7 +96,7 @@ def read_many(
         raw = found.get(key)
         if raw is None:
             continue
-        value, stored = _listed(cache, raw) if listing else cache._decode(key, raw)
+        value, stored = cache._decode(key, raw)
         if value is MISSING:
             continue
         decoded[key] = (value, stored)
@@ -349,19 +336,64 @@ def write_all(
     return written
 
 
+def _entry_tags(cache: SyncOps, raw: Any) -> dict[str, int] | None:
+    """The tag versions an entry was written under, from its header (None: untagged)."""
+    if cache._serializer is None:  # an in-process engine stores the entry itself
+        return raw.versions if type(raw) is Tagged else None
+    return head_tags(raw)
+
+
+def _alive(cache: SyncOps, keys: list[Any], current: dict[str, int | None]) -> list[Any]:
+    """The keys among ``keys`` whose entries are live, read by their headers.
+
+    ``current`` holds the tag counters read so far in this listing; each is read
+    once for the whole listing. An entry this cache cannot decode (another
+    serializer or secret) counts as live unless its tags say otherwise.
+    """
+    backend = cache.backend
+    heads = getattr(backend, "get_heads", None)  # an engine's metadata read: first bytes only
+    if heads is None or cache._serializer is None:
+        found: Mapping[Any, Any] = cache._call({}, backend.get_many, keys)
+    else:
+        found = cache._call({}, heads, keys, HEAD_SIZE)
+    tags: dict[Any, dict[str, int] | None] = {}
+    longer: list[Any] = []  # a tag block longer than the head read: read the whole entry
+    for key, raw in found.items():
+        try:
+            tags[key] = _entry_tags(cache, raw)
+        except ShortHeadError:
+            longer.append(key)
+    if longer:
+        more: Mapping[Any, Any] = cache._call({}, backend.get_many, longer)
+        tags.update({key: _entry_tags(cache, raw) for key, raw in more.items()})
+    unread = dict.fromkeys(t for own in tags.values() if own for t in own if t not in current)
+    if unread:
+        counters = cache._call({}, backend.get_many, [cache._tag_key(t) for t in unread])
+        current.update(cache._versions_from(unread, counters))
+    live: list[Any] = []
+    for key in keys:
+        if key in tags:
+            stored = tags[key]
+            if not stored or cache._fresh(True, stored, current) is True:
+                live.append(key)
+    return live
+
+
 def live_keys(cache: SyncOps, keys: Iterator[Any]) -> Iterator[Any]:
-    """The keys whose entries are live: unexpired, readable, not invalidated by a tag."""
+    """The keys whose entries are live: unexpired, not invalidated by a tag.
+
+    The keys are read in chunks of :data:`KEYS_CHUNK` (bounded memory), each with
+    one engine read of the entries' first bytes where the engine can (``get_heads``)
+    -- the tags are in the header -- and their values never deserialized.
+    """
+    current: dict[str, int | None] = {}
     chunk: list[Any] = []
     for key in keys:
         chunk.append(key)
         if len(chunk) >= KEYS_CHUNK:
-            live, _ = read_many(cache, chunk, count=False, listing=True)
-            for one in chunk:
-                if one in live:
-                    yield one
+            for one in _alive(cache, chunk, current):
+                yield one
             chunk = []
     if chunk:
-        live, _ = read_many(cache, chunk, count=False, listing=True)
-        for one in chunk:
-            if one in live:
-                yield one
+        for one in _alive(cache, chunk, current):
+            yield one

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from twat_cache.exceptions import CacheKeyError
+from twat_cache._async.entries import KEYS_CHUNK
+from twat_cache.exceptions import CacheKeyError, CacheOperationError
 from twat_cache.locking import uses_lock
 
 if TYPE_CHECKING:
@@ -83,6 +85,7 @@ def _profile_tags(user_id: int) -> list[str]:
 
 
 _WAIT = 30.0  # seconds a step of a concurrency test may take before it counts as hung
+_TTL = 1.0  # seconds an expiring entry lives (memcached counts whole seconds)
 
 
 class _Overlap:
@@ -222,6 +225,49 @@ class EntryBehaviour:
         if cache.capabilities.lists_keys:
             listed = set(cache.keys())
             assert listed == {f"k{i}" for i in range(30) if i % 3}
+
+    def test_keys_lists_the_live_entries(self, kit: Kit) -> None:
+        """``keys()`` leaves out expired and tag-invalidated entries, read in chunks.
+
+        Tag blocks longer than the header read (:data:`~twat_cache.serializers.frame.HEAD_SIZE`)
+        are read whole; every key listed is one ``get`` finds.
+        """
+        cache = kit.cache()
+        if not cache.capabilities.lists_keys:
+            with pytest.raises(CacheOperationError):
+                list(cache.keys())
+            return
+        plain = {f"p{i}": i for i in range(KEYS_CHUNK + 10)}
+        cache.warm(plain)
+        long_tags = [letter * 100 for letter in "abcdef"]  # a tag block of over 600 bytes
+        cache.set("long", "kept", tags=long_tags)
+        cache.set("long-gone", "dropped", tags=[*long_tags, "gone"])
+        cache.set("gone", "dropped", tags=["gone"])
+        cache.set("expired", "dropped", ttl=_TTL)
+        deadline = time.monotonic() + _WAIT
+        while cache.get("expired") is not None:
+            assert time.monotonic() < deadline, "the entry did not expire"
+            time.sleep(_TTL / 5)
+        cache.invalidate_tags("gone")
+        listed = list(cache.keys())
+        assert sorted(listed) == sorted([*plain, "long"])
+        assert cache.get_many(["long", "p0", f"p{KEYS_CHUNK + 9}"]) == {
+            "long": "kept", "p0": 0, f"p{KEYS_CHUNK + 9}": KEYS_CHUNK + 9
+        }  # fmt: skip
+        cache.invalidate_tags("a" * 100)
+        assert sorted(cache.keys()) == sorted(plain)
+
+    async def test_async_keys_lists_the_live_entries(self, akit: Kit) -> None:
+        """``akeys()`` leaves out tag-invalidated entries too."""
+        cache = akit.cache()
+        if not cache.capabilities.lists_keys:
+            with pytest.raises(CacheOperationError):
+                [key async for key in cache.akeys()]
+            return
+        await cache.aset("kept", 1, tags=["t", "u" * 100])
+        await cache.aset("gone", 2, tags=["gone", *(c * 100 for c in "vwxyz")])
+        await cache.ainvalidate_tags("gone")
+        assert [key async for key in cache.akeys()] == ["kept"]
 
     def test_batch_with_partial_misses(self, kit: Kit) -> None:
         """``batch=True``: one read, the function runs once with the misses, ids cached singly."""
