@@ -159,9 +159,8 @@ class RedisBackend(BaseBackend):
             for group in groups:
                 pipe.execute_command("EVAL", HEADS_SCRIPT, len(group), *group, size)
             values = by_key(groups, pipe.execute())
-            return {
-                key: head for key, one in zip(keys, physical, strict=True) if (head := values[one])
-            }
+            pairs = zip(keys, physical, strict=True)
+            return {key: head for key, one in pairs if (head := values[one])}
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry); return True."""

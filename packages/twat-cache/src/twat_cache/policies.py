@@ -312,11 +312,20 @@ class AsyncBatchFlight:
                 for key in leading:
                     del flights[(id(loop), key)]
             outcomes.update(computed)
+        return await self._awaited(theirs, outcomes, compute)
+
+    @staticmethod
+    async def _awaited(
+        theirs: list[tuple[Hashable, asyncio.Future[Any]]],
+        outcomes: dict[Hashable, Any],
+        compute: Callable[[list[Hashable]], Awaitable[Outcomes]],
+    ) -> dict[Hashable, Any]:
+        """Add the outcomes other tasks computed; compute those they failed to."""
         again: list[Hashable] = []
         for key, waited in theirs:
-            theirs_outcomes = await asyncio.shield(waited)
-            if theirs_outcomes is not _FAILED and key in theirs_outcomes:
-                outcomes[key] = theirs_outcomes[key]
+            done = await asyncio.shield(waited)
+            if done is not _FAILED and key in done:
+                outcomes[key] = done[key]
             else:
                 again.append(key)
         if again:

@@ -256,9 +256,7 @@ async def awarm_one(ctl: Controller, call: AsyncCached, item: Any) -> bool:
     return True
 
 
-async def awarm_ids(
-    ctl: Controller, call: AsyncCached, items: list[Any]
-) -> list[tuple[Any, Any]]:
+async def awarm_ids(ctl: Controller, call: AsyncCached, items: list[Any]) -> list[tuple[Any, Any]]:
     """Warm items of a batch function that share their other arguments: one read, one call.
 
     Each item is one id (or ``(id, *rest)``, the same ``rest`` for all). Returns
@@ -267,13 +265,15 @@ async def awarm_ids(
     """
     args, kwargs = call_of(items[0])
     if not args:
-        refused = TypeError(f"warm item {items[0]!r}: a batch function warms an id or (id, *rest)")
+        refused = TypeError(f"warm item {items[0]!r}: a batch function warms id or (id, *rest)")
         return [(items[0], refused)]
     rest = args[1:]
     ids = [call_of(item)[0][0] for item in items]
     keys = [ctl.key((one, *rest), kwargs) for one in ids]
     tags_of = ctl.entry.tags_of
-    every = () if tags_of is None else {t: None for one in ids for t in tags_of((one, *rest), kwargs)}
+    every = (
+        () if tags_of is None else {t: None for one in ids for t in tags_of((one, *rest), kwargs)}
+    )
     live, _ = await aread_many(cache=ctl.cache, keys=keys, tags=every, count=False)
     wanted = list(dict.fromkeys(one for one, key in zip(ids, keys, strict=True) if key not in live))
     found: Mapping[Any, Any] = {}
@@ -294,7 +294,9 @@ async def awarm_ids(
     return outcomes
 
 
-async def awarm_chunk(ctl: Controller, call: AsyncCached, items: list[Any]) -> list[tuple[Any, Any]]:
+async def awarm_chunk(
+    ctl: Controller, call: AsyncCached, items: list[Any]
+) -> list[tuple[Any, Any]]:
     """Warm a chunk of ``f.warm``'s items: ``(item, outcome or exception)`` per item.
 
     A batch function's chunk is warmed with one call (:func:`awarm_ids`); any
@@ -366,7 +368,7 @@ async def _alive(cache: AsyncOps, keys: list[Any], current: dict[str, int | None
         tags.update({key: _entry_tags(cache, raw) for key, raw in more.items()})
     unread = dict.fromkeys(t for own in tags.values() if own for t in own if t not in current)
     if unread:
-        counters = await cache._acall({}, backend.get_many, [cache._tag_key(t) for t in unread])
+        counters: Mapping[Any, Any] = await cache._acall({}, backend.get_many, [cache._tag_key(t) for t in unread])
         current.update(cache._versions_from(unread, counters))
     live: list[Any] = []
     for key in keys:

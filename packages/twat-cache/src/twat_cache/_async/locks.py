@@ -13,13 +13,12 @@ another's by then); inside that time the lock is its own.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import LockTimeoutError
-from twat_cache.locking import asleep, backoff, holds, new_token, uncount, uses_lock
+from twat_cache.locking import AsyncMany, asleep, backoff, holds, new_token, uncount, uses_lock
 from twat_cache.pipeline import MISSING, AsyncCall, AsyncMiss
 
 if TYPE_CHECKING:
@@ -88,8 +87,8 @@ async def alocked(
 async def alocked_many(
     cache: AsyncOps,
     keys: list[Any],
-    compute: Callable[[list[Any]], Awaitable[Mapping[Any, Any]]],
-    read: Callable[[list[Any]], Awaitable[Mapping[Any, Any]]],
+    compute: AsyncMany,
+    read: AsyncMany,
 ) -> dict[Any, Any]:
     """Return an outcome per key of ``keys``, each key computed once in the fleet.
 

@@ -267,7 +267,7 @@ def warm_ids(ctl: Controller, call: Cached, items: list[Any]) -> list[tuple[Any,
     """
     args, kwargs = call_of(items[0])
     if not args:
-        refused = TypeError(f"warm item {items[0]!r}: a batch function warms an id or (id, *rest)")
+        refused = TypeError(f"warm item {items[0]!r}: a batch function warms id or (id, *rest)")
         return [(items[0], refused)]
     rest = args[1:]
     ids = [call_of(item)[0][0] for item in items]
@@ -368,7 +368,9 @@ def _alive(cache: SyncOps, keys: list[Any], current: dict[str, int | None]) -> l
         tags.update({key: _entry_tags(cache, raw) for key, raw in more.items()})
     unread = dict.fromkeys(t for own in tags.values() if own for t in own if t not in current)
     if unread:
-        counters = cache._call({}, backend.get_many, [cache._tag_key(t) for t in unread])
+        counters: Mapping[Any, Any] = cache._call(
+            {}, backend.get_many, [cache._tag_key(t) for t in unread]
+        )
         current.update(cache._versions_from(unread, counters))
     live: list[Any] = []
     for key in keys:

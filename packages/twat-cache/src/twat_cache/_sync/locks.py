@@ -15,13 +15,12 @@ another's by then); inside that time the lock is its own.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import LockTimeoutError
-from twat_cache.locking import backoff, holds, new_token, sleep, uncount, uses_lock
+from twat_cache.locking import Many, backoff, holds, new_token, sleep, uncount, uses_lock
 from twat_cache.pipeline import MISSING, Miss, SyncCall
 
 if TYPE_CHECKING:
@@ -88,8 +87,8 @@ def locked(cache: SyncOps, key: Any, compute: SyncCall[Any], *, refresh: bool = 
 def locked_many(
     cache: SyncOps,
     keys: list[Any],
-    compute: Callable[[list[Any]], Awaitable[Mapping[Any, Any]]],
-    read: Callable[[list[Any]], Awaitable[Mapping[Any, Any]]],
+    compute: Many,
+    read: Many,
 ) -> dict[Any, Any]:
     """Return an outcome per key of ``keys``, each key computed once in the fleet.
 

@@ -86,7 +86,7 @@ def _tag_block(block: bytes) -> dict[str, int]:
 
 
 HEAD_SIZE = 512
-"""Bytes of an entry that hold its header and tag block in the common case (see :func:`head_tags`)."""
+"""Bytes of an entry holding its header and tag block in the common case (:func:`head_tags`)."""
 
 
 class ShortHeadError(Exception):
