@@ -90,6 +90,26 @@ def test_warm_of_a_batch_function_takes_ids() -> None:
     report = users.warm([{"ids": 4}])
     assert [type(exc) for _, exc in report.failed] == [TypeError], "an item without an id"
 
+    @ucache("memory://", batch=True, tags=lambda ids: f"bad tag {ids}")
+    def tagged(ids: list[int]) -> dict[int, int]:
+        return {i: i for i in ids}
+
+    report = asyncio.run(_awarm_ids_failing())
+    assert [type(exc) for _, exc in report.failed] == [CacheKeyError, CacheKeyError]
+    report = tagged.warm([1, 2])
+    assert [(item, type(exc)) for item, exc in report.failed] == [
+        (1, CacheKeyError),
+        (2, CacheKeyError),
+    ], "ids that cannot be keyed or tagged fail, each of them"
+
+
+async def _awarm_ids_failing() -> Any:
+    @ucache("memory://", batch=True, tags=lambda ids: f"bad tag {ids}")
+    async def tagged(ids: list[int]) -> dict[int, int]:
+        return {i: i for i in ids}
+
+    return await tagged.warm([1, 2])
+
 
 def test_seen_tags_are_bounded() -> None:
     cache = Cache("memory://")

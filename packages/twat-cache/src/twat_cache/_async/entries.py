@@ -368,7 +368,9 @@ async def _alive(cache: AsyncOps, keys: list[Any], current: dict[str, int | None
         tags.update({key: _entry_tags(cache, raw) for key, raw in more.items()})
     unread = dict.fromkeys(t for own in tags.values() if own for t in own if t not in current)
     if unread:
-        counters: Mapping[Any, Any] = await cache._acall({}, backend.get_many, [cache._tag_key(t) for t in unread])
+        counters: Mapping[Any, Any] = await cache._acall(
+            {}, backend.get_many, [cache._tag_key(t) for t in unread]
+        )
         current.update(cache._versions_from(unread, counters))
     live: list[Any] = []
     for key in keys:
