@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 GROUPS = (
     "memory", "async", "disk", "redis", "memcached", "postgres", "sqlite", "s3", "rss",
-    "serializers", "tiers",
+    "serializers", "tiers", "keys",
 )  # fmt: skip
 # target ratios from the benchmark issue: row name -> highest acceptable ratio to its reference
 TARGETS = {
@@ -463,6 +463,50 @@ def bench_redis_tags(b: Bench, url: str, ref: str, keys: list[str], n: int) -> N
     )
 
 
+def bench_keys(b: Bench, url: str, host: str, port: int) -> None:
+    """``Cache.keys()`` of a large namespace: live entries by their headers (issue 13).
+
+    Half the entries are tagged (ten tags, one invalidated), half are not; the
+    reference is the raw SCAN of the namespace, which lists invalidated entries too.
+    """
+    import redis
+    from twat_cache import Cache
+
+    n = 5_000 if b.quick else 50_000
+    value = {"v": 1, "pad": "x" * 200}
+    cache = Cache(url, namespace="bench-keys")
+    cache.warm({f"u{i}": value for i in range(n // 2)})
+    for g in range(10):
+        with Cache(url, namespace="bench-keys", tags=[f"g{g}"]) as tagged:
+            tagged.warm({f"t{g}-{i}": value for i in range(n // 20)})
+    cache.invalidate_tags("g0")
+    client = redis.Redis(host=host, port=port)
+    ref = f"redis-py SCAN of {n:,} keys"
+
+    def scan() -> int:
+        return sum(1 for _ in client.scan_iter(match="bench-keys:*", count=1000))
+
+    def listed() -> int:
+        return len(list(cache.keys()))
+
+    whole = Cache(url, namespace="bench-keys")
+    whole.backend.get_heads = None  # type: ignore[attr-defined]  # an engine without a header read
+
+    b.add("keys", ref, b.sync(scan, 1), ref)
+    b.add("keys", f"twat Cache.keys() of {n:,} entries on redis", b.sync(listed, 1), ref)
+    b.add(
+        "keys",
+        f"twat Cache.keys() of {n:,} entries on redis, whole values read",
+        b.sync(lambda: len(list(whole.keys())), 1),
+        ref,
+    )
+    b.settle()
+    cache.clear()
+    for each in (cache, whole):
+        each.close()
+    client.close()
+
+
 def bench_simple_engine(
     b: Bench, group: str, url: str, raw_name: str, raw_get: Callable[[], Any]
 ) -> None:
@@ -702,6 +746,9 @@ def run_groups(b: Bench, only: set[str]) -> None:
         if wanted("redis"):
             server = stack.enter_context(RedisServer())
             guarded("redis", lambda: bench_redis(b, server.url, server.host, server.port))
+        if wanted("keys"):
+            keyed = stack.enter_context(RedisServer())
+            guarded("keys", lambda: bench_keys(b, keyed.url, keyed.host, keyed.port))
         if wanted("memcached"):
             mc = stack.enter_context(MemcachedServer())
             guarded("memcached", lambda: bench_memcached(b, mc.host, mc.port, mc.url))

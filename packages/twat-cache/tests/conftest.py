@@ -50,6 +50,10 @@ class BytesEngine(BuiltinMemoryBackend):
             raise TypeError(f"a server engine takes str keys and bytes values, not {value!r}")
         return super().set(key, value, ttl)
 
+    def get_heads(self, keys: Sequence[Hashable], size: int) -> dict[Hashable, bytes]:
+        """The first ``size`` bytes of the present entries (as Redis' header read)."""
+        return {key: value[:size] for key, value in self.get_many(keys).items()}
+
     def incr(self, key: Hashable, delta: int = 1) -> int:
         with self._lock:
             self._check_open()
@@ -100,6 +104,10 @@ class AsyncBytesEngine(BaseAsyncBackend):
     async def incr(self, key: Any, delta: int = 1) -> int:
         self._check_open()
         return self._inner.incr(key, delta)
+
+    async def get_heads(self, keys: Sequence[Any], size: int) -> dict[Any, bytes]:
+        self._check_open()
+        return self._inner.get_heads(keys, size)
 
     async def clear(self) -> None:
         self._check_open()

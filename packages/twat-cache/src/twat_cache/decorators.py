@@ -107,7 +107,12 @@ class CachedFunction(Protocol[P, R_co]):
         ...
 
     def warm(
-        self, items: Iterable[Any], concurrency: int = 8, progress: Progress | None = None
+        self,
+        items: Iterable[Any],
+        concurrency: int = 8,
+        progress: Progress | None = None,
+        *,
+        batch_size: int | None = None,
     ) -> WarmReport:
         """Call the function for each item not already cached, in threads (docs/entries.md)."""
         ...
@@ -151,7 +156,12 @@ class AsyncCachedFunction(Protocol[P, R_co]):
         ...
 
     def warm(
-        self, items: Iterable[Any], concurrency: int = 8, progress: Progress | None = None
+        self,
+        items: Iterable[Any],
+        concurrency: int = 8,
+        progress: Progress | None = None,
+        *,
+        batch_size: int | None = None,
     ) -> Any:  # a coroutine of WarmReport; Any keeps it a CachedFunction of a coroutine
         """Await the function for each item not already cached, in tasks (docs/entries.md)."""
         ...

@@ -12,7 +12,7 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import LOCK_PREFIX
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOCK_PREFIX",
+    "AsyncMany",
+    "Many",
     "asleep",
     "backoff",
     "holds",
@@ -31,6 +33,10 @@ __all__ = [
     "uncount",
     "uses_lock",
 ]
+
+# a computation of many keys at once (batch=True): an outcome per key it is given
+Many = Callable[[list[Any]], Mapping[Any, Any]]
+AsyncMany = Callable[[list[Any]], Awaitable[Mapping[Any, Any]]]
 
 # names the generated twins call: ``asleep`` in the async source becomes ``sleep``
 asleep = asyncio.sleep

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 from twat_cache.engines.base import BaseAsyncBackend
-from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_error
+from twat_cache.engines.redis_scripts import HEADS_SCRIPT, INCR_SCRIPT, TOUCH_SCRIPT, incr_error
 from twat_cache.engines.resources import AsyncResource
 from twat_cache.protocols import Capabilities
 
@@ -134,6 +134,31 @@ class AsyncRedisBackend(BaseAsyncBackend):
                 pipe.execute_command("MGET", *group)
             values = by_key(groups, await pipe.execute())
             return found(keys, [values[k] for k in physical])
+
+    async def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
+        """Return the first ``size`` bytes of the present entries, in one script call.
+
+        ``keys()`` of the cache reads the entries' headers (their tags) this way,
+        never their whole values. On a Cluster: one call per slot, pipelined per node.
+        An entry is never empty, so an empty answer is an absent (or expired) key.
+        """
+        keys = list(keys)
+        if not keys:
+            self._check_open()
+            return {}
+        physical = [self._keyspace.key(k) for k in keys]
+        with self._errors("get_heads"):
+            client = await self._redis()
+            if not self.settings.cluster:
+                heads = await client.eval(HEADS_SCRIPT, len(physical), *physical, size)
+                return {key: head for key, head in zip(keys, heads, strict=True) if head}
+            pipe = client.pipeline()
+            groups = by_slot(physical)
+            for group in groups:
+                pipe.execute_command("EVAL", HEADS_SCRIPT, len(group), *group, size)
+            values = by_key(groups, await pipe.execute())
+            pairs = zip(keys, physical, strict=True)
+            return {key: head for key, one in pairs if (head := values[one])}
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry); return True."""

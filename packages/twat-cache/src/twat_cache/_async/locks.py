@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import LockTimeoutError
-from twat_cache.locking import asleep, backoff, holds, new_token, uncount, uses_lock
+from twat_cache.locking import AsyncMany, asleep, backoff, holds, new_token, uncount, uses_lock
 from twat_cache.pipeline import MISSING, AsyncCall, AsyncMiss
 
 if TYPE_CHECKING:
     from twat_cache._async.ops import AsyncOps
 
-__all__ = ["alocked", "alocking"]
+__all__ = ["alocked", "alocked_many", "alocking"]
 
 
 async def arelease(cache: AsyncOps, lock_key: Any, token: bytes, since: float) -> None:
@@ -82,6 +82,72 @@ async def alocked(
             f"cache {cache.name}: {key!r} still locked by another after {config.lock_timeout} s"
         )
     return await compute()
+
+
+async def alocked_many(
+    cache: AsyncOps,
+    keys: list[Any],
+    compute: AsyncMany,
+    read: AsyncMany,
+) -> dict[Any, Any]:
+    """Return an outcome per key of ``keys``, each key computed once in the fleet.
+
+    :func:`alocked` for many keys (``batch=True``): each key has its own lock.
+    This caller computes, in one call per round, the keys whose lock it took (those
+    the last holder has not stored meanwhile); for the keys another holds it
+    reads until they appear, or their lock is freed (then it takes it), or
+    ``lock_timeout`` passed.
+
+    Args:
+        cache: The cache (its engine is shared and adds atomically).
+        keys: The engine keys of the entries.
+        compute: Computes and stores the keys it is given; returns an outcome for each.
+        read: Returns the live entries among the keys it is given (no stats counted).
+
+    Raises:
+        LockTimeoutError: when another holds a lock past ``lock_timeout`` and
+            ``on_lock_timeout="raise"``.
+    """
+    config = cache.config
+    backend = cache.async_backend
+    token = new_token()
+    outcomes: dict[Any, Any] = {}
+    pending = list(keys)
+    for pause in chain((0.0,), backoff(config.lock_timeout)):
+        if pause:
+            await asleep(pause)
+        held: dict[Any, tuple[Any, float]] = {}  # key -> (its lock key, when taken)
+        unlocked: list[Any] = []  # the engine failed (fail-open): computed without a lock
+        for key in pending:
+            lock_key = cache._key(LOCK_PREFIX + str(key))
+            since = time.monotonic()
+            taken = await cache._acall(None, backend.add, lock_key, token, config.lock_ttl)
+            if taken is None:
+                unlocked.append(key)
+            elif taken:
+                held[key] = (lock_key, since)
+        try:
+            if held:  # the last holder may have stored some since this caller missed
+                outcomes.update(await read(list(held)))
+            todo = [key for key in (*held, *unlocked) if key not in outcomes]
+            if todo:
+                outcomes.update(await compute(todo))
+        finally:
+            for lock_key, since in held.values():
+                await arelease(cache, lock_key, token, since)
+        pending = [key for key in pending if key not in outcomes]
+        if pending:
+            outcomes.update(await read(pending))
+            pending = [key for key in pending if key not in outcomes]
+        if not pending:
+            return outcomes
+    if config.on_lock_timeout == "raise":
+        raise LockTimeoutError(
+            f"cache {cache.name}: {pending[0]!r} still locked by another "
+            f"after {config.lock_timeout} s"
+        )
+    outcomes.update(await compute(pending))
+    return outcomes
 
 
 def alocking(cache: AsyncOps, arun: AsyncMiss) -> AsyncMiss:

@@ -12,10 +12,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from typing import Any
 
-from twat_cache._async.entries import alive_keys, aread_many, awrite_all
+from twat_cache._async.entries import WARM_CHUNK, alive_keys, aread_many, awrite_all
 from twat_cache._async.locks import alocked
 from twat_cache._async.retrying import aretry
 from twat_cache.constants import LOCK_PREFIX
+from twat_cache.entries import check_batch_size
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
@@ -306,14 +307,26 @@ class AsyncOps(Pipeline):
         return {wanted[key]: value for key, value in live.items()}
 
     async def awarm(
-        self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: TTL = DEFAULT
+        self,
+        items: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
+        ttl: TTL = DEFAULT,
+        *,
+        batch_size: int = WARM_CHUNK,
     ) -> int:
         """Write a mapping or an iterable of ``(key, value)`` pairs in ``set_many`` batches.
 
+        Args:
+            items: The entries; an iterable is read lazily, a batch at a time.
+            ttl: Seconds to live; default: the cache's ``ttl``.
+            batch_size: Entries per ``set_many``.
+
         Returns:
             How many entries were written.
+
+        Raises:
+            ConfigurationError: when ``batch_size`` is not a positive integer.
         """
-        return await awrite_all(self, items, ttl)
+        return await awrite_all(self, items, ttl, check_batch_size(batch_size))
 
     async def aset_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
         """Store every item with the same ``ttl``; return whether all were written.

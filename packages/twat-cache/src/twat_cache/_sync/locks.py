@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import LockTimeoutError
-from twat_cache.locking import backoff, holds, new_token, sleep, uncount, uses_lock
+from twat_cache.locking import Many, backoff, holds, new_token, sleep, uncount, uses_lock
 from twat_cache.pipeline import MISSING, Miss, SyncCall
 
 if TYPE_CHECKING:
     from twat_cache._sync.ops import SyncOps
 
-__all__ = ["locked", "locking"]
+__all__ = ["locked", "locked_many", "locking"]
 
 
 def release(cache: SyncOps, lock_key: Any, token: bytes, since: float) -> None:
@@ -82,6 +82,72 @@ def locked(cache: SyncOps, key: Any, compute: SyncCall[Any], *, refresh: bool = 
             f"cache {cache.name}: {key!r} still locked by another after {config.lock_timeout} s"
         )
     return compute()
+
+
+def locked_many(
+    cache: SyncOps,
+    keys: list[Any],
+    compute: Many,
+    read: Many,
+) -> dict[Any, Any]:
+    """Return an outcome per key of ``keys``, each key computed once in the fleet.
+
+    :func:`alocked` for many keys (``batch=True``): each key has its own lock.
+    This caller computes, in one call per round, the keys whose lock it took (those
+    the last holder has not stored meanwhile); for the keys another holds it
+    reads until they appear, or their lock is freed (then it takes it), or
+    ``lock_timeout`` passed.
+
+    Args:
+        cache: The cache (its engine is shared and adds atomically).
+        keys: The engine keys of the entries.
+        compute: Computes and stores the keys it is given; returns an outcome for each.
+        read: Returns the live entries among the keys it is given (no stats counted).
+
+    Raises:
+        LockTimeoutError: when another holds a lock past ``lock_timeout`` and
+            ``on_lock_timeout="raise"``.
+    """
+    config = cache.config
+    backend = cache.backend
+    token = new_token()
+    outcomes: dict[Any, Any] = {}
+    pending = list(keys)
+    for pause in chain((0.0,), backoff(config.lock_timeout)):
+        if pause:
+            sleep(pause)
+        held: dict[Any, tuple[Any, float]] = {}  # key -> (its lock key, when taken)
+        unlocked: list[Any] = []  # the engine failed (fail-open): computed without a lock
+        for key in pending:
+            lock_key = cache._key(LOCK_PREFIX + str(key))
+            since = time.monotonic()
+            taken = cache._call(None, backend.add, lock_key, token, config.lock_ttl)
+            if taken is None:
+                unlocked.append(key)
+            elif taken:
+                held[key] = (lock_key, since)
+        try:
+            if held:  # the last holder may have stored some since this caller missed
+                outcomes.update(read(list(held)))
+            todo = [key for key in (*held, *unlocked) if key not in outcomes]
+            if todo:
+                outcomes.update(compute(todo))
+        finally:
+            for lock_key, since in held.values():
+                release(cache, lock_key, token, since)
+        pending = [key for key in pending if key not in outcomes]
+        if pending:
+            outcomes.update(read(pending))
+            pending = [key for key in pending if key not in outcomes]
+        if not pending:
+            return outcomes
+    if config.on_lock_timeout == "raise":
+        raise LockTimeoutError(
+            f"cache {cache.name}: {pending[0]!r} still locked by another "
+            f"after {config.lock_timeout} s"
+        )
+    outcomes.update(compute(pending))
+    return outcomes
 
 
 def locking(cache: SyncOps, run: Miss) -> Miss:

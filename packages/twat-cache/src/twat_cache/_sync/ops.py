@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
-from twat_cache._sync.entries import live_keys, read_many, write_all
+from twat_cache._sync.entries import WARM_CHUNK, live_keys, read_many, write_all
 from twat_cache._sync.locks import locked
 from twat_cache._sync.retrying import retry
 from twat_cache.constants import LOCK_PREFIX
+from twat_cache.entries import check_batch_size
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
@@ -299,13 +300,27 @@ class SyncOps(Pipeline):
         live, _ = read_many(self, list(wanted), guess=True)
         return {wanted[key]: value for key, value in live.items()}
 
-    def warm(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: TTL = DEFAULT) -> int:
+    def warm(
+        self,
+        items: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
+        ttl: TTL = DEFAULT,
+        *,
+        batch_size: int = WARM_CHUNK,
+    ) -> int:
         """Write a mapping or an iterable of ``(key, value)`` pairs in ``set_many`` batches.
+
+        Args:
+            items: The entries; an iterable is read lazily, a batch at a time.
+            ttl: Seconds to live; default: the cache's ``ttl``.
+            batch_size: Entries per ``set_many``.
 
         Returns:
             How many entries were written.
+
+        Raises:
+            ConfigurationError: when ``batch_size`` is not a positive integer.
         """
-        return write_all(self, items, ttl)
+        return write_all(self, items, ttl, check_batch_size(batch_size))
 
     def set_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
         """Store every item with the same ``ttl``; return whether all were written.

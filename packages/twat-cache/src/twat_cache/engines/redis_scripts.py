@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from twat_cache.engines.integers import INT64_MAX, INT64_MIN, overflow_error
 
-__all__ = ["INCR_SCRIPT", "TOUCH_SCRIPT", "incr_error"]
+__all__ = ["HEADS_SCRIPT", "INCR_SCRIPT", "TOUCH_SCRIPT", "incr_error"]
 
 # INCRBY would create a missing key; the contract says a missing key is an error (false -> None).
 # The result is read back with GET: INCRBY's integer reply would pass through a Lua number (a
@@ -18,6 +18,16 @@ INCR_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 redis.call('INCRBY', KEYS[1], ARGV[1])
 return redis.call('GET', KEYS[1])
+"""
+
+# The first ARGV[1] bytes of each key (GETRANGE; '' for an absent key), in one command: keys()
+# reads the entries' headers -- their tags -- and never their values (a pipeline of GETRANGEs
+# costs the client far more per key than one script).
+HEADS_SCRIPT = """
+local last = tonumber(ARGV[1]) - 1
+local heads = {}
+for i, key in ipairs(KEYS) do heads[i] = redis.call('GETRANGE', key, 0, last) end
+return heads
 """
 
 # PERSIST answers 0 for a key that exists without a ttl, and touch() must say "present":

@@ -39,7 +39,16 @@ from twat_cache.constants import COMPRESS_THRESHOLD
 from twat_cache.exceptions import ConfigurationError, SerializationError
 from twat_cache.serializers.formats import Serializer, get_serializer
 
-__all__ = ["CODECS", "Codec", "CorruptEntryError", "decode_int", "encode_int"]
+__all__ = [
+    "CODECS",
+    "HEAD_SIZE",
+    "Codec",
+    "CorruptEntryError",
+    "ShortHeadError",
+    "decode_int",
+    "encode_int",
+    "head_tags",
+]
 
 _MAGIC = 0xFD
 CODECS: tuple[str, ...] = ("none", "zlib", "zstd")
@@ -74,6 +83,40 @@ def _tag_block(block: bytes) -> dict[str, int]:
             _TAG_BLOCKS.clear()
         _TAG_BLOCKS[block] = tags
     return tags
+
+
+HEAD_SIZE = 512
+"""Bytes of an entry holding its header and tag block in the common case (:func:`head_tags`)."""
+
+
+class ShortHeadError(Exception):
+    """The first bytes of an entry end inside its tag block: read the whole entry."""
+
+
+def head_tags(head: bytes | memoryview) -> dict[str, int] | None:
+    """The tag versions in an entry's header, read from its first bytes alone.
+
+    Nothing is checked, decrypted or deserialized: ``keys()`` lists an entry by
+    its tags without reading its value. The tag block sits before the payload,
+    in the clear (an encrypted frame authenticates it, never hides it).
+
+    Returns:
+        The tag versions, or None for an untagged entry, a plain integer, or
+        bytes that are not a frame (or whose tag block is malformed).
+
+    Raises:
+        ShortHeadError: when ``head`` ends before the tag block does.
+    """
+    if len(head) < 3 or head[0] != _MAGIC or not head[1] & _TAGGED:
+        return None
+    start = 3 + head[2] + (_MAC_SIZE if head[1] & _SIGNED else 0)
+    end = start + 4 + int.from_bytes(head[start : start + 4], "big")
+    if len(head) < end or len(head) < start + 4:
+        raise ShortHeadError
+    try:
+        return _tag_block(bytes(head[start + 4 : end]))
+    except ValueError:  # also a JSON error; the entry is then listed as it is
+        return None
 
 
 class CorruptEntryError(SerializationError):
