@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from twat_cache.pipeline import DEFAULT
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FRAME_SIZE",
     "FRESH_MARK",
+    "Stale",
     "aspawn",
     "early_draw",
     "entry",
@@ -44,6 +45,22 @@ FRAME_SIZE = 4
 """First item of a stored frame (a tuple survives pickle; JSON and msgpack make it a list)."""
 # background refresh tasks, kept alive until they finish (the loop holds only weak references)
 _tasks: set[asyncio.Task[Any]] = set()
+
+
+class Stale(NamedTuple):
+    """How a decorated function's call path serves frames (``stale_ttl=``, ``early_refresh=``).
+
+    Attributes:
+        frames: Ids of the stored frames under refresh: an in-process hit on one of
+            them returns its value at once.
+        early: Whether fresh frames may be refreshed early (XFetch).
+        served: ``served(key, hit, args, kwargs)``: the value of a hit (a frame, or a
+            plain value), starting the frame's refresh when it is due.
+    """
+
+    frames: set[int]
+    early: bool
+    served: Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
 def refreshes(config: CacheConfig) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from time import perf_counter
+from time import time as wall_time
 from typing import Any
 
 from twat_cache._sync.entries import live_keys, read_many, write_all
@@ -20,6 +21,7 @@ from twat_cache._sync.locks import locked
 from twat_cache._sync.retrying import retry
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, Stale
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
@@ -118,7 +120,7 @@ class SyncOps(Pipeline):
             value = self._check_tags(value, stored, found)
         return self._counted(value)
 
-    def lookup(self, key: Any, type_: Any = None) -> Any:
+    def lookup(self, key: Any, type_: Any = None) -> Any:  # noqa: PLR0912 - flat: the hit path
         """Return the live value under ``key``, or MISSING (counts a hit or a miss).
 
         One engine read: with ``tags=`` configured the entry and its tag counters
@@ -162,7 +164,9 @@ class SyncOps(Pipeline):
                     stats.bytes_read += len(raw)
         return value
 
-    def hit_path(self, key_of: KeyOf, nargs: int, on_miss: Miss) -> Cached:
+    def hit_path(
+        self, key_of: KeyOf, nargs: int, on_miss: Miss, stale: Stale | None = None
+    ) -> Cached:
         """Return the call path of a decorated function over this cache.
 
         Args:
@@ -170,6 +174,8 @@ class SyncOps(Pipeline):
             nargs: On an in-process engine, calls with exactly this many positional
                 arguments key on the argument tuple itself (``-1``: never).
             on_miss: Computes, stores and returns the result on a miss.
+            stale: With ``stale_ttl=`` or ``early_refresh=True``: hits are frames, served
+                through it (see :mod:`twat_cache.freshness`).
 
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
@@ -177,6 +183,17 @@ class SyncOps(Pipeline):
         # timed (DEBUG records on, see twat_cache.observe): every hit goes through alookup
         if not self.local or self._tag_keys or self.capabilities.blocking or self._timed:
             lookup = self.lookup
+            if stale is not None:
+                served = stale.served
+
+                def looked_up_fresh(*args: Any, **kwargs: Any) -> Any:
+                    key = key_of(args, kwargs)
+                    value = lookup(key)
+                    if value is MISSING:
+                        return on_miss(key, args, kwargs)
+                    return served(key, value, args, kwargs)
+
+                return looked_up_fresh
 
             def looked_up(*args: Any, **kwargs: Any) -> Any:
                 key = key_of(args, kwargs)
@@ -188,6 +205,8 @@ class SyncOps(Pipeline):
             return looked_up
         # in-process, untagged, never blocking: the hot path is one dict read, inline (also
         # from a coroutine, which it cannot stall)
+        if stale is not None:
+            return self._fresh_local(key_of, nargs, on_miss, stale)
         get: Callable[[Any], Any] = self.backend.get
         settle = self._settle
 
@@ -208,6 +227,42 @@ class SyncOps(Pipeline):
             return value
 
         return cached
+
+    def _fresh_local(self, key_of: KeyOf, nargs: int, on_miss: Miss, stale: Stale) -> Cached:
+        """The hit path's inline in-process path, for entries stored as frames.
+
+        A frame the engine hands back is the stored object itself: one fresh, or
+        under refresh already (by identity), is served at once, inline; only a frame
+        that is due for a refresh goes through ``stale.served``.
+        """
+        stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
+        get: Callable[[Any], Any] = self.backend.get
+        settle = self._settle
+        refreshing, served = stale.frames, stale.served
+        early = stale.early
+
+        def cached_fresh(*args: Any, **kwargs: Any) -> Any:
+            key = args if not kwargs and len(args) == nargs else key_of(args, kwargs)
+            try:
+                value = get(key)
+            except Exception as exc:  # unhashable arguments, or a failing engine
+                key, value = local_get(key, args, kwargs, key_of, exc)
+            if type(value) is tuple and len(value) == FRAME_SIZE and value[0] is FRESH_MARK:
+                stats.hits += 1
+                if (not early and wall_time() < value[1]) or id(value) in refreshing:
+                    return value[3]
+                return served(key, value, args, kwargs)
+            if value is not None and type(value) is not Tagged:
+                stats.hits += 1
+                return None if value is NONE_VALUE else value
+            if value is None and key is args:  # off the hit path: plain arguments hit above
+                key, value = local_miss(args, kwargs, key_of)
+            value = settle(key, value, None)
+            if value is MISSING:
+                return on_miss(key, args, kwargs)
+            return served(key, value, args, kwargs)
+
+        return cached_fresh
 
     def store(self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:
         """Encode and write ``value`` under a ready key; return whether it was written.

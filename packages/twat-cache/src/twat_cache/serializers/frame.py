@@ -182,7 +182,9 @@ class Codec:
         self.name = self.serializer.name
         self._typed = bool(getattr(self.serializer, "typed", False))
         # pickle's own C function: one Python call less on every hit of the default serializer
-        self._load = pickle.loads if type(self.serializer) is PickleSerializer else self.serializer.loads
+        self._load = (
+            pickle.loads if type(self.serializer) is PickleSerializer else self.serializer.loads
+        )
         # a typed serializer's loads takes the type to rebuild as its second argument
         self._typed_load: Any = self.serializer.loads
         codec = "zlib" if compress is True else (compress or "none")
