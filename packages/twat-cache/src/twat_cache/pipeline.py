@@ -269,13 +269,22 @@ class Pipeline:
     ) -> dict[str, int | None]:
         return {tag: _counter(found.get(self._tag_key(tag))) for tag in tags}
 
-    def _known_versions(
-        self, stored: dict[str, int], found: Mapping[Any, Any] | None
-    ) -> dict[str, int | None] | None:
-        """The current versions of ``stored``'s tags, when a combined read already has them."""
-        if found is None or any(self._tag_key(tag) not in self._tag_keys for tag in stored):
+    def _current_in(self, stored: dict[str, int], found: Mapping[Any, Any] | None) -> bool | None:
+        """Whether the tag versions ``stored`` are current, from a combined read's ``found``.
+
+        ``None`` when that read did not ask for every one of those tags' counters
+        (then they are read on their own). An absent or unreadable counter is not current.
+        """
+        if found is None:
             return None
-        return self._versions_from(stored, found)
+        asked = self._tag_keys
+        for tag, version in stored.items():
+            counter = TAG_PREFIX + tag
+            if counter not in asked:
+                return None
+            if _counter(found.get(counter)) != version:
+                return False
+        return True
 
     @staticmethod
     def _fresh(value: Any, stored: dict[str, int], current: dict[str, int | None]) -> Any:

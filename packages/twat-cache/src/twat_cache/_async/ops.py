@@ -102,10 +102,11 @@ class AsyncOps(Pipeline):
         self, value: Any, stored: dict[str, int], found: Mapping[Any, Any] | None
     ) -> Any:
         """``value`` if the tag versions it was written under are current, else MISSING."""
-        current = self._known_versions(stored, found)
+        current = self._current_in(stored, found)
         if current is None:  # tags of its own, written through Cache.set(tags=...)
-            current = await self._acurrent_versions(stored, create=False)
-        return self._fresh(value, stored, current)
+            versions = await self._acurrent_versions(stored, create=False)
+            return self._fresh(value, stored, versions)
+        return value if current else MISSING
 
     async def _asettle(
         self, key: Any, raw: Any, found: Mapping[Any, Any] | None, type_: Any = None

@@ -104,10 +104,11 @@ class SyncOps(Pipeline):
         self, value: Any, stored: dict[str, int], found: Mapping[Any, Any] | None
     ) -> Any:
         """``value`` if the tag versions it was written under are current, else MISSING."""
-        current = self._known_versions(stored, found)
+        current = self._current_in(stored, found)
         if current is None:  # tags of its own, written through Cache.set(tags=...)
-            current = self._current_versions(stored, create=False)
-        return self._fresh(value, stored, current)
+            versions = self._current_versions(stored, create=False)
+            return self._fresh(value, stored, versions)
+        return value if current else MISSING
 
     def _settle(
         self, key: Any, raw: Any, found: Mapping[Any, Any] | None, type_: Any = None
