@@ -760,7 +760,8 @@ def summary(rows: list[Row]) -> str:
             lines.append(f"  not measured  {r.group}/{r.name} (target <= {target}x)")
             continue
         verdict = "met    " if r.ratio <= target else "NOT MET"
-        lines.append(f"  {verdict} {r.ratio:6.2f}x <= {target:<5}x  {r.group}/{r.name}")
+        goal = f"<= {target}x"
+        lines.append(f"  {verdict} {r.ratio:6.2f}x {goal:<9} {r.group}/{r.name}")
     return "targets (ratio to the row's reference, this run):\n" + "\n".join(lines)
 
 
