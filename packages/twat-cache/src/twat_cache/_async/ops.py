@@ -188,8 +188,8 @@ class AsyncOps(Pipeline):
                 async def looked_up_fresh(*args: Any, **kwargs: Any) -> Any:
                     key = key_of(args, kwargs)
                     value = await alookup(key)
-                    if value is MISSING:
-                        return await on_miss(key, args, kwargs)
+                    if value is MISSING:  # a lock's waiter may get the frame another stored
+                        value = await on_miss(key, args, kwargs)
                     return served(key, value, args, kwargs)
 
                 return looked_up_fresh
@@ -259,8 +259,8 @@ class AsyncOps(Pipeline):
             if value is None and key is args:  # off the hit path: plain arguments hit above
                 key, value = local_miss(args, kwargs, key_of)
             value = await asettle(key, value, None)
-            if value is MISSING:
-                return await on_miss(key, args, kwargs)
+            if value is MISSING:  # a lock's waiter may get the frame another stored
+                value = await on_miss(key, args, kwargs)
             return served(key, value, args, kwargs)
 
         return cached_fresh

@@ -190,8 +190,8 @@ class SyncOps(Pipeline):
                 def looked_up_fresh(*args: Any, **kwargs: Any) -> Any:
                     key = key_of(args, kwargs)
                     value = lookup(key)
-                    if value is MISSING:
-                        return on_miss(key, args, kwargs)
+                    if value is MISSING:  # a lock's waiter may get the frame another stored
+                        value = on_miss(key, args, kwargs)
                     return served(key, value, args, kwargs)
 
                 return looked_up_fresh
@@ -259,8 +259,8 @@ class SyncOps(Pipeline):
             if value is None and key is args:  # off the hit path: plain arguments hit above
                 key, value = local_miss(args, kwargs, key_of)
             value = settle(key, value, None)
-            if value is MISSING:
-                return on_miss(key, args, kwargs)
+            if value is MISSING:  # a lock's waiter may get the frame another stored
+                value = on_miss(key, args, kwargs)
             return served(key, value, args, kwargs)
 
         return cached_fresh
