@@ -288,12 +288,13 @@ class DiskBackend(BaseBackend):
     # -- the Backend protocol ------------------------------------------------------
     def get(self, key: str) -> bytes | None:
         """Return the bytes under ``key``, or ``None`` when absent or expired."""
-        shard = self._shard(key)
+        caches = self._caches  # _shard(), inline for the usual single database: the hit path
+        shard = caches[0] if len(caches) == 1 and not self._closed else self._shard(key)
         try:  # inline rather than _storage_errors(): this is the hit path
             value = shard.get(key)
         except _STORAGE_ERRORS as exc:
             raise self._storage_error("get", exc) from exc
-        return None if value is None else _from_disk(value)
+        return encode_int(value) if type(value) is int else value  # _from_disk(), inline
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until culled); True."""

@@ -125,9 +125,10 @@ class RedisBackend(BaseBackend):
         if not keys:
             self._check_open()
             return {}
-        physical = [self._keyspace.key(k) for k in keys]
+        prefix = self._keyspace.prefix  # Keyspace.key, inline: a tagged hit is a get_many
+        physical = [prefix + k.encode() for k in keys]
         with self._errors("get_many"):
-            client = self._redis()
+            client = self._clients.current() or self._redis()
             if not self.settings.cluster:
                 return found(keys, client.mget(physical))
             pipe = client.pipeline()

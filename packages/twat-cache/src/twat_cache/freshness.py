@@ -19,7 +19,7 @@ import random
 import threading
 from collections.abc import Awaitable, Callable
 from time import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from twat_cache.pipeline import DEFAULT
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FRAME_SIZE",
     "FRESH_MARK",
+    "Stale",
     "aspawn",
     "early_draw",
     "entry",
@@ -46,6 +47,22 @@ FRAME_SIZE = 4
 _tasks: set[asyncio.Task[Any]] = set()
 # background refresh threads still running (twat_cache.testing.wait_for_refreshes joins them)
 _threads: set[threading.Thread] = set()
+
+
+class Stale(NamedTuple):
+    """How a decorated function's call path serves frames (``stale_ttl=``, ``early_refresh=``).
+
+    Attributes:
+        frames: Ids of the stored frames under refresh: an in-process hit on one of
+            them returns its value at once.
+        early: Whether fresh frames may be refreshed early (XFetch).
+        served: ``served(key, hit, args, kwargs)``: the value of a hit (a frame, or a
+            plain value), starting the frame's refresh when it is due.
+    """
+
+    frames: set[int]
+    early: bool
+    served: Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
 def refreshes(config: CacheConfig) -> bool:

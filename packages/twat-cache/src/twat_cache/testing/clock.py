@@ -33,6 +33,8 @@ CLOCK_TARGETS: Final = (
     ("twat_cache.freshness", "time", "time"),
     ("twat_cache._async.fresh", "time", "time"),
     ("twat_cache._sync.fresh", "time", "time"),
+    ("twat_cache._async.ops", "wall_time", "time"),
+    ("twat_cache._sync.ops", "wall_time", "time"),
     ("twat_cache_memory.backend", "monotonic", "monotonic"),
     ("twat_cache_sqlite.backend", "_now", "time"),
 )
