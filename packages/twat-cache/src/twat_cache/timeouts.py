@@ -23,9 +23,15 @@ from collections.abc import (
     Sequence,
 )
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from twat_cache.protocols import AsyncBackend, Backend, Capabilities
+from twat_cache.protocols import (
+    AsyncBackend,
+    AsyncWakesOnDelete,
+    Backend,
+    Capabilities,
+    WakesOnDelete,
+)
 
 __all__ = ["AsyncTimeLimit", "SyncTimeLimit"]
 
@@ -79,10 +85,10 @@ class SyncTimeLimit(_Bounded[Backend]):
         self.inner = inner
         self.timeout = timeout
 
-    def _run(self, call: Callable[..., T], *args: Any) -> T:
+    def _run(self, call: Callable[..., T], *args: Any, waits: float = 0.0) -> T:
         future = _executor().submit(call, *args)
         try:
-            return future.result(self.timeout)
+            return future.result(self.timeout + waits)
         except TimeoutError:
             future.cancel()
             raise TimeoutError(f"engine operation took longer than {self.timeout} s") from None
@@ -127,6 +133,15 @@ class SyncTimeLimit(_Bounded[Backend]):
         """See :class:`~twat_cache.protocols.Backend`."""
         self._run(self.inner.clear)
 
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """See :class:`~twat_cache.protocols.ComparesAndDeletes` (only when declared)."""
+        return self._run(cast(WakesOnDelete, self.inner).delete_if, key, value)
+
+    def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
+        """See :class:`~twat_cache.protocols.WakesOnDelete`: bounded by ``timeout`` more."""
+        engine = cast(WakesOnDelete, self.inner)
+        return self._run(engine.wait_deleted, key, value, timeout, waits=timeout)
+
     def keys(self) -> Iterator[Hashable]:
         """See :class:`~twat_cache.protocols.Backend` (not bounded)."""
         return self.inner.keys()
@@ -148,9 +163,9 @@ class AsyncTimeLimit(_Bounded[AsyncBackend]):
         self.inner = inner
         self.timeout = timeout
 
-    async def _run(self, operation: Awaitable[T]) -> T:
+    async def _run(self, operation: Awaitable[T], waits: float = 0.0) -> T:
         try:
-            return await asyncio.wait_for(operation, self.timeout)
+            return await asyncio.wait_for(operation, self.timeout + waits)
         except TimeoutError:
             raise TimeoutError(f"engine operation took longer than {self.timeout} s") from None
 
@@ -193,6 +208,15 @@ class AsyncTimeLimit(_Bounded[AsyncBackend]):
     async def clear(self) -> None:
         """See :class:`~twat_cache.protocols.AsyncBackend`."""
         await self._run(self.inner.clear())
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """See :class:`~twat_cache.protocols.ComparesAndDeletes` (only when declared)."""
+        return await self._run(cast(AsyncWakesOnDelete, self.inner).delete_if(key, value))
+
+    async def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
+        """See :class:`~twat_cache.protocols.WakesOnDelete`: bounded by ``timeout`` more."""
+        engine = cast(AsyncWakesOnDelete, self.inner)
+        return await self._run(engine.wait_deleted(key, value, timeout), waits=timeout)
 
     def keys(self) -> AsyncIterator[Hashable]:
         """See :class:`~twat_cache.protocols.AsyncBackend` (not bounded)."""
