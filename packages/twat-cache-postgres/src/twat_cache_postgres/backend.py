@@ -230,6 +230,10 @@ class PostgresBackend(Engine, BaseBackend):
         row = self._one(self._sql.delete, (self.namespace, key))
         return bool(row and row[0])
 
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove a live ``key`` only while it holds ``value`` (one DELETE); return whether."""
+        return self._count(self._sql.delete_if, (self.namespace, key, value)) > 0
+
     def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys`` in one statement; return how many live entries were there."""
         self._check_open()
