@@ -362,7 +362,7 @@ def test_waiters_sleep_until_the_holder_releases(
         time.sleep(0.01)
     waiter = threading.Thread(target=lambda: results.append(caches[1].get_or_set("k", compute)))
     waiter.start()
-    engine = caches[1]._raw
+    engine: Any = caches[1]._raw
     waiting = getattr(engine, "_waking", engine)
     while not waiting.waits:  # the waiter sleeps on the engine's wake-up
         time.sleep(0.01)
@@ -397,12 +397,13 @@ async def test_async_waiters_sleep_until_the_holder_releases(
     while not _lock_held(caches[1], "k"):
         await asyncio.sleep(0.01)
     waiter = asyncio.ensure_future(caches[1].aget_or_set("k", compute))
-    engine = caches[1]._raw
+    engine: Any = caches[1]._raw
     waiting = getattr(engine, "_waking", engine)
     while not waiting.waits:
         await asyncio.sleep(0.01)
     release.set()
-    assert await asyncio.wait_for(asyncio.gather(holder, waiter), 30) == ["value", "value"]
+    results = await asyncio.wait_for(asyncio.gather(holder, waiter), 30)
+    assert list(results) == ["value", "value"]
     assert calls == [1]
     assert not _lock_held(caches[0], "k")
     for cache in caches:

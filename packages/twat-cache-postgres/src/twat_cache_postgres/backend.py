@@ -80,7 +80,7 @@ class PostgresBackend(Engine, BaseBackend):
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> PostgresBackend:
         """Build from ``postgresql://`` or ``postgres://`` (see :class:`PostgresSettings`)."""
-        return cls(PostgresSettings.from_url(url), namespace=config.namespace)
+        return cls(PostgresSettings.from_url(url).bounded(config, url), namespace=config.namespace)
 
     def make_async(self) -> AsyncPostgresBackend:
         """Return the twin engine (sync or asyncio) for the same settings and namespace."""

@@ -9,6 +9,7 @@ Written once: ``twat_cache_redis/_async/backend.py`` is the source, and
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
@@ -24,6 +25,7 @@ from twat_cache.engines.redis_scripts import (
 )
 from twat_cache.engines.resources import Resource
 from twat_cache.protocols import Capabilities
+from twat_cache.timeouts import client_timeouts
 
 from twat_cache_redis.channel import RedisChannel
 from twat_cache_redis.keyspace import SCAN_COUNT, Keyspace, by_key, by_slot, found, ttl_ms
@@ -95,7 +97,12 @@ class RedisBackend(BaseBackend):
         Raises:
             ConfigurationError: for an unknown or invalid URL option.
         """
-        return cls(RedisSettings.from_url(url), namespace=config.namespace)
+        settings = RedisSettings.from_url(url)
+        # timeout= bounds the client's own reads and connects too (unless the URL sets them)
+        own = client_timeouts(
+            config, url, reply=["socket_timeout"], connect=["socket_connect_timeout"]
+        )
+        return cls(replace(settings, **own), namespace=config.namespace)
 
     @classmethod
     def from_url(cls, url: str, *, namespace: str = "default") -> RedisBackend:

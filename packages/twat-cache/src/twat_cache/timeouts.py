@@ -6,7 +6,9 @@ included. A sync operation runs in a worker thread and the caller stops waiting
 after ``timeout`` seconds; an async one is awaited under :func:`asyncio.wait_for`.
 A timed-out operation raises :class:`TimeoutError`, which the cache counts as a
 failure (fail-open, the breaker is fed) and which ``retries=`` treats as transient.
-Iterating ``keys()`` and ``close()`` are not bounded.
+Iterating ``keys()`` and ``close()`` are not bounded. Engines also pass ``timeout=``
+to their clients' own settings (:func:`client_timeouts`), so that a slow call is
+cut by the client itself, not only abandoned by core.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from collections.abc import (
     Sequence,
 )
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from twat_cache.constants import DEFAULT_CONNECT_TIMEOUT
 from twat_cache.protocols import (
     AsyncBackend,
     AsyncWakesOnDelete,
@@ -33,12 +36,54 @@ from twat_cache.protocols import (
     WakesOnDelete,
 )
 
-__all__ = ["AsyncTimeLimit", "SyncTimeLimit"]
+if TYPE_CHECKING:
+    from twat_cache.config import CacheConfig
+    from twat_cache.urls import EngineURL
+
+__all__ = ["AsyncTimeLimit", "SyncTimeLimit", "client_timeouts"]
 
 T = TypeVar("T")
 _WORKERS = 32
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+SHORTEST_CLIENT_TIMEOUT = 0.001  # a zero socket timeout would make a socket non-blocking
+
+
+def client_timeouts(
+    config: CacheConfig,
+    url: EngineURL,
+    *,
+    reply: Sequence[str] = (),
+    connect: Sequence[str] = (),
+) -> dict[str, float]:
+    """The client settings that the cache's ``timeout=`` gives an engine.
+
+    Empty without ``timeout=``. A URL option of the same name wins (it is left out).
+
+    Args:
+        config: The cache's configuration.
+        url: The engine's URL.
+        reply: Names of the client's reply (read, statement, pool) timeouts: each
+            gets ``timeout``.
+        connect: Names of its connect timeouts: each gets the shorter of
+            ``timeout`` and :data:`~twat_cache.constants.DEFAULT_CONNECT_TIMEOUT`.
+
+    Example:
+        >>> from twat_cache.config import CacheConfig
+        >>> config = CacheConfig(url="redis://h/0?socket_timeout=2", timeout=0.5)
+        >>> client_timeouts(
+        ...     config, config.engine_url(), reply=["socket_timeout"], connect=["connect"]
+        ... )
+        {'connect': 0.5}
+    """
+    if config.timeout is None:
+        return {}
+    seconds = max(config.timeout, SHORTEST_CLIENT_TIMEOUT)
+    chosen = dict.fromkeys(reply, seconds)
+    chosen.update(dict.fromkeys(connect, min(seconds, DEFAULT_CONNECT_TIMEOUT)))
+    return {name: value for name, value in chosen.items() if name not in url.options}
 
 
 def _executor() -> ThreadPoolExecutor:

@@ -78,7 +78,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> AsyncPostgresBackend:
         """Build from ``postgresql://`` or ``postgres://`` (see :class:`PostgresSettings`)."""
-        return cls(PostgresSettings.from_url(url), namespace=config.namespace)
+        return cls(PostgresSettings.from_url(url).bounded(config, url), namespace=config.namespace)
 
     def make_sync(self) -> PostgresBackend:
         """Return the twin engine (sync or asyncio) for the same settings and namespace."""
