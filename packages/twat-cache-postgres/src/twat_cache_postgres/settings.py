@@ -142,9 +142,13 @@ class PostgresSettings:
         own = client_timeouts(
             config, url, reply=["timeout", "statement_timeout"], connect=["connect_timeout"]
         )
-        if "connect_timeout" in own:
-            own["connect_timeout"] = math.ceil(own["connect_timeout"])
-        return replace(self, **own)  # type: ignore[arg-type]
+        connect = own.get("connect_timeout")
+        return replace(
+            self,
+            timeout=own.get("timeout", self.timeout),
+            statement_timeout=own.get("statement_timeout", self.statement_timeout),
+            connect_timeout=self.connect_timeout if connect is None else math.ceil(connect),
+        )
 
     @property
     def address(self) -> str:

@@ -106,7 +106,12 @@ class S3Backend(BaseBackend):
         settings = S3Settings.from_url(url)
         # timeout= bounds botocore's own connects and reads too (unless the URL sets them)
         own = client_timeouts(config, url, reply=["read_timeout"], connect=["connect_timeout"])
-        return cls(replace(settings, **own), namespace=config.namespace)
+        bounded = replace(
+            settings,
+            read_timeout=own.get("read_timeout", settings.read_timeout),
+            connect_timeout=own.get("connect_timeout", settings.connect_timeout),
+        )
+        return cls(bounded, namespace=config.namespace)
 
     # --- plumbing ----------------------------------------------------------------------------
 

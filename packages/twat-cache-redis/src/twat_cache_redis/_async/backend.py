@@ -100,7 +100,14 @@ class AsyncRedisBackend(BaseAsyncBackend):
         own = client_timeouts(
             config, url, reply=["socket_timeout"], connect=["socket_connect_timeout"]
         )
-        return cls(replace(settings, **own), namespace=config.namespace)
+        bounded = replace(
+            settings,
+            socket_timeout=own.get("socket_timeout", settings.socket_timeout),
+            socket_connect_timeout=own.get(
+                "socket_connect_timeout", settings.socket_connect_timeout
+            ),
+        )
+        return cls(bounded, namespace=config.namespace)
 
     @classmethod
     def from_url(cls, url: str, *, namespace: str = "default") -> AsyncRedisBackend:
