@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 GROUPS = (
     "memory", "async", "disk", "redis", "memcached", "postgres", "sqlite", "s3", "rss",
-    "serializers", "tiers", "keys",
+    "serializers", "tiers", "keys", "locks",
 )  # fmt: skip
 # target ratios from the issues (6, 9, 11, 13, 14, 15, 12): row name -> highest acceptable
 # ratio to the row's reference, measured in the same run
@@ -58,8 +58,11 @@ TARGETS = {
     "twat tiers: postgres-tier hit (near missed)": 1.1,
     "twat tiers: p99 invalidation latency, redis": 1.0,
     "twat tiers: p99 invalidation latency, postgres": 1.0,
+    "twat lock=True: waiters' p99 latency, redis": 1.0,
 }
 INVALIDATION_BUDGET = "invalidation budget (50 ms)"
+LOCK_COMPUTE = 0.2  # seconds the locked function takes
+LOCK_BUDGET = "lock budget: compute time (200 ms) + 50 ms"
 
 
 @dataclass
@@ -724,6 +727,85 @@ def bench_tiers(b: Bench, engines: dict[str, str]) -> None:
         cache.close()
 
 
+_LOCK_CHILD = """
+import json, sys, threading, time
+from twat_cache import ucache
+
+url, namespace, rounds, compute, spacing = sys.argv[1:6]
+
+@ucache(url, namespace=namespace, lock=True, lock_timeout=10)
+def slow(x):
+    time.sleep(float(compute))
+    return x
+
+slow(-1)  # connected, and the module's first call made
+print("ready", flush=True)
+start = float(sys.stdin.readline())
+latencies = []
+
+def caller(key, begin):
+    slow(key)
+    latencies.append(time.time() - begin)
+
+for r in range(int(rounds)):
+    begin = start + r * float(spacing)
+    time.sleep(max(0.0, begin - time.time()))
+    threads = [threading.Thread(target=caller, args=(r, begin)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+print(json.dumps(latencies))
+"""
+
+
+def _lock_latencies(url: str, rounds: int) -> list[float]:
+    """Seconds each caller took: 4 processes x 8 threads on one cold key per round, lock=True."""
+    import uuid
+
+    namespace = "bench-lock-" + uuid.uuid4().hex[:8]
+    spacing = LOCK_COMPUTE * 3
+    argv = [sys.executable, "-c", _LOCK_CHILD, url, namespace, str(rounds)]
+    argv += [str(LOCK_COMPUTE), str(spacing)]
+    children = [
+        subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    try:
+        for child in children:  # every process imported and connected before the clock starts
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+        start = time.time() + 0.2
+        latencies: list[float] = []
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(f"{start}\n")
+            child.stdin.flush()
+        for child in children:
+            out, _ = child.communicate(timeout=60 + rounds * spacing)
+            latencies += json.loads(out.strip().splitlines()[-1])
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    return sorted(latencies)
+
+
+def bench_locks(b: Bench, url: str) -> None:
+    """lock=True on a cold key: the waiters' p99 latency against the function's time + 50 ms."""
+    latencies = _lock_latencies(url, 5 if b.quick else 20)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    p50 = latencies[len(latencies) // 2]
+    b.add("locks", LOCK_BUDGET, (LOCK_COMPUTE + 0.05) * 1e9, LOCK_BUDGET)
+    b.add(
+        "locks",
+        "twat lock=True: waiters' p99 latency, redis",
+        p99 * 1e9,
+        LOCK_BUDGET,
+        f"4 processes x 8 threads, cold key; p50 {p50 * 1e3:.0f} ms, {len(latencies)} calls",
+    )
+
+
 def run_groups(b: Bench, only: set[str]) -> None:
     from twat_cache_harness.servers import MemcachedServer, MotoServer, PostgresServer, RedisServer
 
@@ -769,6 +851,9 @@ def run_groups(b: Bench, only: set[str]) -> None:
                 "postgres": stack.enter_context(PostgresServer()).url,
             }
             guarded("tiers", lambda: bench_tiers(b, near_over))
+        if wanted("locks"):
+            locked = stack.enter_context(RedisServer()).url
+            guarded("locks", lambda: bench_locks(b, locked))
     if wanted("rss"):
         guarded("rss", lambda: bench_rss(b))
     by_name = {(r.group, r.name): r for r in b.rows}

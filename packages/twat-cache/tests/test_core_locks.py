@@ -397,3 +397,84 @@ async def test_async_batch_ids_locked_by_another(namespace: str) -> None:
     failing = ucache("coretest-failing://", namespace=namespace, batch=True, lock=True)(users)
     assert await failing([7]) == {7: 7}
     assert calls == [[1], [2], [4], [7]]
+
+
+@pytest.mark.parametrize("url", ["coretest-waking://", "coretest-awaking://"])
+@pytest.mark.parametrize("timeout", [None, 30.0])
+def test_waiters_sleep_until_the_holder_releases(
+    url: str, timeout: float | None, namespace: str
+) -> None:
+    # lock_timeout far beyond the test: a waiter that returns was woken, it did not time out
+    caches = [
+        Cache(url, namespace=namespace, lock=True, lock_timeout=600, timeout=timeout)
+        for _ in range(2)
+    ]
+    release = threading.Event()
+    calls: list[int] = []
+
+    def compute() -> str:
+        calls.append(1)
+        release.wait(30)
+        return "value"
+
+    results: list[str] = []
+    holder = threading.Thread(target=lambda: results.append(caches[0].get_or_set("k", compute)))
+    holder.start()
+    while not _lock_held(caches[1], "k"):
+        time.sleep(0.01)
+    waiter = threading.Thread(target=lambda: results.append(caches[1].get_or_set("k", compute)))
+    waiter.start()
+    engine: Any = caches[1]._raw
+    waiting = getattr(engine, "_waking", engine)
+    while not waiting.waits:  # the waiter sleeps on the engine's wake-up
+        time.sleep(0.01)
+    release.set()
+    holder.join(30)
+    waiter.join(30)
+    assert results == ["value", "value"]
+    assert calls == [1]
+    assert not _lock_held(caches[0], "k"), "released with the engine's compare-and-delete"
+    for cache in caches:
+        cache.close()
+
+
+@pytest.mark.parametrize("url", ["coretest-waking://", "coretest-awaking://"])
+@pytest.mark.parametrize("timeout", [None, 30.0])
+async def test_async_waiters_sleep_until_the_holder_releases(
+    url: str, timeout: float | None, namespace: str
+) -> None:
+    caches = [
+        Cache(url, namespace=namespace, lock=True, lock_timeout=600, timeout=timeout)
+        for _ in range(2)
+    ]
+    release = asyncio.Event()
+    calls: list[int] = []
+
+    async def compute() -> str:
+        calls.append(1)
+        await release.wait()
+        return "value"
+
+    holder = asyncio.ensure_future(caches[0].aget_or_set("k", compute))
+    while not _lock_held(caches[1], "k"):
+        await asyncio.sleep(0.01)
+    waiter = asyncio.ensure_future(caches[1].aget_or_set("k", compute))
+    engine: Any = caches[1]._raw
+    waiting = getattr(engine, "_waking", engine)
+    while not waiting.waits:
+        await asyncio.sleep(0.01)
+    release.set()
+    results = await asyncio.wait_for(asyncio.gather(holder, waiter), 30)
+    assert list(results) == ["value", "value"]
+    assert calls == [1]
+    assert not _lock_held(caches[0], "k")
+    for cache in caches:
+        await cache.aclose()
+
+
+def test_a_waiter_without_a_known_holder_polls(namespace: str) -> None:
+    cache = Cache("coretest-waking://", namespace=namespace, lock=True, lock_timeout=0.05)
+    _take_lock(cache, "k")  # held past lock_timeout: the waiter's wake-ups end, it computes
+    assert cache.get_or_set("k", lambda: "mine") == "mine"
+    cache.backend.delete(_lock_key(cache, "k"))
+    cache.close()

@@ -115,7 +115,10 @@ class DiskBackend(BaseBackend):
         b'v'
     """
 
-    capabilities = Capabilities(persistent=True, shared=True, native_ttl=True)
+    # compare_and_delete: the read and the delete share one transaction (diskcache's transact)
+    capabilities = Capabilities(
+        persistent=True, shared=True, native_ttl=True, compare_and_delete=True
+    )
     stores_objects = False
     blocking = True
 
@@ -326,6 +329,15 @@ class DiskBackend(BaseBackend):
         """Remove ``key``; return whether a live entry was there."""
         shard = self._shard(key)
         with self._storage_errors("delete"):
+            return bool(shard.delete(key))
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove ``key`` only while it holds ``value``, in one transaction; return whether."""
+        shard = self._shard(key)
+        with self._storage_errors("delete_if"), shard.transact():
+            found = shard.get(key)
+            if found is None or _from_disk(found) != value:
+                return False
             return bool(shard.delete(key))
 
     def delete_many(self, keys: Sequence[str]) -> int:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOCK_PREFIX",
+    "LONGEST_WAKEUP_WAIT",
     "AsyncMany",
     "Many",
     "asleep",
@@ -45,6 +46,9 @@ sleep = time.sleep
 # a waiter's first poll comes soon (most computations are short), later ones less often
 FIRST_POLL = 0.005
 LAST_POLL = 0.05
+# a waiter sleeping on the engine's wake-up looks at the lock again at least this often
+# (a crashed holder wakes nobody; its lock then expires after lock_ttl)
+LONGEST_WAKEUP_WAIT = 1.0
 
 
 def uses_lock(cache: Pipeline, lock: bool | None = None) -> bool:
