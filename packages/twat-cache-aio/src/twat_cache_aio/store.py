@@ -89,6 +89,12 @@ class Store:
         values = await cache.multi_get(keys)
         return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
+    async def expiries(self, cache: Any, keys: list[str]) -> dict[str, float]:
+        """See :meth:`~twat_cache.protocols.AsyncReportsExpiry.expiries` (stores whose
+        capabilities say ``reports_expiry``).
+        """
+        raise NotImplementedError
+
     async def set(self, cache: Any, key: str, value: bytes, ttl: float | None) -> bool:
         """See :meth:`AsyncBackend.set`."""
         await cache.set(key, value, ttl=self.ttl(ttl))

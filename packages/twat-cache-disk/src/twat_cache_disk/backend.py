@@ -24,7 +24,7 @@ from twat_cache.config import ensure_folder, refuse_options
 from twat_cache.engines.base import BaseBackend
 from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.paths import default_folder
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 from twat_cache.serializers import encode_int
 
 from twat_cache_disk.database import Database
@@ -115,7 +115,7 @@ class DiskBackend(BaseBackend):
         b'v'
     """
 
-    capabilities = Capabilities(persistent=True, shared=True, native_ttl=True)
+    capabilities = Capabilities(persistent=True, shared=True, native_ttl=True, reports_expiry=True)
     stores_objects = False
     blocking = True
 
@@ -294,6 +294,22 @@ class DiskBackend(BaseBackend):
         except _STORAGE_ERRORS as exc:
             raise self._storage_error("get", exc) from exc
         return None if value is None else _from_disk(value)
+
+    def expiry(self, key: str) -> float | None:
+        """When ``key`` expires (diskcache's ``expire_time``; ``NEVER_EXPIRES``), or None if absent.
+
+        The value is not read: a large one stays in its file (diskcache hands a
+        handle, closed at once). Under the ``least-recently-used`` and
+        ``least-frequently-used`` eviction policies diskcache counts this as a use.
+        """
+        shard = self._shard(key)
+        with self._storage_errors("expiry"):
+            value, expires = shard.get(key, read=True, expire_time=True)
+        if value is None:
+            return None
+        if hasattr(value, "close"):  # a value kept in a file of its own
+            value.close()
+        return NEVER_EXPIRES if expires is None else float(expires)
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until culled); True."""

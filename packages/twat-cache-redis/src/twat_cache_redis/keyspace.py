@@ -12,12 +12,14 @@ import math
 from collections.abc import Iterable, Sequence
 
 from redis.crc import key_slot
+from twat_cache.protocols import NEVER_EXPIRES
 
 __all__ = [
     "SCAN_COUNT",
     "Keyspace",
     "by_key",
     "by_slot",
+    "expiry_times",
     "found",
     "ttl_ms",
 ]
@@ -88,3 +90,14 @@ def by_key(
 def found(keys: Sequence[str], values: Sequence[bytes | None]) -> dict[str, bytes]:
     """Pair ``keys`` with MGET's ``values``, leaving out the absent ones."""
     return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+
+
+def expiry_times(keys: Sequence[str], replies: Sequence[int], now: float) -> dict[str, float]:
+    """Pair ``keys`` with PTTL ``replies`` as expiry times (-2: absent, left out; -1: never)."""
+    times: dict[str, float] = {}
+    for key, left in zip(keys, replies, strict=True):
+        if left == -1:
+            times[key] = NEVER_EXPIRES
+        elif left >= 0:
+            times[key] = now + left / 1000
+    return times

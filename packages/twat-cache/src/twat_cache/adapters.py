@@ -18,7 +18,14 @@ from typing import Any, TypeVar, cast
 
 from twat_cache.engines.base import BaseAsyncBackend, BaseBackend
 from twat_cache.exceptions import CacheOperationError
-from twat_cache.protocols import AsyncBackend, Backend, Capabilities, capabilities_of
+from twat_cache.protocols import (
+    AsyncBackend,
+    AsyncReportsExpiry,
+    Backend,
+    Capabilities,
+    ReportsExpiry,
+    capabilities_of,
+)
 
 __all__ = ["AsyncAdapter", "SyncAdapter", "as_async", "as_sync", "run_blocking"]
 
@@ -52,6 +59,10 @@ class AsyncAdapter:
     async def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
         """See :meth:`Backend.get_many`."""
         return await self._run(self.backend.get_many, keys)
+
+    async def expiries(self, keys: Sequence[Any]) -> dict[Any, float]:
+        """See :meth:`~twat_cache.protocols.ReportsExpiry.expiries`."""
+        return await self._run(cast("ReportsExpiry", self.backend).expiries, keys)
 
     async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """See :meth:`Backend.set`."""
@@ -163,6 +174,10 @@ class SyncAdapter:
     def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
         """See :meth:`AsyncBackend.get_many`."""
         return self._run(self.backend.get_many(keys))
+
+    def expiries(self, keys: Sequence[Any]) -> dict[Any, float]:
+        """See :meth:`~twat_cache.protocols.AsyncReportsExpiry.expiries`."""
+        return self._run(cast("AsyncReportsExpiry", self.backend).expiries(keys))
 
     def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """See :meth:`AsyncBackend.set`."""

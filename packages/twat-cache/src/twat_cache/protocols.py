@@ -19,14 +19,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 __all__ = [
+    "NEVER_EXPIRES",
     "AsyncBackend",
+    "AsyncReportsExpiry",
     "Backend",
     "Capabilities",
     "InvalidationChannel",
     "ReportsEvictions",
+    "ReportsExpiry",
     "Subscription",
     "capabilities_of",
     "derived_capabilities",
@@ -65,6 +68,10 @@ class Capabilities:
             attribute (:class:`ReportsEvictions`), the entries it dropped to stay
             within ``maxsize``/``maxbytes`` (not those that expired or were
             deleted); core's statistics read it.
+        reports_expiry: The engine tells when its entries expire, through
+            ``expiries(keys)`` (:class:`ReportsExpiry`); ``Cache.ttl`` and
+            ``Cache.ttl_many`` read it, ``twat-cache migrate`` keeps each entry's
+            remaining TTL with it (False: memcached servers without meta commands).
     """
 
     lists_keys: bool = True
@@ -80,6 +87,31 @@ class Capabilities:
     max_value_size: int | None = None
     invalidation_channel: bool = False
     reports_evictions: bool = False
+    reports_expiry: bool = False
+
+
+NEVER_EXPIRES: Final = float("inf")
+"""The expiry :meth:`ReportsExpiry.expiries` gives an entry stored without a ttl."""
+
+
+class ReportsExpiry(Protocol):
+    """A sync engine whose capabilities say ``reports_expiry=True``."""
+
+    def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """Return when each present key expires, in seconds since the epoch (``time.time()``).
+
+        An entry stored without a ttl answers :data:`NEVER_EXPIRES` (infinity);
+        absent and expired keys are left out, as :meth:`Backend.get_many` does.
+        """
+        ...
+
+
+class AsyncReportsExpiry(Protocol):
+    """An async engine whose capabilities say ``reports_expiry=True``."""
+
+    async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """Return when each present key expires (see :meth:`ReportsExpiry.expiries`)."""
+        ...
 
 
 class ReportsEvictions(Protocol):

@@ -6,6 +6,7 @@ Written once: ``twat_cache_redis/_async/backend.py`` is the source, and
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,15 @@ from twat_cache.engines.resources import AsyncResource
 from twat_cache.protocols import Capabilities
 
 from twat_cache_redis.channel import RedisChannel
-from twat_cache_redis.keyspace import SCAN_COUNT, Keyspace, by_key, by_slot, found, ttl_ms
+from twat_cache_redis.keyspace import (
+    SCAN_COUNT,
+    Keyspace,
+    by_key,
+    by_slot,
+    expiry_times,
+    found,
+    ttl_ms,
+)
 from twat_cache_redis.settings import RedisSettings, Translate
 
 if TYPE_CHECKING:
@@ -60,6 +69,7 @@ class AsyncRedisBackend(BaseAsyncBackend):
         persistent=True,
         max_value_size=MAX_VALUE_SIZE,
         invalidation_channel=True,
+        reports_expiry=True,
     )
 
     def __init__(
@@ -134,6 +144,22 @@ class AsyncRedisBackend(BaseAsyncBackend):
                 pipe.execute_command("MGET", *group)
             values = by_key(groups, await pipe.execute())
             return found(keys, [values[k] for k in physical])
+
+    async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """When each present key expires: one pipeline of PTTLs (routed per node on a Cluster)."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            self._check_open()
+            return {}
+        with self._errors("expiries"):
+            client = await self._redis()
+            pipe = (
+                client.pipeline() if self.settings.cluster else client.pipeline(transaction=False)
+            )
+            for key in keys:
+                pipe.pttl(self._keyspace.key(key))
+            replies = await pipe.execute()
+        return expiry_times(keys, replies, time.time())
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry); return True."""
