@@ -141,13 +141,13 @@ def test_an_async_engine_reports_to_sync_callers(namespace: str) -> None:
 
 
 def test_a_failing_engine_reads_as_absent_unless_strict(namespace: str) -> None:
-    engine = FailingReporter(namespace)
-    with Cache(backend=engine, namespace=namespace) as cache:
+    with Cache(backend=FailingReporter(namespace), namespace=namespace) as cache:
         with pytest.raises(KeyError):
             cache.ttl("a")
-    with Cache(backend=engine, namespace=namespace, strict=True) as cache:
+    with Cache(backend=FailingReporter(namespace), namespace=namespace, strict=True) as cache:
         with pytest.raises(BackendError):
             cache.ttl("a")
+    engine = FailingReporter(namespace)
     engine.down = False
     with Cache(backend=engine, namespace=namespace, strict=True) as cache:
         cache.set("a", 1, ttl=60)
@@ -176,3 +176,11 @@ def test_a_tiered_cache_answers_for_its_lowest_tier(tmp_path: Path) -> None:
         assert cache.ttl_many(["a", "absent"]) == {"a": pytest.approx(60, abs=1)}
         assert asyncio.run(cache.attl("a")) == pytest.approx(60, abs=1)
         assert asyncio.run(cache.attl_many(["a"])) == {"a": pytest.approx(60, abs=1)}
+
+
+async def test_ttl_under_a_time_limit(tmp_path: Path) -> None:
+    """``timeout=`` wraps the engine: the expiry read goes through the time limit too."""
+    with Cache(f"disk://{tmp_path}", timeout=5) as cache:
+        cache.set("a", 1, ttl=60)
+        assert cache.ttl("a") == pytest.approx(60, abs=1)
+        assert await cache.attl("a") == pytest.approx(60, abs=1)

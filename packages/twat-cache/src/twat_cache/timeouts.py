@@ -23,9 +23,15 @@ from collections.abc import (
     Sequence,
 )
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from twat_cache.protocols import AsyncBackend, Backend, Capabilities
+from twat_cache.protocols import (
+    AsyncBackend,
+    AsyncReportsExpiry,
+    Backend,
+    Capabilities,
+    ReportsExpiry,
+)
 
 __all__ = ["AsyncTimeLimit", "SyncTimeLimit"]
 
@@ -95,6 +101,10 @@ class SyncTimeLimit(_Bounded[Backend]):
         """See :class:`~twat_cache.protocols.Backend`."""
         return self._run(self.inner.get_many, keys)
 
+    def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """See :class:`~twat_cache.protocols.ReportsExpiry`."""
+        return self._run(cast("ReportsExpiry", self.inner).expiries, keys)
+
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """See :class:`~twat_cache.protocols.Backend`."""
         return self._run(self.inner.set, key, value, ttl)
@@ -161,6 +171,10 @@ class AsyncTimeLimit(_Bounded[AsyncBackend]):
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """See :class:`~twat_cache.protocols.AsyncBackend`."""
         return await self._run(self.inner.get_many(keys))
+
+    async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """See :class:`~twat_cache.protocols.AsyncReportsExpiry`."""
+        return await self._run(cast("AsyncReportsExpiry", self.inner).expiries(keys))
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """See :class:`~twat_cache.protocols.AsyncBackend`."""
