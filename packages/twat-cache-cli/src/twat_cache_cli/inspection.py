@@ -33,6 +33,7 @@ from twat_cache_cli.commands import (
 )
 from twat_cache_cli.engines import engine_rows
 from twat_cache_cli.entries import describe
+from twat_cache_cli.lifetimes import AGE_NOTE, lifetimes, ttl_text
 from twat_cache_cli.outcome import ExitCode, UsageError, classify
 from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key
@@ -74,7 +75,9 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
             "signed": config.secret is not None,
             "default_ttl": config.ttl,
             "capabilities": asdict(capabilities),
-            "ttl_distribution": None,  # engines do not report an entry's remaining TTL
+            "ttl_distribution": None,  # set below when the engine reports expiry times
+            "expiring_first": None,
+            "expiring_last": None,
         }
         try:
             keys = [key for key in listed_keys(cache) if isinstance(key, str)]
@@ -104,7 +107,19 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
         shown["key groups"] = ", ".join(
             f"{name} {count}" for name, count in list(data["groups"].items())[:5]
         )
-    shown["ttl distribution"] = "not available (engines do not report remaining TTLs)"
+    if data["ttl_distribution"] is not None:
+        shown["ttl distribution"] = (
+            ", ".join(f"{name} {count}" for name, count in data["ttl_distribution"].items())
+            or "no entries"
+        )
+        for field in ("expiring_first", "expiring_last"):
+            shown[field.replace("_", " ")] = ", ".join(
+                f"{format_key(entry['key'])} (in {ttl_text(entry['ttl'])})"
+                for entry in data[field]
+            ) or "none (no entry expires)"
+        shown["oldest/newest"] = AGE_NOTE
+    elif data["entries"] is not None:
+        shown["ttl distribution"] = f"not available ({config.engine} does not report expiry times)"
     reply.fields(data, shown)
     return ExitCode.OK
 
@@ -122,7 +137,11 @@ def _contents(cache: Any, keys: list[str], sample_size: int) -> dict[str, Any]:
                 formats[frame.label] += 1
     scale = len(keys) / len(sample) if sample else 0.0
     largest = sorted(sizes.items(), key=lambda item: -item[1])[:LARGEST]
+    expiry = lifetimes(cache, sample)
     return {
+        "ttl_distribution": None if expiry is None else expiry["histogram"],
+        "expiring_first": None if expiry is None else expiry["expiring_first"],
+        "expiring_last": None if expiry is None else expiry["expiring_last"],
         "entries": len(keys),
         "sampled": len(sample) < len(keys),
         "total_bytes": round(sum(sizes.values()) * scale),
