@@ -113,10 +113,13 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
             or "no entries"
         )
         for field in ("expiring_first", "expiring_last"):
-            shown[field.replace("_", " ")] = ", ".join(
-                f"{format_key(entry['key'])} (in {ttl_text(entry['ttl'])})"
-                for entry in data[field]
-            ) or "none (no entry expires)"
+            shown[field.replace("_", " ")] = (
+                ", ".join(
+                    f"{format_key(entry['key'])} (in {ttl_text(entry['ttl'])})"
+                    for entry in data[field]
+                )
+                or "none (no entry expires)"
+            )
         shown["oldest/newest"] = AGE_NOTE
     elif data["entries"] is not None:
         shown["ttl distribution"] = f"not available ({config.engine} does not report expiry times)"

@@ -141,6 +141,7 @@ def _copy(
     keys: Sequence[str],
     ttl: float | None,
     checkpoint: Checkpoint,
+    *,
     keep_ttl: bool,
 ) -> int:
     """Copy one batch; return how many entries were found at the source."""
@@ -221,7 +222,7 @@ def cmd_migrate(args: argparse.Namespace, reply: Reply) -> int:
         with reply.progress("migrate", len(keys)) as advance:
             advance(len(keys) - len(todo))
             for batch in _batches(todo, args.batch):
-                copied += _copy(source, target, batch, ttl, checkpoint, keep_ttl)
+                copied += _copy(source, target, batch, ttl, checkpoint, keep_ttl=keep_ttl)
                 advance(len(batch))
         verification = _verify(source, target, keys, args.batch, args.verify_sample)
         data.update(copied=copied, verification=verification)
@@ -243,7 +244,8 @@ def cmd_migrate(args: argparse.Namespace, reply: Reply) -> int:
         data,
         f"copied {copied} entries ({data['already_copied']} before an interruption) from "
         f"{header['src']} to {header['dst']} (ttl: {ttl_text}); verified: "
-        f"{verification['present']} of {verification['source']} present, {verification['compared']} compared byte for byte"
+        f"{verification['present']} of {verification['source']} present, "
+        f"{verification['compared']} compared byte for byte"
         + (f"; deleted {moved} from the source" if args.move else ""),
     )
     return ExitCode.OK
