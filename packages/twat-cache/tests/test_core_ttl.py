@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -184,3 +185,20 @@ async def test_ttl_under_a_time_limit(tmp_path: Path) -> None:
         cache.set("a", 1, ttl=60)
         assert cache.ttl("a") == pytest.approx(60, abs=1)
         assert await cache.attl("a") == pytest.approx(60, abs=1)
+
+
+async def test_server_version_through_adapters_and_time_limits(namespace: str) -> None:
+    """Core's wrappers pass ``server_version`` on; an engine without one answers None."""
+    from twat_cache.adapters import aserver_version_of, server_version_of
+
+    with Cache("memory://", timeout=5) as cache:  # a time limit over the engine
+        assert re.fullmatch(
+            r"in-process \(\S+ \d+\.\d+\.\d+\)", server_version_of(cache.backend) or ""
+        )
+    with Cache(backend=AsyncOneByOne(namespace), namespace=namespace, timeout=5) as cache:
+        assert server_version_of(cache.backend) is None  # SyncAdapter -> the base class's None
+        assert await aserver_version_of(cache.async_backend) is None
+    with Cache(backend=OneByOne(namespace), namespace=namespace, timeout=5) as cache:
+        assert await aserver_version_of(cache.async_backend) is None  # AsyncAdapter
+    assert server_version_of(object()) is None  # type: ignore[arg-type]
+    assert await aserver_version_of(object()) is None  # type: ignore[arg-type]

@@ -185,6 +185,12 @@ class AiocacheBackend(BaseAsyncBackend):
         with self._errors("get_many"):
             return await self._store.get_many(cache, unique)
 
+    async def server_version(self) -> str | None:
+        """What stores the entries and its version (Redis and memcached: the server's)."""
+        cache = await self._cache()
+        with self._errors("server_version"):
+            return await self._store.server_version(cache)
+
     async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """When each present key expires (memory: as noted when written; Redis: PTTL).
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Final
 
+import aiocache
 from aiocache import SimpleMemoryCache
 from twat_cache.engines.integers import checked_sum, not_an_integer, parse_int
 from twat_cache.protocols import NEVER_EXPIRES, Capabilities
@@ -82,6 +83,10 @@ class MemoryStore(Store):
             for key in [key for key, when in records.items() if when <= now]:
                 del records[key]
             self._prune_at = max(_PRUNE_AT, 2 * len(records))
+
+    async def server_version(self, cache: Any) -> str:
+        """This process, on aiocache."""
+        return f"in-process (aiocache {aiocache.__version__})"
 
     async def expiries(self, cache: Any, keys: list[str]) -> dict[str, float]:
         """When each present key expires, as this store noted it when writing."""

@@ -103,6 +103,11 @@ class RedisStore(Store):
         except self.failures as exc:
             logger.debug("closing aiocache+redis: %s", exc, extra={"engine": "aiocache+redis"})
 
+    async def server_version(self, cache: Any) -> str:
+        """``INFO server``'s ``redis_version``."""
+        info = await cache.raw("info", "server")
+        return f"Redis {info['redis_version']}"
+
     async def expiries(self, cache: Any, keys: list[str]) -> dict[str, float]:
         """Every key's PTTL in one script (one round trip); -2 absent, -1 no expiry."""
         names = [cache.build_key(key) for key in keys]

@@ -89,6 +89,10 @@ class Store:
         values = await cache.multi_get(keys)
         return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
+    async def server_version(self, cache: Any) -> str | None:
+        """What stores the entries and its version (see ``BaseAsyncBackend.server_version``)."""
+        raise NotImplementedError
+
     async def expiries(self, cache: Any, keys: list[str]) -> dict[str, float]:
         """See :meth:`~twat_cache.protocols.AsyncReportsExpiry.expiries` (stores whose
         capabilities say ``reports_expiry``).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import platform
 import secrets
@@ -17,6 +18,7 @@ from dataclasses import asdict
 from typing import Any
 
 from twat_cache import __version__ as core_version
+from twat_cache.adapters import server_version_of
 from twat_cache.exceptions import CacheOperationError, TwatCacheError
 from twat_cache.registry import known_engines
 from twat_cache.urls import redact
@@ -39,6 +41,8 @@ from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key
 
 __all__ = ["cmd_doctor", "cmd_info"]
+
+logger = logging.getLogger("twat_cache")
 
 READ_BATCH = 500  # entries read per get_many
 LARGEST = 5  # entries listed by size
@@ -70,7 +74,7 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
             "engine": config.engine,
             "package": record.distribution if record else None,
             "package_version": record.version if record else None,
-            "server_version": None,  # engines do not report it
+            "server_version": _server_version(cache),
             "serializer": serializer_name(config),
             "signed": config.secret is not None,
             "default_ttl": config.ttl,
@@ -90,6 +94,7 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
         "engine": f"{data['engine']} ({data['package'] or 'registered at run time'}"
         f"{' ' + data['package_version'] if data['package_version'] else ''})",
         "namespace": data["namespace"],
+        "server version": data["server_version"] or "unknown",
         "serializer": data["serializer"] + (", signed" if data["signed"] else ", unsigned"),
         "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
         "entries": "not listed (the engine cannot list keys)"
@@ -125,6 +130,15 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
         shown["ttl distribution"] = f"not available ({config.engine} does not report expiry times)"
     reply.fields(data, shown)
     return ExitCode.OK
+
+
+def _server_version(cache: Any) -> str | None:
+    """The engine's ``server_version()`` (None: unknown, or the engine failed to tell)."""
+    try:
+        return server_version_of(cache.backend)
+    except Exception as exc:  # informational: the rest of info still answers
+        logger.debug("server version of %s: %s", where(cache), exc)
+        return None
 
 
 def _contents(cache: Any, keys: list[str], sample_size: int) -> dict[str, Any]:

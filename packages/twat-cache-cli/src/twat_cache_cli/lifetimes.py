@@ -22,8 +22,8 @@ __all__ = ["AGE_NOTE", "READ_BATCH", "lifetimes", "ttl_buckets", "ttl_text"]
 READ_BATCH: Final = 500  # expiry times read per engine call
 SHOWN: Final = 3  # entries listed as expiring first and last
 AGE_NOTE: Final = (
-    "engines record when an entry expires, not when it was written: shown are the entries "
-    "that expire first and last (under one default TTL, the oldest and newest written)"
+    "not recorded (engines keep when an entry expires, not when it was written); "
+    "under one default TTL, the first to expire is the oldest"
 )
 
 # (upper bound in seconds, label) of the TTL histogram, in order

@@ -295,6 +295,10 @@ class DiskBackend(BaseBackend):
             raise self._storage_error("get", exc) from exc
         return None if value is None else _from_disk(value)
 
+    def server_version(self) -> str:
+        """Diskcache's version and the SQLite library's under it."""
+        return f"diskcache {diskcache.__version__} (SQLite {sqlite3.sqlite_version})"
+
     def expiry(self, key: str) -> float | None:
         """When ``key`` expires (diskcache's ``expire_time``; ``NEVER_EXPIRES``), or None if absent.
 

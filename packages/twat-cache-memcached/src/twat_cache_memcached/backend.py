@@ -263,6 +263,14 @@ class MemcachedBackend(BaseBackend):
             found.update(self._fetch(node, group))
         return found
 
+    def server_version(self) -> str:
+        """Each server's ``version`` (a ring's distinct versions, joined)."""
+        self._check_open()
+        versions = sorted(
+            {self._ring.call(node, Client.version).decode() for node in self._ring.live()}
+        )
+        return "memcached " + ", ".join(versions)
+
     def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """When each present key expires: one pipelined meta get (``mg <key> t``) per server.
 

@@ -391,6 +391,10 @@ class MemoryBackend(BaseBackend):
             self._check_open()
             self._data.clear()
 
+    def server_version(self) -> str:
+        """This process, on cachetools (whose eviction policies it uses)."""
+        return f"in-process (cachetools {cachetools.__version__})"
+
     def _peek(self) -> Callable[[Any, Hashable], Any]:
         """The store's base lookup: no LRU reordering, no LFU count (not a use)."""
         return dict.__getitem__ if self._fast is not None else cachetools.Cache.__getitem__

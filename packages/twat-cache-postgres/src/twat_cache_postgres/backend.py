@@ -202,6 +202,12 @@ class PostgresBackend(Engine, BaseBackend):
         rows = self._all(self._sql.get_many, (self.namespace, list(dict.fromkeys(keys))))
         return {key: bytes(value) for key, value in rows}
 
+    def server_version(self) -> str:
+        """The server's ``SHOW server_version``."""
+        self._check_open()
+        rows = self._all(self._sql.server_version, ())
+        return f"PostgreSQL {rows[0][0]}"
+
     def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """When each live key among ``keys`` expires (epoch seconds), in one query."""
         self._check_open()

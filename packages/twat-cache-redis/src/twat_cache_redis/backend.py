@@ -27,6 +27,7 @@ from twat_cache_redis.keyspace import (
     expiry_times,
     found,
     ttl_ms,
+    version_of,
 )
 from twat_cache_redis.settings import RedisSettings, Translate
 
@@ -146,6 +147,11 @@ class RedisBackend(BaseBackend):
                 pipe.execute_command("MGET", *group)
             values = by_key(groups, pipe.execute())
             return found(keys, [values[k] for k in physical])
+
+    def server_version(self) -> str:
+        """``INFO server``'s version (on a Cluster, every node's, when they differ)."""
+        with self._errors("server_version"):
+            return version_of((self._redis()).info("server"))
 
     def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """When each present key expires: one pipeline of PTTLs (routed per node on a Cluster)."""

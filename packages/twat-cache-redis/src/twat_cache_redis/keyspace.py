@@ -9,7 +9,8 @@ scans every primary.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from redis.crc import key_slot
 from twat_cache.protocols import NEVER_EXPIRES
@@ -22,6 +23,7 @@ __all__ = [
     "expiry_times",
     "found",
     "ttl_ms",
+    "version_of",
 ]
 
 # SCAN's COUNT hint and the size of each UNLINK batch of clear()
@@ -101,3 +103,18 @@ def expiry_times(keys: Sequence[str], replies: Sequence[int], now: float) -> dic
         elif left >= 0:
             times[key] = now + left / 1000
     return times
+
+
+def version_of(info: Mapping[str, Any]) -> str:
+    """``Redis 7.0.15`` from ``INFO server`` (a Cluster answers per node: each version once).
+
+    Example:
+        >>> version_of({"redis_version": "7.0.15"})
+        'Redis 7.0.15'
+    """
+    if "redis_version" in info:
+        return f"Redis {info['redis_version']}"
+    versions = sorted(
+        {str(node["redis_version"]) for node in info.values() if isinstance(node, Mapping)}
+    )
+    return "Redis " + (", ".join(versions) or "(version not reported)")

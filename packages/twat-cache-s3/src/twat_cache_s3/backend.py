@@ -252,6 +252,13 @@ class S3Backend(BaseBackend):
         values = self._map(self.get, wanted)
         return {key: value for key, value in zip(wanted, values, strict=True) if value is not None}
 
+    def server_version(self) -> str | None:
+        """The ``Server`` header of a HEAD of the bucket (``AmazonS3``, ``MinIO``...), if sent."""
+        with self._errors("server_version"):
+            head = self._s3().head_bucket(Bucket=self.bucket)
+        server = head["ResponseMetadata"].get("HTTPHeaders", {}).get("server")
+        return None if server is None else f"S3 ({server})"
+
     def expiry(self, key: str) -> float | None:
         """When ``key`` expires: its ``expires-at`` metadata, read with a HEAD (no body)."""
         with self._errors("expiry"):

@@ -260,6 +260,10 @@ class SQLiteBackend(BaseBackend):
         """Return the present entries among ``keys``, a few hundred per query."""
         return {key: bytes(value) for key, value in self._select_in("get_many", "get_in", keys)}
 
+    def server_version(self) -> str:
+        """The version of the SQLite library Python's sqlite3 module runs on."""
+        return f"SQLite {sqlite3.sqlite_version}"
+
     def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """When each present key expires (its ``expires_at``; ``NEVER_EXPIRES`` when NULL)."""
         return {

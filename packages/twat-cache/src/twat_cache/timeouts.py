@@ -25,6 +25,7 @@ from collections.abc import (
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar, cast
 
+from twat_cache.adapters import aserver_version_of, server_version_of
 from twat_cache.protocols import (
     AsyncBackend,
     AsyncReportsExpiry,
@@ -101,6 +102,10 @@ class SyncTimeLimit(_Bounded[Backend]):
         """See :class:`~twat_cache.protocols.Backend`."""
         return self._run(self.inner.get_many, keys)
 
+    def server_version(self) -> str | None:
+        """See :meth:`~twat_cache.engines.base.BaseBackend.server_version`."""
+        return self._run(server_version_of, self.inner)
+
     def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """See :class:`~twat_cache.protocols.ReportsExpiry`."""
         return self._run(cast("ReportsExpiry", self.inner).expiries, keys)
@@ -171,6 +176,10 @@ class AsyncTimeLimit(_Bounded[AsyncBackend]):
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """See :class:`~twat_cache.protocols.AsyncBackend`."""
         return await self._run(self.inner.get_many(keys))
+
+    async def server_version(self) -> str | None:
+        """See :meth:`~twat_cache.engines.base.BaseAsyncBackend.server_version`."""
+        return await self._run(aserver_version_of(self.inner))
 
     async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """See :class:`~twat_cache.protocols.AsyncReportsExpiry`."""

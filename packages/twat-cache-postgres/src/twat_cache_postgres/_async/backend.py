@@ -202,6 +202,12 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         rows = await self._all(self._sql.get_many, (self.namespace, list(dict.fromkeys(keys))))
         return {key: bytes(value) for key, value in rows}
 
+    async def server_version(self) -> str:
+        """The server's ``SHOW server_version``."""
+        self._check_open()
+        rows = await self._all(self._sql.server_version, ())
+        return f"PostgreSQL {rows[0][0]}"
+
     async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """When each live key among ``keys`` expires (epoch seconds), in one query."""
         self._check_open()

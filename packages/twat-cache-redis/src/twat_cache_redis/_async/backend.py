@@ -25,6 +25,7 @@ from twat_cache_redis.keyspace import (
     expiry_times,
     found,
     ttl_ms,
+    version_of,
 )
 from twat_cache_redis.settings import RedisSettings, Translate
 
@@ -144,6 +145,11 @@ class AsyncRedisBackend(BaseAsyncBackend):
                 pipe.execute_command("MGET", *group)
             values = by_key(groups, await pipe.execute())
             return found(keys, [values[k] for k in physical])
+
+    async def server_version(self) -> str:
+        """``INFO server``'s version (on a Cluster, every node's, when they differ)."""
+        with self._errors("server_version"):
+            return version_of(await (await self._redis()).info("server"))
 
     async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
         """When each present key expires: one pipeline of PTTLs (routed per node on a Cluster)."""

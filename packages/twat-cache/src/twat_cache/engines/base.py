@@ -138,6 +138,13 @@ class BaseBackend(_Lifecycle):
         """Iterate over this namespace's keys (engines that cannot raise CacheOperationError)."""
         raise NotImplementedError
 
+    def server_version(self) -> str | None:
+        """What stores the entries and its version, for people (``"Redis 7.0.15"``); None: unknown.
+
+        Shown by ``twat-cache info``; engines override it (it may do I/O).
+        """
+        return None
+
     def expiry(self, key: Any) -> float | None:
         """When ``key`` expires (epoch seconds; ``NEVER_EXPIRES`` without a ttl), or None if absent.
 
@@ -238,6 +245,10 @@ class BaseAsyncBackend(_Lifecycle):
     def keys(self) -> AsyncIterator[Any]:
         """Iterate over this namespace's keys."""
         raise NotImplementedError
+
+    async def server_version(self) -> str | None:
+        """What stores the entries and its version (see :meth:`BaseBackend.server_version`)."""
+        return None
 
     async def expiry(self, key: Any) -> float | None:
         """When ``key`` expires, or None if absent (see :meth:`BaseBackend.expiry`)."""

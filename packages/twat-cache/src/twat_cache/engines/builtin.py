@@ -11,6 +11,7 @@ bounded by count (``maxsize``) and by estimated bytes (``maxbytes``). ``lfu`` an
 from __future__ import annotations
 
 import heapq
+import platform
 import sys
 import threading
 import time
@@ -189,6 +190,10 @@ class BuiltinMemoryBackend(BaseBackend):
             if self._data.get(key) is item:
                 self._remove(key)
         return None
+
+    def server_version(self) -> str:
+        """This process (core's built-in engine)."""
+        return f"in-process (Python {platform.python_version()})"
 
     def expiries(self, keys: Sequence[Hashable]) -> dict[Hashable, float]:
         """When each live key among ``keys`` expires (epoch seconds; ``NEVER_EXPIRES``: no ttl)."""

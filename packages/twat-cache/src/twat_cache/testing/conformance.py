@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import uuid
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from twat_cache.adapters import as_async, as_sync
+from twat_cache.adapters import as_async, as_sync, aserver_version_of, server_version_of
 from twat_cache.exceptions import CacheOperationError
 from twat_cache.protocols import NEVER_EXPIRES, Capabilities, capabilities_of
 from twat_cache.serializers import encode_int
@@ -183,6 +184,11 @@ class BackendConformance(_Kit):
         while "gone" in backend.expiries(["gone"]):
             assert time.monotonic() < deadline, "an expired entry still reports an expiry"
             time.sleep(0.1)
+
+    def test_server_version(self, backend: Any) -> None:
+        """``server_version`` names what stores the entries, with a version (None: unknown)."""
+        version = server_version_of(backend)
+        assert version is None or re.search(r"\d", version), version
 
     def test_add_only_when_absent(self, backend: Any) -> None:
         """``add`` stores only when the key is absent and says whether it did."""
@@ -498,6 +504,11 @@ class AsyncBackendConformance(_Kit):
         _check_expiries(self, found, before, time.time())
         await abackend.delete("short")
         assert set(await abackend.expiries(["short", "forever"])) == {"forever"}
+
+    async def test_server_version(self, abackend: Any) -> None:
+        """``server_version`` names what stores the entries (async)."""
+        version = await aserver_version_of(abackend)
+        assert version is None or re.search(r"\d", version), version
 
     async def test_add_is_atomic(self, abackend: Any) -> None:
         """Of concurrent ``add`` calls on one key, exactly one wins (``atomic_add``)."""
