@@ -94,8 +94,9 @@ class Store:
         raise NotImplementedError
 
     async def expiries(self, cache: Any, keys: list[str]) -> dict[str, float]:
-        """See :meth:`~twat_cache.protocols.AsyncReportsExpiry.expiries` (stores whose
-        capabilities say ``reports_expiry``).
+        """See :meth:`~twat_cache.protocols.AsyncReportsExpiry.expiries`.
+
+        Only stores whose capabilities say ``reports_expiry`` implement it.
         """
         raise NotImplementedError
 

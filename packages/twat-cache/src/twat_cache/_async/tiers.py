@@ -309,8 +309,9 @@ class AsyncTiers(Pipeline):
         return touched
 
     async def attl(self, key: Hashable) -> float | None:
-        """Seconds the lowest tier's entry has left (see :meth:`Cache.ttl`); upper copies live
-        no longer than it, capped by ``l1_ttl``.
+        """Seconds the lowest tier's entry has left (see :meth:`Cache.ttl`).
+
+        Upper copies live no longer than it (and at most ``l1_ttl``).
         """
         return await self.tiers[-1].attl(key)
 

@@ -307,8 +307,9 @@ class SyncTiers(Pipeline):
         return touched
 
     def ttl(self, key: Hashable) -> float | None:
-        """Seconds the lowest tier's entry has left (see :meth:`Cache.ttl`); upper copies live
-        no longer than it, capped by ``l1_ttl``.
+        """Seconds the lowest tier's entry has left (see :meth:`Cache.ttl`).
+
+        Upper copies live no longer than it (and at most ``l1_ttl``).
         """
         return self.tiers[-1].ttl(key)
 
