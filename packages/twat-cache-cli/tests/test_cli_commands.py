@@ -1775,3 +1775,49 @@ def test_published_stats_need_a_key_listing(capsys: pytest.CaptureFixture[str]) 
     code, _, err = run(capsys, "top", URL, "--count", "0")
     assert code == ExitCode.USAGE
     assert "not a positive integer" in err
+
+
+# -- the recorded sessions of docs/cli.md ---------------------------------------------------------
+
+
+def _cast_output(path: Path) -> str:
+    """What a cast shows, numbers masked (timings, pids, sizes, versions differ by machine)."""
+    header, *events = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(header)["version"] == 2  # asciinema v2
+    text = "".join(json.loads(event)[2] for event in events)
+    return re.sub(r"\d+", "0", text)
+
+
+def _lines(text: str) -> list[str]:
+    """The lines in order of their text: get_stats() lists caches in no fixed order."""
+    return sorted(text.splitlines())
+
+
+def test_recorded_sessions_are_current(tmp_path: Any) -> None:
+    from twat_cache_cli.reference import CASTS
+
+    root = Path(__file__).resolve().parents[3]
+    result = subprocess.run(
+        [sys.executable, str(root / "tools" / "casts.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in CASTS:
+        recorded = _cast_output(tmp_path / f"{name}.cast")
+        # regenerate with: bash tools/casts
+        assert _lines(recorded) == _lines(_cast_output(root / "docs" / "casts" / f"{name}.cast"))
+        assert "Traceback" not in recorded
+    tour = _cast_output(tmp_path / "cli-tour.cast")
+    assert '{"name": "Ada"}' in tour
+    assert "server version:   diskcache" in tour
+    migrated = _cast_output(tmp_path / "migrate.cast")
+    assert "(ttl: kept)" in migrated
+    assert "ttl distribution: 0-0 min 0, 0-0 h 0" in migrated  # the TTLs came along to Redis
+    player = root / "docs" / "assets" / "asciinema-player"
+    assert (player / "asciinema-player.min.js").stat().st_size > 100_000
+    assert (player / "asciinema-player.css").exists()
+    page = (root / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "://" not in page.split("## Options of every command")[0].replace("disk://", "")

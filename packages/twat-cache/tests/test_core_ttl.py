@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from twat_cache import Cache
 from twat_cache.engines.base import BaseAsyncBackend, BaseBackend
+from twat_cache.engines.builtin import BuiltinMemoryBackend
 from twat_cache.exceptions import BackendError, CacheOperationError
 from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 from twat_cache.registry import engine_class
+from twat_cache.tiers import TieredCache
 
-# conftest's test engines, by the schemes it registers them under
-BytesEngine: Any = engine_class("coretest-bytes")
+# conftest's test engines, by the schemes it registers them under (a BuiltinMemoryBackend)
+BytesEngine: type[BuiltinMemoryBackend] = engine_class("coretest-bytes")
 FailingEngine: Any = engine_class("coretest-failing")
 
 _REPORTS = Capabilities(native_ttl=False, persistent=False, reports_expiry=True)
@@ -41,7 +43,8 @@ class OneByOne(BaseBackend):
 
     def expiry(self, key: Any) -> float | None:
         self.asked.append(key)
-        return self.inner.expiries([key]).get(key)
+        found: dict[Any, float] = self.inner.expiries([key])
+        return found.get(key)
 
 
 class AsyncOneByOne(BaseAsyncBackend):
@@ -60,7 +63,8 @@ class AsyncOneByOne(BaseAsyncBackend):
         return self.inner.set(key, value, ttl)
 
     async def expiry(self, key: Any) -> float | None:
-        return self.inner.expiries([key]).get(key)
+        found: dict[Any, float] = self.inner.expiries([key])
+        return found.get(key)
 
 
 class FailingReporter(FailingEngine):  # type: ignore[misc]
@@ -70,7 +74,8 @@ class FailingReporter(FailingEngine):  # type: ignore[misc]
 
     def expiries(self, keys: Any) -> dict[Any, float]:
         self._server()
-        return super().expiries(keys)
+        found: dict[Any, float] = super().expiries(keys)
+        return found
 
 
 def test_ttl_counts_down_and_none_never_expires() -> None:
@@ -167,7 +172,7 @@ async def test_async_ttl() -> None:
 
 
 def test_a_tiered_cache_answers_for_its_lowest_tier(tmp_path: Path) -> None:
-    with Cache(["memory://", f"disk://{tmp_path}"], ttl=60, l1_ttl=5) as cache:
+    with TieredCache(["memory://", f"disk://{tmp_path}"], ttl=60, l1_ttl=5) as cache:
         cache.set("a", 1)
         assert cache.get("a") == 1
         near = cache.tiers[0].ttl("a")
