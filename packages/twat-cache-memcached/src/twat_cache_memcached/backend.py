@@ -278,8 +278,9 @@ class MemcachedBackend(BaseBackend):
         its ttl (see :func:`to_exptime`), so the answer is that of the server.
 
         Raises:
-            CacheOperationError: when a server predates meta commands (memcached < 1.6).
-            BackendError: when a server fails.
+            CacheOperationError: when a server answers something else than meta replies.
+            BackendError: when a server fails (memcached before 1.6 has no meta
+                commands and never ends the reply: the request times out).
         """
         self._check_open()
         found: dict[str, float] = {}
@@ -290,8 +291,8 @@ class MemcachedBackend(BaseBackend):
                 left = meta_ttl_reply(reply, len(names))
             except ValueError as exc:
                 raise CacheOperationError(
-                    f"memcached {node.name} cannot tell when entries expire (meta commands "
-                    f"need memcached 1.6 or later): {exc}",
+                    f"memcached {node.name} cannot tell when entries expire (meta commands, "
+                    f"memcached 1.6 or later): {exc}",
                     engine="memcached",
                 ) from exc
             now = time.time()

@@ -71,7 +71,8 @@ class Capabilities:
         reports_expiry: The engine tells when its entries expire, through
             ``expiries(keys)`` (:class:`ReportsExpiry`); ``Cache.ttl`` and
             ``Cache.ttl_many`` read it, ``twat-cache migrate`` keeps each entry's
-            remaining TTL with it (False: memcached servers without meta commands).
+            remaining TTL with it (False: aiocache's memcached, whose client has
+            no meta commands).
     """
 
     lists_keys: bool = True
