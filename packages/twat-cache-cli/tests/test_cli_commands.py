@@ -172,7 +172,15 @@ class FlakyBackend(SharedDictBackend):
         return super().set_many(items, ttl)
 
 
+class FailingVersionBackend(SharedDictBackend):
+    """Stores entries, but fails when asked for its server's version."""
+
+    def server_version(self) -> str:
+        raise BackendError("the version query failed")
+
+
 for _scheme, _engine in {
+    "cli-failing-version": FailingVersionBackend,
     "cli-flaky": FlakyBackend,
     "cli-shared": SharedDictBackend,
     "cli-unlistable": UnlistableBackend,
@@ -1119,6 +1127,55 @@ def test_info(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatc
     assert run(capsys, "info", URL, "--sample", "0")[0] == ExitCode.USAGE
     data = json.loads(run(capsys, "info", "cli-unlistable://", "--json")[1])
     assert data["entries"] is None
+    code, out, _ = run(capsys, "info", URL)
+    assert "ttl distribution: not available (cli-shared does not report expiry times)" in out
+    assert re.search(r"^server version: +unknown$", out, re.M)
+
+
+def test_info_names_the_server_version(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    redis_server: Any,
+    postgres_server: Any,
+) -> None:
+    # memcached, sqlite, S3 and aiocache (not installed with the CLI): their packages'
+    # conformance runs check server_version
+    expected = {
+        redis_server.url: r"^Redis \d+\.\d+",
+        postgres_server.url: r"^PostgreSQL \d+",
+        f"disk://{tmp_path}": r"^diskcache \d+\.\d+\.\d+ \(SQLite 3\.",
+    }
+    for url, pattern in expected.items():
+        data = json.loads(run(capsys, "info", url, "-n", "cli-version", "--json")[1])
+        assert re.search(pattern, data["server_version"] or ""), (url, data["server_version"])
+    assert re.search(r"^server version: +Redis \d", run(capsys, "info", redis_server.url)[1], re.M)
+    data = json.loads(run(capsys, "info", "cli-failing-version://", "--json")[1])
+    assert data["server_version"] is None  # an engine failing to tell: info still answers
+
+
+def test_info_shows_remaining_ttls(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    url = f"disk://{tmp_path}"
+    with Cache(url) as cache:
+        for n in range(5):
+            cache.set(f"soon:{n}", n, ttl=30 + n)
+        cache.set("day", 1, ttl=20 * 3600)
+        cache.set("week", 1, ttl=30 * 86400)
+        cache.set("forever", 1, ttl=None)
+    data = json.loads(run(capsys, "info", url, "--json")[1])
+    assert data["ttl_distribution"] == {"< 1 min": 5, "1-24 h": 1, "> 7 d": 1, "no expiry": 1}
+    assert [entry["key"] for entry in data["expiring_first"]] == ["soon:0", "soon:1", "soon:2"]
+    assert [entry["key"] for entry in data["expiring_last"]] == ["week", "day", "soon:4"]
+    assert 0 < data["expiring_first"][0]["ttl"] <= 30
+    code, out, _ = run(capsys, "info", url)
+    assert code == 0
+    assert re.search(r"^ttl distribution: +< 1 min 5, 1-24 h 1, > 7 d 1, no expiry 1$", out, re.M)
+    assert re.search(r"^expiring last: +week \(in 30\.0 d\), day \(in 20\.0 h\)", out, re.M)
+    assert "the first to expire is the oldest" in out  # what "oldest/newest" shows, and why
+    page = tmp_path / "r.html"
+    assert run(capsys, "report", url, "--html", str(page))[0] == 0
+    text = page.read_text()
+    assert re.search(r"soon:0 \(in \d+ s\)", text)
+    assert "the first to expire is the oldest" in text
 
 
 def test_doctor(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1217,6 +1274,42 @@ def test_migrate_keeps_bytes_tags_and_sets_the_ttl(
         assert cache.get("k00001") == values["k00001"]  # copied, not moved
 
 
+def test_migrate_keeps_each_remaining_ttl(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = f"disk://{tmp_path / 'src'}"
+    with Cache(source) as cache:
+        cache.set("minute", 1, ttl=60)
+        cache.set("hour", 2, ttl=3600)
+        cache.set("forever", 3, ttl=None)
+        cache.set("gone", 4, ttl=0.05)
+    written = time.monotonic()
+    time.sleep(0.1)
+    code, out, _ = run(capsys, "migrate", source, "cli-flaky://", "--dry-run")
+    assert code == 0
+    assert "(ttl: kept;" in out
+    code, out, _ = run(capsys, "migrate", source, "cli-flaky://", "--json")
+    assert code == 0
+    assert json.loads(out)["ttl"] == "kept"
+    spent = time.monotonic() - written  # the copies' lifetimes ran meanwhile
+    # whole seconds, rounded up: what was left when the batch was copied
+    for key, ttl in (("minute", 60), ("hour", 3600)):
+        copied = TTLS[("default", key)]
+        assert copied is not None
+        assert float(copied).is_integer()
+        assert ttl - spent - 1 <= copied <= ttl
+    assert TTLS[("default", "forever")] is None
+    assert ("default", "gone") not in SHARED  # expired before the copy
+    code, out, _ = run(capsys, "migrate", source, "cli-flaky://", "--ttl", "5")
+    assert code == 0
+    assert "(ttl: 5 s)" in out
+    assert TTLS[("default", "hour")] == 5  # --ttl overrides
+    # a source that cannot tell: DST's default TTL, said so
+    code, out, _ = run(capsys, "migrate", "cli-flaky://", f"disk://{tmp_path / 'dst'}", "--json")
+    assert (code, json.loads(out)["ttl"]) == (0, None)
+
+
 def test_migrate_interrupted_then_resumed(
     capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1292,14 +1385,24 @@ def test_migrate_disk_to_redis_to_postgres(
     disk = f"disk://{tmp_path / 'disk'}"
     values = _fill(disk, 9_999, namespace)  # 10,000 entries, one of them tagged
     ns = ["-n", namespace]
-    code, out, _ = run(capsys, "migrate", disk, redis_server.url, *ns, "--ttl", "3600", "--json")
+    with Cache(disk, namespace=namespace) as cache:
+        cache.set("short-lived", "s", ttl=600)
+        cache.touch("k00000", 7200)
+    started = time.monotonic()
+    code, out, _ = run(capsys, "migrate", disk, redis_server.url, *ns, "--json")
     assert code == 0, out
-    assert json.loads(out)["verification"]["present"] == 10_001  # and the tag counter
+    assert json.loads(out)["verification"]["present"] == 10_002  # and the tag counter
     code, out, _ = run(capsys, "migrate", redis_server.url, postgres_server.url, *ns, "--move")
     assert code == 0, out
-    assert "copied 10001 entries" in out
+    assert "copied 10002 entries" in out
+    assert "(ttl: kept)" in out
     with Cache(postgres_server.url, namespace=namespace) as target:
         assert target.get_many(list(values)) == values
+        # each remaining TTL came along, through both hops (rounded up to the second each)
+        spent = time.monotonic() - started  # the copies' clocks ran meanwhile
+        assert 600 - spent - 1 < (target.ttl("short-lived") or 0) <= 602
+        assert 7200 - spent - 1 < (target.ttl("k00000") or 0) <= 7202
+        assert target.ttl("k00001") is None
         assert target.get("tagged") == "by tag"
         target.invalidate_tags("users")
         assert target.get("tagged") is None
@@ -1379,7 +1482,9 @@ def test_report_html_renders_in_a_real_browser(
     assert screenshot.stat().st_size > 10_000  # a rendered page, not a blank one
     dom = _chromium("--dump-dom", page.as_uri())
     assert dom.returncode == 0
-    assert dom.stdout.count("<svg") == 3
+    assert dom.stdout.count("<svg") == 4  # sizes, formats, keys per function, remaining TTLs
+    assert "Remaining TTLs" in text
+    assert "no expiry" in text  # redis reports expiry times: the histogram is drawn
     assert dom.stdout.count("<rect") >= 4
     with Cache(redis_server.url, namespace=namespace) as cache:
         cache.clear()
@@ -1675,3 +1780,49 @@ def test_published_stats_need_a_key_listing(capsys: pytest.CaptureFixture[str]) 
     code, _, err = run(capsys, "top", URL, "--count", "0")
     assert code == ExitCode.USAGE
     assert "not a positive integer" in err
+
+
+# -- the recorded sessions of docs/cli.md ---------------------------------------------------------
+
+
+def _cast_output(path: Path) -> str:
+    """What a cast shows, numbers masked (timings, pids, sizes, versions differ by machine)."""
+    header, *events = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(header)["version"] == 2  # asciinema v2
+    text = "".join(json.loads(event)[2] for event in events)
+    return re.sub(r"\d+", "0", text)
+
+
+def _lines(text: str) -> list[str]:
+    """The lines in order of their text: get_stats() lists caches in no fixed order."""
+    return sorted(text.splitlines())
+
+
+def test_recorded_sessions_are_current(tmp_path: Any) -> None:
+    from twat_cache_cli.reference import CASTS
+
+    root = Path(__file__).resolve().parents[3]
+    result = subprocess.run(
+        [sys.executable, str(root / "tools" / "casts.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in CASTS:
+        recorded = _cast_output(tmp_path / f"{name}.cast")
+        # regenerate with: bash tools/casts
+        assert _lines(recorded) == _lines(_cast_output(root / "docs" / "casts" / f"{name}.cast"))
+        assert "Traceback" not in recorded
+    tour = _cast_output(tmp_path / "cli-tour.cast")
+    assert '{"name": "Ada"}' in tour
+    assert "server version:   diskcache" in tour
+    migrated = _cast_output(tmp_path / "migrate.cast")
+    assert "(ttl: kept)" in migrated
+    assert "ttl distribution: 0-0 min 0, 0-0 h 0" in migrated  # the TTLs came along to Redis
+    player = root / "docs" / "assets" / "asciinema-player"
+    assert (player / "asciinema-player.min.js").stat().st_size > 100_000
+    assert (player / "asciinema-player.css").exists()
+    page = (root / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "://" not in page.split("## Options of every command")[0].replace("disk://", "")

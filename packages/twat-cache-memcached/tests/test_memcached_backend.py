@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import string
 import threading
@@ -28,7 +29,13 @@ from twat_cache.exceptions import (
 from twat_cache.registry import create_backend
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
 from twat_cache_memcached import DEFAULT_ITEM_SIZE_LIMIT, MemcachedBackend
-from twat_cache_memcached.protocol import MAX_KEY_LENGTH, physical_key, to_exptime
+from twat_cache_memcached.protocol import (
+    MAX_KEY_LENGTH,
+    meta_ttl_reply,
+    meta_ttl_request,
+    physical_key,
+    to_exptime,
+)
 
 MakeBackend = Callable[[str], MemcachedBackend]
 _SAFE = set(string.printable) - set(string.whitespace)
@@ -645,3 +652,29 @@ def test_timeouts_default_to_the_constants_and_follow_the_caches_timeout() -> No
     assert bounded.client_options["connect_timeout"] == 0.25  # type: ignore[union-attr]
     given = Cache("memcached://127.0.0.1:11211?timeout=3", timeout=0.25)._raw
     assert given.timeout == 3.0  # type: ignore[union-attr]
+
+
+def test_meta_ttl_request_and_reply() -> None:
+    """One pipelined request per server; quiet misses; replies matched by their opaque index."""
+    assert meta_ttl_request(["a:1:x", "a:1:y"]) == b"mg a:1:x t q O0\r\nmg a:1:y t q O1\r\nmn"
+    assert meta_ttl_reply(b"HD t59 O1\r\nHD t-1 O0\r\n", 2) == {1: 59, 0: -1}
+    assert meta_ttl_reply(b"", 3) == {}  # every key missed
+    with pytest.raises(ValueError, match="unexpected reply"):
+        meta_ttl_reply(b"ERROR\r\n", 1)  # a server without meta commands
+    with pytest.raises(ValueError, match="unknown request"):
+        meta_ttl_reply(b"HD t5 O7\r\n", 2)
+
+
+def test_expiries_on_a_ring_and_server_version(memcached_ring: Any) -> None:
+    """Keys spread over three servers: one meta request each; every server names its version."""
+    backend = MemcachedBackend.from_url(memcached_ring.url, namespace="ring-expiry")
+    try:
+        keys = [f"k{n}" for n in range(30)]
+        backend.set_many(dict.fromkeys(keys, b"v"), ttl=600)
+        found = backend.expiries([*keys, "absent"])
+        assert set(found) == set(keys)
+        assert len({backend.server_for(key) for key in keys}) > 1
+        assert re.fullmatch(r"memcached 1\.\d+\.\d+", backend.server_version())
+    finally:
+        backend.clear()
+        backend.close()

@@ -185,6 +185,31 @@ class AiocacheBackend(BaseAsyncBackend):
         with self._errors("get_many"):
             return await self._store.get_many(cache, unique)
 
+    async def server_version(self) -> str | None:
+        """What stores the entries and its version (Redis and memcached: the server's)."""
+        cache = await self._cache()
+        with self._errors("server_version"):
+            return await self._store.server_version(cache)
+
+    async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """When each present key expires (memory: as noted when written; Redis: PTTL).
+
+        Raises:
+            CacheOperationError: on memcached (aiomcache has no meta commands); its
+                capabilities say ``reports_expiry=False``.
+        """
+        cache = await self._cache()
+        if not self.capabilities.reports_expiry:
+            raise CacheOperationError(
+                f"aiocache+{self._store.kind} cannot tell when entries expire",
+                engine=f"aiocache+{self._store.kind}",
+            )
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        with self._errors("expiries"):
+            return await self._store.expiries(cache, unique)
+
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry).
 

@@ -155,6 +155,11 @@ class MemcachedStore(Store):
         cache.client = _memcached_client_class()(self.host, self.port, pool_size=self.pool_size)
         return cache
 
+    async def server_version(self, cache: Any) -> str:
+        """The server's ``version`` (aiomcache's ``version()``)."""
+        version: bytes = await cache.client.version()
+        return f"memcached {version.decode()}"
+
     async def disconnect(self, cache: Any) -> None:
         """Close the client's idle connections."""
         try:

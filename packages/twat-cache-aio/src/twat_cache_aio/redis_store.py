@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_error
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 
 from twat_cache_aio.store import Store, bytes_serializer, missing_client
 
@@ -18,6 +19,10 @@ __all__ = ["RedisStore"]
 logger = logging.getLogger("twat_cache")
 
 SCAN_COUNT = 500  # keys per SCAN and per UNLINK: quick, yet never blocks the server for long
+_PTTLS_SCRIPT = (
+    "local left = {} for i, key in ipairs(KEYS) do left[i] = redis.call('PTTL', key) end "
+    "return left"
+)
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 
@@ -26,7 +31,7 @@ class RedisStore(Store):
 
     kind = "redis"
     capabilities = Capabilities(
-        native_async=True, persistent=True, max_value_size=512 * 1024 * 1024
+        native_async=True, persistent=True, max_value_size=512 * 1024 * 1024, reports_expiry=True
     )
 
     def __init__(
@@ -97,6 +102,24 @@ class RedisStore(Store):
             await closer()
         except self.failures as exc:
             logger.debug("closing aiocache+redis: %s", exc, extra={"engine": "aiocache+redis"})
+
+    async def server_version(self, cache: Any) -> str:
+        """``INFO server``'s ``redis_version``."""
+        info = await cache.raw("info", "server")
+        return f"Redis {info['redis_version']}"
+
+    async def expiries(self, cache: Any, keys: list[str]) -> dict[str, float]:
+        """Every key's PTTL in one script (one round trip); -2 absent, -1 no expiry."""
+        names = [cache.build_key(key) for key in keys]
+        replies = await cache.raw("eval", _PTTLS_SCRIPT, len(names), *names)
+        now = time.time()
+        times: dict[str, float] = {}
+        for key, left in zip(keys, replies, strict=True):
+            if left == -1:
+                times[key] = NEVER_EXPIRES
+            elif left >= 0:
+                times[key] = now + int(left) / 1000
+        return times
 
     async def delete_many(self, cache: Any, keys: list[str]) -> int:
         """One DEL; Redis answers how many existed."""

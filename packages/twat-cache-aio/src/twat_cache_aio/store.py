@@ -89,6 +89,17 @@ class Store:
         values = await cache.multi_get(keys)
         return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
+    async def server_version(self, cache: Any) -> str | None:
+        """What stores the entries and its version (see ``BaseAsyncBackend.server_version``)."""
+        raise NotImplementedError
+
+    async def expiries(self, cache: Any, keys: list[str]) -> dict[str, float]:
+        """See :meth:`~twat_cache.protocols.AsyncReportsExpiry.expiries`.
+
+        Only stores whose capabilities say ``reports_expiry`` implement it.
+        """
+        raise NotImplementedError
+
     async def set(self, cache: Any, key: str, value: bytes, ttl: float | None) -> bool:
         """See :meth:`AsyncBackend.set`."""
         await cache.set(key, value, ttl=self.ttl(ttl))

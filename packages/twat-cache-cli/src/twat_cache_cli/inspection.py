@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import platform
 import secrets
@@ -17,6 +18,7 @@ from dataclasses import asdict
 from typing import Any
 
 from twat_cache import __version__ as core_version
+from twat_cache.adapters import server_version_of
 from twat_cache.exceptions import CacheOperationError, TwatCacheError
 from twat_cache.registry import known_engines
 from twat_cache.urls import redact
@@ -33,11 +35,14 @@ from twat_cache_cli.commands import (
 )
 from twat_cache_cli.engines import engine_rows
 from twat_cache_cli.entries import describe
+from twat_cache_cli.lifetimes import AGE_NOTE, lifetimes, ttl_text
 from twat_cache_cli.outcome import ExitCode, UsageError, classify
 from twat_cache_cli.reply import Reply
 from twat_cache_cli.values import format_key
 
 __all__ = ["cmd_doctor", "cmd_info"]
+
+logger = logging.getLogger("twat_cache")
 
 READ_BATCH = 500  # entries read per get_many
 LARGEST = 5  # entries listed by size
@@ -69,12 +74,14 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
             "engine": config.engine,
             "package": record.distribution if record else None,
             "package_version": record.version if record else None,
-            "server_version": None,  # engines do not report it
+            "server_version": _server_version(cache),
             "serializer": serializer_name(config),
             "signed": config.secret is not None,
             "default_ttl": config.ttl,
             "capabilities": asdict(capabilities),
-            "ttl_distribution": None,  # engines do not report an entry's remaining TTL
+            "ttl_distribution": None,  # set below when the engine reports expiry times
+            "expiring_first": None,
+            "expiring_last": None,
         }
         try:
             keys = [key for key in listed_keys(cache) if isinstance(key, str)]
@@ -87,6 +94,7 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
         "engine": f"{data['engine']} ({data['package'] or 'registered at run time'}"
         f"{' ' + data['package_version'] if data['package_version'] else ''})",
         "namespace": data["namespace"],
+        "server version": data["server_version"] or "unknown",
         "serializer": data["serializer"] + (", signed" if data["signed"] else ", unsigned"),
         "default ttl": "none" if config.ttl is None else f"{config.ttl:g} s",
         "entries": "not listed (the engine cannot list keys)"
@@ -104,9 +112,33 @@ def cmd_info(args: argparse.Namespace, reply: Reply) -> int:
         shown["key groups"] = ", ".join(
             f"{name} {count}" for name, count in list(data["groups"].items())[:5]
         )
-    shown["ttl distribution"] = "not available (engines do not report remaining TTLs)"
+    if data["ttl_distribution"] is not None:
+        shown["ttl distribution"] = (
+            ", ".join(f"{name} {count}" for name, count in data["ttl_distribution"].items())
+            or "no entries"
+        )
+        for field in ("expiring_first", "expiring_last"):
+            shown[field.replace("_", " ")] = (
+                ", ".join(
+                    f"{format_key(entry['key'])} (in {ttl_text(entry['ttl'])})"
+                    for entry in data[field]
+                )
+                or "none (no entry expires)"
+            )
+        shown["oldest/newest"] = AGE_NOTE
+    elif data["entries"] is not None:
+        shown["ttl distribution"] = f"not available ({config.engine} does not report expiry times)"
     reply.fields(data, shown)
     return ExitCode.OK
+
+
+def _server_version(cache: Any) -> str | None:
+    """The engine's ``server_version()`` (None: unknown, or the engine failed to tell)."""
+    try:
+        return server_version_of(cache.backend)
+    except Exception as exc:  # informational: the rest of info still answers
+        logger.debug("server version of %s: %s", where(cache), exc)
+        return None
 
 
 def _contents(cache: Any, keys: list[str], sample_size: int) -> dict[str, Any]:
@@ -122,7 +154,11 @@ def _contents(cache: Any, keys: list[str], sample_size: int) -> dict[str, Any]:
                 formats[frame.label] += 1
     scale = len(keys) / len(sample) if sample else 0.0
     largest = sorted(sizes.items(), key=lambda item: -item[1])[:LARGEST]
+    expiry = lifetimes(cache, sample)
     return {
+        "ttl_distribution": None if expiry is None else expiry["histogram"],
+        "expiring_first": None if expiry is None else expiry["expiring_first"],
+        "expiring_last": None if expiry is None else expiry["expiring_last"],
         "entries": len(keys),
         "sampled": len(sample) < len(keys),
         "total_bytes": round(sum(sizes.values()) * scale),

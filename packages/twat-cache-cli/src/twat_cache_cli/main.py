@@ -345,8 +345,8 @@ def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> N
         "--ttl",
         type=float,
         metavar="S",
-        help="seconds to live of the copies (default: DST's default TTL; engines do not "
-        "report an entry's remaining TTL)",
+        help="seconds to live of every copy (default: each entry's remaining TTL at SRC; "
+        "DST's default TTL when SRC cannot tell)",
     )
     migrate.add_argument(
         "--dry-run", action="store_true", help="count what would be copied; write nothing"

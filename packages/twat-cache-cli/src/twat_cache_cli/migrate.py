@@ -8,8 +8,11 @@ interrupted resumes where it stopped. The checkpoint is removed only after the
 verification pass (every copied entry present at DST, a sample compared byte for
 byte) has succeeded, and ``--move`` deletes from SRC only after that.
 
-The engine protocol has no way to read an entry's remaining lifetime, so the
-copies are written with ``--ttl`` (default: DST's configured default TTL).
+Each copy keeps the remaining lifetime of its entry, read from SRC's engine
+(``Capabilities.reports_expiry``) when the batch is copied, rounded up to the
+second so that the entries of a batch share a few ``set_many`` calls. ``--ttl``
+gives every copy that lifetime instead; a SRC that cannot tell (aiocache's
+memcached) makes the copies live for ``--ttl``, default DST's default TTL.
 """
 
 from __future__ import annotations
@@ -17,15 +20,19 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from twat_cache import Cache
 from twat_cache.constants import TAG_PREFIX
 from twat_cache.exceptions import BackendError
+from twat_cache.protocols import NEVER_EXPIRES
 from twat_cache.urls import redact
 
 from twat_cache_cli.commands import open_cache, where
@@ -107,8 +114,35 @@ def _checkpoint_path(args: argparse.Namespace, header: dict[str, str]) -> Path:
     return Path(f".twat-cache-migrate-{digest}.checkpoint")
 
 
+def by_remaining_ttl(
+    entries: Mapping[str, bytes], expiries: Mapping[str, float], now: float
+) -> dict[float | None, dict[str, bytes]]:
+    """Group ``entries`` by their remaining ttl in whole seconds, rounded up (None: no expiry).
+
+    Entries that expired since they were read (absent from ``expiries``, or due
+    by ``now``) are left out.
+
+    Example:
+        >>> by_remaining_ttl({"a": b"1", "b": b"2"}, {"a": 100.2, "b": float("inf")}, 90.0)
+        {11: {'a': b'1'}, None: {'b': b'2'}}
+    """
+    groups: dict[float | None, dict[str, bytes]] = defaultdict(dict)
+    for key, raw in entries.items():
+        expires = expiries.get(key)
+        if expires is None or expires <= now:
+            continue
+        groups[None if expires == NEVER_EXPIRES else math.ceil(expires - now)][key] = raw
+    return dict(groups)
+
+
 def _copy(
-    source: Cache, target: Cache, keys: Sequence[str], ttl: float | None, checkpoint: Checkpoint
+    source: Cache,
+    target: Cache,
+    keys: Sequence[str],
+    ttl: float | None,
+    checkpoint: Checkpoint,
+    *,
+    keep_ttl: bool,
 ) -> int:
     """Copy one batch; return how many entries were found at the source."""
     found: dict[str, bytes] = dict(_engine(source, "reading", source.backend.get_many, keys))
@@ -116,7 +150,12 @@ def _copy(
     entries = {key: raw for key, raw in found.items() if key not in counters}
     if counters:  # tag counters never expire: an entry outliving its counter would be a miss
         _engine(target, "writing", target.backend.set_many, counters, None)
-    if entries:
+    if entries and keep_ttl:
+        engine: Any = source.backend  # capabilities.reports_expiry: it has expiries()
+        expiries = _engine(source, "reading expiry times", engine.expiries, list(entries))
+        for left, group in by_remaining_ttl(entries, expiries, time.time()).items():
+            _engine(target, "writing", target.backend.set_many, group, left)
+    elif entries:
         _engine(target, "writing", target.backend.set_many, entries, ttl)
     checkpoint.add(keys)
     return len(found)
@@ -159,13 +198,15 @@ def cmd_migrate(args: argparse.Namespace, reply: Reply) -> int:
         listed = _engine(source, "listing", lambda: list(source.backend.keys()))
         keys = sorted(key for key in listed if isinstance(key, str))
         todo = [key for key in keys if key not in done]
+        keep_ttl = args.ttl is None and source.capabilities.reports_expiry
         ttl = args.ttl if args.ttl is not None else target.config.ttl
+        ttl_text = "kept" if keep_ttl else "none" if ttl is None else f"{ttl:g} s"
         data: dict[str, Any] = {
             **header,
             "entries": len(keys),
             "already_copied": len(keys) - len(todo),
             "to_copy": len(todo),
-            "ttl": ttl,
+            "ttl": "kept" if keep_ttl else ttl,
             "checkpoint": str(checkpoint.path),
             "dry_run": args.dry_run,
         }
@@ -173,7 +214,7 @@ def cmd_migrate(args: argparse.Namespace, reply: Reply) -> int:
             reply.document(
                 data,
                 f"would copy {len(todo)} of {len(keys)} entries from {where(source)} "
-                f"to {where(target)} (ttl: {ttl if ttl is not None else 'none'}; "
+                f"to {where(target)} (ttl: {ttl_text}; "
                 f"{len(keys) - len(todo)} already copied by an interrupted run)",
             )
             return ExitCode.OK
@@ -181,7 +222,7 @@ def cmd_migrate(args: argparse.Namespace, reply: Reply) -> int:
         with reply.progress("migrate", len(keys)) as advance:
             advance(len(keys) - len(todo))
             for batch in _batches(todo, args.batch):
-                copied += _copy(source, target, batch, ttl, checkpoint)
+                copied += _copy(source, target, batch, ttl, checkpoint, keep_ttl=keep_ttl)
                 advance(len(batch))
         verification = _verify(source, target, keys, args.batch, args.verify_sample)
         data.update(copied=copied, verification=verification)
@@ -202,8 +243,9 @@ def cmd_migrate(args: argparse.Namespace, reply: Reply) -> int:
     reply.document(
         data,
         f"copied {copied} entries ({data['already_copied']} before an interruption) from "
-        f"{header['src']} to {header['dst']}; verified: {verification['present']} of "
-        f"{verification['source']} present, {verification['compared']} compared byte for byte"
+        f"{header['src']} to {header['dst']} (ttl: {ttl_text}); verified: "
+        f"{verification['present']} of {verification['source']} present, "
+        f"{verification['compared']} compared byte for byte"
         + (f"; deleted {moved} from the source" if args.move else ""),
     )
     return ExitCode.OK

@@ -10,9 +10,48 @@ import argparse
 
 from twat_cache_cli.outcome import ExitCode
 
-__all__ = ["GENERATED_BY", "reference"]
+__all__ = ["CASTS", "GENERATED_BY", "reference"]
 
 GENERATED_BY = "python tools/gen_cli_docs.py"
+
+CASTS = {
+    "quickstart": "the quickstart, `bash tools/demo` (no server needed)",
+    "cli-tour": "a tour of the command line on a disk cache",
+    "migrate": "a disk cache migrated to Redis, each entry keeping its remaining TTL",
+}
+"""The recorded sessions (``docs/casts/NAME.cast``, written by ``python tools/casts.py``)."""
+
+_PLAYER = "../assets/asciinema-player/asciinema-player"  # vendored (see its VENDORED.txt)
+
+
+def _sessions() -> list[str]:
+    lines = [
+        "## Recorded sessions",
+        "",
+        "Real runs of the commands, recorded by `python tools/casts.py` as asciinema casts "
+        "(the temporary folder is shown as /tmp/demo and the harness's Redis port as 6379). "
+        "The CLI's tests record them again and fail when what the commands print has changed.",
+        "",
+    ]
+    for name, title in CASTS.items():
+        lines += [
+            f"**{title[0].upper()}{title[1:]}** ([{name}.cast](casts/{name}.cast))",
+            "",
+            f'<div class="twat-cast" data-cast="../casts/{name}.cast"></div>',
+            "",
+        ]
+    return [
+        *lines,
+        f'<link rel="stylesheet" href="{_PLAYER}.css">',
+        f'<script src="{_PLAYER}.min.js"></script>',
+        "<script>",
+        'document.querySelectorAll(".twat-cast").forEach(function (box) {',
+        "  AsciinemaPlayer.create(box.dataset.cast, box, "
+        '{fit: "width", idleTimeLimit: 2, terminalFontSize: "small"});',
+        "});",
+        "</script>",
+        "",
+    ]
 
 
 def _cell(text: str) -> str:
@@ -93,6 +132,7 @@ def reference(parser: argparse.ArgumentParser, exit_codes: dict[ExitCode, str]) 
         "Install with `pip install twat-cache-cli` (and the engines you operate). "
         "The package README has a guided tour.",
         "",
+        *_sessions(),
         "## Options of every command",
         "",
         "Given before or after the command name.",

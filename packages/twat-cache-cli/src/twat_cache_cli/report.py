@@ -15,11 +15,13 @@ import secrets
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from twat_cache.exceptions import CacheOperationError
 
 from twat_cache_cli.commands import listed_keys, open_cache, raw_entries, where
 from twat_cache_cli.entries import describe
+from twat_cache_cli.lifetimes import AGE_NOTE, lifetimes, ttl_text
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError
 from twat_cache_cli.reply import Reply
 
@@ -92,6 +94,28 @@ table { border-collapse: collapse; } td, th { padding: 2px 12px 2px 0; text-alig
 """
 
 
+def _ttl_section(expiry: dict[str, Any] | None, place: str) -> str:
+    if expiry is None:
+        return f'<p class="note">Not shown: {html.escape(place)} does not report expiry times.</p>'
+    rows = "".join(
+        f"<tr><th>{title}</th><td>"
+        + (
+            ", ".join(
+                f"{html.escape(str(entry['key'])[:60])} (in {ttl_text(entry['ttl'])})"
+                for entry in expiry[field]
+            )
+            or "none (no entry expires)"
+        )
+        + "</td></tr>"
+        for title, field in (("expire first", "expiring_first"), ("expire last", "expiring_last"))
+    )
+    return (
+        bar_chart("remaining ttl", list(expiry["histogram"].items()))
+        + f"<table>{rows}</table>"
+        + f'<p class="note">Oldest and newest: {html.escape(AGE_NOTE)}.</p>'
+    )
+
+
 def cmd_report(args: argparse.Namespace, reply: Reply) -> int:
     """Write a self-contained HTML report of the namespace: sizes, formats, key groups."""
     if args.sample < 1:
@@ -114,6 +138,7 @@ def cmd_report(args: argparse.Namespace, reply: Reply) -> int:
                 frame = describe(raw)
                 sizes.append(frame.size)
                 formats[frame.label] += 1
+        expiry = lifetimes(cache, sample)
     groups = Counter(key.rsplit(":", 1)[0] if ":" in key else "(no prefix)" for key in keys)
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sampled = f" (a random sample of {len(sample)})" if len(sample) < len(keys) else ""
@@ -135,8 +160,8 @@ def cmd_report(args: argparse.Namespace, reply: Reply) -> int:
 {bar_chart("formats", formats.most_common())}
 <h2>Keys per function (top 15)</h2>
 {bar_chart("keys per function", groups.most_common(15))}
-<h2>TTLs</h2>
-<p class="note">Not shown: engines do not report an entry's remaining TTL.</p>
+<h2>Remaining TTLs</h2>
+{_ttl_section(expiry, place)}
 </body></html>
 """
     Path(args.html).write_text(page, encoding="utf-8")

@@ -24,7 +24,7 @@ from twat_cache.config import ensure_folder, refuse_options
 from twat_cache.engines.base import BaseBackend
 from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.paths import default_folder
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 from twat_cache.serializers import encode_int
 
 from twat_cache_disk.database import Database
@@ -117,7 +117,11 @@ class DiskBackend(BaseBackend):
 
     # compare_and_delete: the read and the delete share one transaction (diskcache's transact)
     capabilities = Capabilities(
-        persistent=True, shared=True, native_ttl=True, compare_and_delete=True
+        persistent=True,
+        shared=True,
+        native_ttl=True,
+        compare_and_delete=True,
+        reports_expiry=True,
     )
     stores_objects = False
     blocking = True
@@ -298,6 +302,26 @@ class DiskBackend(BaseBackend):
         except _STORAGE_ERRORS as exc:
             raise self._storage_error("get", exc) from exc
         return encode_int(value) if type(value) is int else value  # _from_disk(), inline
+
+    def server_version(self) -> str:
+        """Diskcache's version and the SQLite library's under it."""
+        return f"diskcache {diskcache.__version__} (SQLite {sqlite3.sqlite_version})"
+
+    def expiry(self, key: str) -> float | None:
+        """When ``key`` expires (diskcache's ``expire_time``; ``NEVER_EXPIRES``), or None if absent.
+
+        The value is not read: a large one stays in its file (diskcache hands a
+        handle, closed at once). Under the ``least-recently-used`` and
+        ``least-frequently-used`` eviction policies diskcache counts this as a use.
+        """
+        shard = self._shard(key)
+        with self._storage_errors("expiry"):
+            value, expires = shard.get(key, read=True, expire_time=True)
+        if value is None:
+            return None
+        if hasattr(value, "close"):  # a value kept in a file of its own
+            value.close()
+        return NEVER_EXPIRES if expires is None else float(expires)
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until culled); True."""

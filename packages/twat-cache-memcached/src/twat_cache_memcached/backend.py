@@ -11,6 +11,7 @@ first. The README says why.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,7 +27,7 @@ from twat_cache.constants import (
 from twat_cache.engines.base import BaseBackend
 from twat_cache.engines.generations import Generations
 from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 from twat_cache.timeouts import client_timeouts
 
 from twat_cache_memcached.counters import incr
@@ -34,6 +35,9 @@ from twat_cache_memcached.protocol import (
     DEFAULT_ITEM_SIZE_LIMIT,
     DEFAULT_PORT,
     MAX_KEY_LENGTH,
+    META_END,
+    meta_ttl_reply,
+    meta_ttl_request,
     parse_size,
     physical_key,
     to_exptime,
@@ -85,6 +89,7 @@ class MemcachedBackend(BaseBackend):
         # the namespace (at most 64 characters) and the generation share the 250 bytes
         max_key_length=MAX_KEY_LENGTH - Generations.overhead(64),
         max_value_size=DEFAULT_ITEM_SIZE_LIMIT,
+        reports_expiry=True,  # meta commands (memcached 1.6+): see expiries()
     )
 
     def __init__(
@@ -268,6 +273,43 @@ class MemcachedBackend(BaseBackend):
         found: dict[str, bytes] = {}
         for node, group in self._by_node(keys).items():
             found.update(self._fetch(node, group))
+        return found
+
+    def server_version(self) -> str:
+        """Each server's ``version`` (a ring's distinct versions, joined)."""
+        self._check_open()
+        versions = sorted(
+            {self._ring.call(node, Client.version).decode() for node in self._ring.live()}
+        )
+        return "memcached " + ", ".join(versions)
+
+    def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """When each present key expires: one pipelined meta get (``mg <key> t``) per server.
+
+        memcached counts whole seconds and keeps each entry a second longer than
+        its ttl (see :func:`to_exptime`), so the answer is that of the server.
+
+        Raises:
+            CacheOperationError: when a server answers something else than meta replies.
+            BackendError: when a server fails (memcached before 1.6 has no meta
+                commands and never ends the reply: the request times out).
+        """
+        self._check_open()
+        found: dict[str, float] = {}
+        for node, group in self._by_node(list(dict.fromkeys(keys))).items():
+            names = [self._names.key(self._generation(node), key) for key in group]
+            reply = self._ring.call(node, Client.raw_command, meta_ttl_request(names), META_END)
+            try:
+                left = meta_ttl_reply(reply, len(names))
+            except ValueError as exc:
+                raise CacheOperationError(
+                    f"memcached {node.name} cannot tell when entries expire (meta commands, "
+                    f"memcached 1.6 or later): {exc}",
+                    engine="memcached",
+                ) from exc
+            now = time.time()
+            for index, seconds in left.items():
+                found[group[index]] = NEVER_EXPIRES if seconds < 0 else now + seconds
         return found
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from twat_cache.engines.generations import Generations
@@ -17,6 +18,9 @@ __all__ = [
     "DEFAULT_ITEM_SIZE_LIMIT",
     "DEFAULT_PORT",
     "MAX_KEY_LENGTH",
+    "META_END",
+    "meta_ttl_reply",
+    "meta_ttl_request",
     "parse_size",
     "physical_key",
     "to_exptime",
@@ -41,6 +45,50 @@ def physical_key(namespace: str, generation: int, key: str) -> str:
         'app:7:user:1'
     """
     return Generations(namespace, max_key_length=MAX_KEY_LENGTH).key(generation, key)
+
+
+META_END = b"MN\r\n"
+"""The reply to ``mn``, the meta no-op that closes a pipeline of quiet meta commands."""
+
+
+def meta_ttl_request(names: Sequence[str]) -> bytes:
+    r"""The meta gets asking the seconds left of each key (``t``), tagged with its index (``O``).
+
+    Quiet (``q``): a miss sends nothing, and the closing ``mn`` marks the end of
+    the replies, so the whole batch is one round trip. The keys are memcached keys
+    as :func:`physical_key` makes them (ASCII, no spaces).
+
+    Example:
+        >>> meta_ttl_request(["app:1:a"])
+        b'mg app:1:a t q O0\\r\\nmn'
+    """
+    lines = [f"mg {name} t q O{index}".encode() for index, name in enumerate(names)]
+    return b"\r\n".join([*lines, b"mn"])
+
+
+def meta_ttl_reply(reply: bytes, count: int) -> dict[int, int]:
+    r"""Parse the replies to :func:`meta_ttl_request`: key index -> seconds left (-1: no expiry).
+
+    Raises:
+        ValueError: for a reply that is not a meta reply (a server before 1.6 answers ``ERROR``).
+
+    Example:
+        >>> meta_ttl_reply(b"HD t59 O0\\r\\nHD t-1 O2\\r\\n", 3)
+        {0: 59, 2: -1}
+    """
+    left: dict[int, int] = {}
+    for line in reply.split(b"\r\n"):
+        if not line:
+            continue
+        status, *flags = line.decode("ascii", "replace").split()
+        values = {flag[0]: flag[1:] for flag in flags}
+        if status not in ("HD", "VA") or "t" not in values or "O" not in values:
+            raise ValueError(f"unexpected reply {line[:80]!r}")
+        index = int(values["O"])
+        if not 0 <= index < count:
+            raise ValueError(f"reply for an unknown request {line[:80]!r}")
+        left[index] = int(values["t"])
+    return left
 
 
 def to_exptime(ttl: float | None) -> int:

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import suppress
-from time import monotonic
+from time import monotonic, time
 from typing import TYPE_CHECKING, Any, Final
 
 import cachetools
@@ -22,7 +22,7 @@ from twat_cache.constants import DEFAULT_MAXSIZE
 from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.engines.builtin import estimate_size
 from twat_cache.exceptions import ConfigurationError
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
@@ -178,6 +178,7 @@ class MemoryBackend(BaseBackend):
         shared=False,
         persistent=False,
         reports_evictions=True,
+        reports_expiry=True,
     )
     stores_objects = True
     blocking = False
@@ -398,12 +399,40 @@ class MemoryBackend(BaseBackend):
             self._check_open()
             self._data.clear()
 
+    def server_version(self) -> str:
+        """This process, on cachetools (whose eviction policies it uses)."""
+        return f"in-process (cachetools {cachetools.__version__})"
+
+    def _peek(self) -> Callable[[Any, Hashable], Any]:
+        """The store's base lookup: no LRU reordering, no LFU count (not a use)."""
+        return dict.__getitem__ if self._fast is not None else cachetools.Cache.__getitem__
+
+    def expiries(self, keys: Sequence[Hashable]) -> dict[Hashable, float]:
+        """When each live key among ``keys`` expires (epoch seconds; ``NEVER_EXPIRES``: no ttl).
+
+        Reading an expiry is not a use: the eviction order stays as it was.
+        """
+        peek = self._peek()
+        found: dict[Hashable, float] = {}
+        with self._lock:
+            self._check_open()
+            data = self._data
+            now = monotonic()
+            wall = time() - now  # expiries are kept on the monotonic clock
+            for key in keys:
+                try:
+                    item = peek(data, key)
+                except KeyError:
+                    continue
+                if type(item) is not _Expiring:
+                    found[key] = NEVER_EXPIRES
+                elif now < item.expires:
+                    found[key] = wall + item.expires
+        return found
+
     def keys(self) -> Iterator[Hashable]:
         """Iterate over a snapshot of the live keys, without counting it as use."""
-        # the base lookup: no LRU reordering, no LFU count
-        peek: Callable[[Any, Hashable], Any] = (
-            dict.__getitem__ if self._fast is not None else cachetools.Cache.__getitem__
-        )
+        peek = self._peek()
         with self._lock:
             self._check_open()
             data = self._data

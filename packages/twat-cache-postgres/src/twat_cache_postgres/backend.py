@@ -18,6 +18,7 @@ readable while idle -- and replaced, so the call after a restart succeeds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +28,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from twat_cache.engines.base import BaseBackend
 from twat_cache.engines.resources import Resource
 from twat_cache.exceptions import TwatCacheError
+from twat_cache.protocols import NEVER_EXPIRES
 
 from twat_cache_postgres.channel import PostgresChannel
 from twat_cache_postgres.engine import (
@@ -199,6 +201,21 @@ class PostgresBackend(Engine, BaseBackend):
             return {}
         rows = self._all(self._sql.get_many, (self.namespace, list(dict.fromkeys(keys))))
         return {key: bytes(value) for key, value in rows}
+
+    def server_version(self) -> str:
+        """The server's ``SHOW server_version``."""
+        self._check_open()
+        rows = self._all(self._sql.server_version, ())
+        return f"PostgreSQL {rows[0][0]}"
+
+    def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """When each live key among ``keys`` expires (epoch seconds), in one query."""
+        self._check_open()
+        if not keys:
+            return {}
+        rows = self._all(self._sql.expiries, (self.namespace, list(dict.fromkeys(keys))))
+        now = time.time()
+        return {key: NEVER_EXPIRES if left is None else now + left for key, left in rows}
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` (an upsert) for ``ttl`` seconds (``None``: forever)."""

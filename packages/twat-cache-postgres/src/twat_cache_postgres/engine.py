@@ -215,6 +215,7 @@ class Engine:
         max_value_size=MAX_VALUE_SIZE,
         invalidation_channel=True,  # LISTEN/NOTIFY keeps core's near tiers coherent (channel.py)
         compare_and_delete=True,  # DELETE ... WHERE value = token: one statement
+        reports_expiry=True,
     )
 
     def _setup(self, settings: PostgresSettings | str) -> None:

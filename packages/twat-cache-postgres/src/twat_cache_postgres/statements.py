@@ -78,6 +78,12 @@ class Statements:
         self.get_many = q(
             "SELECT key, value FROM {table} WHERE namespace = %s AND key = ANY(%s) AND {live}"
         )
+        self.server_version = b"SHOW server_version"
+        # seconds left as the server counts them: the client adds its own clock (no skew)
+        self.expiries = q(
+            "SELECT key, extract(epoch FROM expires_at - now())::float8 FROM {table}"
+            " WHERE namespace = %s AND key = ANY(%s) AND {live}"
+        )
         self.set = q(
             "INSERT INTO {table} AS entry (namespace, key, value, expires_at)"
             " VALUES (%s, %s, %s, {expires}) ON CONFLICT (namespace, key) DO UPDATE"

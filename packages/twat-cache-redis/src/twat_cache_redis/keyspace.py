@@ -9,17 +9,21 @@ scans every primary.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from redis.crc import key_slot
+from twat_cache.protocols import NEVER_EXPIRES
 
 __all__ = [
     "SCAN_COUNT",
     "Keyspace",
     "by_key",
     "by_slot",
+    "expiry_times",
     "found",
     "ttl_ms",
+    "version_of",
 ]
 
 # SCAN's COUNT hint and the size of each UNLINK batch of clear()
@@ -88,3 +92,29 @@ def by_key(
 def found(keys: Sequence[str], values: Sequence[bytes | None]) -> dict[str, bytes]:
     """Pair ``keys`` with MGET's ``values``, leaving out the absent ones."""
     return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+
+
+def expiry_times(keys: Sequence[str], replies: Sequence[int], now: float) -> dict[str, float]:
+    """Pair ``keys`` with PTTL ``replies`` as expiry times (-2: absent, left out; -1: never)."""
+    times: dict[str, float] = {}
+    for key, left in zip(keys, replies, strict=True):
+        if left == -1:
+            times[key] = NEVER_EXPIRES
+        elif left >= 0:
+            times[key] = now + left / 1000
+    return times
+
+
+def version_of(info: Mapping[str, Any]) -> str:
+    """``Redis 7.0.15`` from ``INFO server`` (a Cluster answers per node: each version once).
+
+    Example:
+        >>> version_of({"redis_version": "7.0.15"})
+        'Redis 7.0.15'
+    """
+    if "redis_version" in info:
+        return f"Redis {info['redis_version']}"
+    versions = sorted(
+        {str(node["redis_version"]) for node in info.values() if isinstance(node, Mapping)}
+    )
+    return "Redis " + (", ".join(versions) or "(version not reported)")

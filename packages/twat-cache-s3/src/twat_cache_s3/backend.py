@@ -26,11 +26,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from twat_cache.config import refuse_options
 from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import BackendError, ConfigurationError
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 from twat_cache.serializers import decode_int, encode_int
 from twat_cache.timeouts import client_timeouts
 
-from twat_cache_s3.objects import Names, StoredObject, expired, tagging, write_arguments
+from twat_cache_s3.objects import (
+    EXPIRES_AT,
+    Names,
+    StoredObject,
+    expired,
+    tagging,
+    write_arguments,
+)
 from twat_cache_s3.settings import S3Settings
 
 if TYPE_CHECKING:
@@ -77,7 +84,9 @@ class S3Backend(BaseBackend):
 
     # add and incr are conditional writes (atomic where the endpoint honours If-None-Match and
     # If-Match: AWS S3 does); expiry is metadata checked on read, plus a lifecycle tag
-    capabilities = Capabilities(native_ttl=False, persistent=True, max_value_size=_MAX_PUT)
+    capabilities = Capabilities(
+        native_ttl=False, persistent=True, max_value_size=_MAX_PUT, reports_expiry=True
+    )
     stores_objects = False
     blocking = True
 
@@ -252,6 +261,28 @@ class S3Backend(BaseBackend):
         wanted = list(dict.fromkeys(keys))
         values = self._map(self.get, wanted)
         return {key: value for key, value in zip(wanted, values, strict=True) if value is not None}
+
+    def server_version(self) -> str | None:
+        """The ``Server`` header of a HEAD of the bucket (``AmazonS3``, ``MinIO``...), if sent."""
+        with self._errors("server_version"):
+            head = self._s3().head_bucket(Bucket=self.bucket)
+        server = head["ResponseMetadata"].get("HTTPHeaders", {}).get("server")
+        return None if server is None else f"S3 ({server})"
+
+    def expiry(self, key: str) -> float | None:
+        """When ``key`` expires: its ``expires-at`` metadata, read with a HEAD (no body)."""
+        with self._errors("expiry"):
+            found = self._live(self.names.name(key), body=False)
+        if found is None:
+            return None
+        expires = found.metadata.get(EXPIRES_AT)
+        return NEVER_EXPIRES if expires is None else float(expires)
+
+    def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """When each present key expires: HEADs in parallel (``max_workers``)."""
+        wanted = list(dict.fromkeys(keys))
+        times = self._map(self.expiry, wanted)
+        return {key: when for key, when in zip(wanted, times, strict=True) if when is not None}
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key``, replacing any entry, for ``ttl`` seconds.

@@ -22,13 +22,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from twat_cache.config import ensure_folder, refuse_options
 from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.paths import default_folder
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 from twat_cache.serializers import decode_int, encode_int
 
 from twat_cache_sqlite.connections import FilePool, Settings, SharedMemory
@@ -52,11 +52,11 @@ _PURGE_EVERY = 1000  # writes between two lazy purges of expired rows
 _PURGE_BATCH = 500  # rows one lazy purge deletes at most, so that a write stays short
 _now = time.time  # the expiry clock; tests replace it instead of sleeping
 _FILE_CAPABILITIES: Final = Capabilities(
-    native_ttl=False, shared=True, persistent=True, compare_and_delete=True
+    native_ttl=False, shared=True, persistent=True, compare_and_delete=True, reports_expiry=True
 )
 # the in-memory database lives in this process only, and dies with it
 _MEMORY_CAPABILITIES: Final = Capabilities(
-    native_ttl=False, shared=False, persistent=False, compare_and_delete=True
+    native_ttl=False, shared=False, persistent=False, compare_and_delete=True, reports_expiry=True
 )
 
 
@@ -258,18 +258,34 @@ class SQLiteBackend(BaseBackend):
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Return the present entries among ``keys``, a few hundred per query."""
+        return {key: bytes(value) for key, value in self._select_in("get_many", "get_in", keys)}
+
+    def server_version(self) -> str:
+        """The version of the SQLite library Python's sqlite3 module runs on."""
+        return f"SQLite {sqlite3.sqlite_version}"
+
+    def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """When each present key expires (its ``expires_at``; ``NEVER_EXPIRES`` when NULL)."""
+        return {
+            key: NEVER_EXPIRES if expires is None else float(expires)
+            for key, expires in self._select_in("expiries", "expiries_in", keys)
+        }
+
+    def _select_in(
+        self, operation: str, statement: str, keys: Sequence[str]
+    ) -> list[tuple[str, Any]]:
+        """Run the ``... key IN (...)`` ``statement`` over ``keys``, a few hundred at a time."""
         wanted = list(dict.fromkeys(keys))
-        found: dict[str, bytes] = {}
+        rows: list[tuple[str, Any]] = []
         if not wanted:
-            return found
-        with self._use("get_many") as conn:
+            return rows
+        with self._use(operation) as conn:
             now = _now()
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
-                query = self._sql["get_in"] + "(" + ", ".join("?" * len(chunk)) + ")"
-                for key, value in conn.execute(query, (self.namespace, now, *chunk)):
-                    found[key] = bytes(value)
-        return found
+                query = self._sql[statement] + "(" + ", ".join("?" * len(chunk)) + ")"
+                rows.extend(conn.execute(query, (self.namespace, now, *chunk)))
+        return rows
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key``, replacing any entry, for ``ttl`` seconds; True."""

@@ -20,14 +20,24 @@ from twat_cache.engines.base import BaseAsyncBackend, BaseBackend
 from twat_cache.exceptions import CacheOperationError
 from twat_cache.protocols import (
     AsyncBackend,
+    AsyncReportsExpiry,
     AsyncWakesOnDelete,
     Backend,
     Capabilities,
+    ReportsExpiry,
     WakesOnDelete,
     capabilities_of,
 )
 
-__all__ = ["AsyncAdapter", "SyncAdapter", "as_async", "as_sync", "run_blocking"]
+__all__ = [
+    "AsyncAdapter",
+    "SyncAdapter",
+    "as_async",
+    "as_sync",
+    "aserver_version_of",
+    "run_blocking",
+    "server_version_of",
+]
 
 _T = TypeVar("_T")
 
@@ -59,6 +69,14 @@ class AsyncAdapter:
     async def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
         """See :meth:`Backend.get_many`."""
         return await self._run(self.backend.get_many, keys)
+
+    async def server_version(self) -> str | None:
+        """See :meth:`~twat_cache.engines.base.BaseBackend.server_version`."""
+        return await self._run(server_version_of, self.backend)
+
+    async def expiries(self, keys: Sequence[Any]) -> dict[Any, float]:
+        """See :meth:`~twat_cache.protocols.ReportsExpiry.expiries`."""
+        return await self._run(cast("ReportsExpiry", self.backend).expiries, keys)
 
     async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """See :meth:`Backend.set`."""
@@ -180,6 +198,14 @@ class SyncAdapter:
         """See :meth:`AsyncBackend.get_many`."""
         return self._run(self.backend.get_many(keys))
 
+    def server_version(self) -> str | None:
+        """See :meth:`~twat_cache.engines.base.BaseAsyncBackend.server_version`."""
+        return self._run(aserver_version_of(self.backend))
+
+    def expiries(self, keys: Sequence[Any]) -> dict[Any, float]:
+        """See :meth:`~twat_cache.protocols.AsyncReportsExpiry.expiries`."""
+        return self._run(cast("AsyncReportsExpiry", self.backend).expiries(keys))
+
     def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         """See :meth:`AsyncBackend.set`."""
         return self._run(self.backend.set(key, value, ttl))
@@ -246,6 +272,18 @@ class SyncAdapter:
             # never used from sync code: close it (idempotent) on a loop of its own, which
             # works even when the caller is inside a running event loop
             run_blocking(self.backend.close())
+
+
+def server_version_of(backend: Backend) -> str | None:
+    """``backend.server_version()``; None for an engine not built on the base classes (none)."""
+    version = getattr(backend, "server_version", None)
+    return None if version is None else cast("str | None", version())
+
+
+async def aserver_version_of(backend: AsyncBackend) -> str | None:
+    """The async form of :func:`server_version_of`."""
+    version = getattr(backend, "server_version", None)
+    return None if version is None else cast("str | None", await version())
 
 
 def _is_async(backend: Backend | AsyncBackend) -> bool:

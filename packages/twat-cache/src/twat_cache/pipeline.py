@@ -13,6 +13,7 @@ import enum
 import functools
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
@@ -28,7 +29,7 @@ from twat_cache.exceptions import (
 from twat_cache.keys import key_limit, normal_key
 from twat_cache.observe import Observer
 from twat_cache.policies import CircuitBreaker, jittered
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 from twat_cache.serializers import Codec, CorruptEntryError, encode_int
 from twat_cache.serializers.policy import build_codec, expect_return_type, value_type
 from twat_cache.stats import CacheStats
@@ -202,6 +203,16 @@ class Pipeline:
     def _ttl(self, ttl: TTL) -> float | None:
         value = self.config.ttl if ttl is DEFAULT else _check_ttl("ttl", ttl)
         return jittered(value, self.config.jitter)
+
+    @staticmethod
+    def _remaining(expiries: Mapping[Any, float]) -> dict[Any, float | None]:
+        """Seconds left of each entry from its expiry time (None: never), expired ones left out."""
+        now = time.time()
+        return {
+            key: None if expires == NEVER_EXPIRES else expires - now
+            for key, expires in expiries.items()
+            if expires > now
+        }
 
     def _raw_int(self, value: int) -> Any:
         return value if self.local else encode_int(value)

@@ -19,17 +19,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 __all__ = [
+    "NEVER_EXPIRES",
     "AsyncBackend",
     "AsyncComparesAndDeletes",
+    "AsyncReportsExpiry",
     "AsyncWakesOnDelete",
     "Backend",
     "Capabilities",
     "ComparesAndDeletes",
     "InvalidationChannel",
     "ReportsEvictions",
+    "ReportsExpiry",
     "Subscription",
     "WakesOnDelete",
     "capabilities_of",
@@ -77,6 +80,11 @@ class Capabilities:
             (:class:`WakesOnDelete`) returns as soon as ``delete_if(key, value)``
             succeeds in any process; lock waiters sleep on it instead of polling.
             Requires ``compare_and_delete``.
+        reports_expiry: The engine tells when its entries expire, through
+            ``expiries(keys)`` (:class:`ReportsExpiry`); ``Cache.ttl`` and
+            ``Cache.ttl_many`` read it, ``twat-cache migrate`` keeps each entry's
+            remaining TTL with it (False: aiocache's memcached, whose client has
+            no meta commands).
     """
 
     lists_keys: bool = True
@@ -94,6 +102,31 @@ class Capabilities:
     reports_evictions: bool = False
     compare_and_delete: bool = False
     delete_wakeups: bool = False
+    reports_expiry: bool = False
+
+
+NEVER_EXPIRES: Final = float("inf")
+"""The expiry :meth:`ReportsExpiry.expiries` gives an entry stored without a ttl."""
+
+
+class ReportsExpiry(Protocol):
+    """A sync engine whose capabilities say ``reports_expiry=True``."""
+
+    def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """Return when each present key expires, in seconds since the epoch (``time.time()``).
+
+        An entry stored without a ttl answers :data:`NEVER_EXPIRES` (infinity);
+        absent and expired keys are left out, as :meth:`Backend.get_many` does.
+        """
+        ...
+
+
+class AsyncReportsExpiry(Protocol):
+    """An async engine whose capabilities say ``reports_expiry=True``."""
+
+    async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """Return when each present key expires (see :meth:`ReportsExpiry.expiries`)."""
+        ...
 
 
 class ReportsEvictions(Protocol):

@@ -27,12 +27,15 @@ from collections.abc import (
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from twat_cache.adapters import aserver_version_of, server_version_of
 from twat_cache.constants import DEFAULT_CONNECT_TIMEOUT
 from twat_cache.protocols import (
     AsyncBackend,
+    AsyncReportsExpiry,
     AsyncWakesOnDelete,
     Backend,
     Capabilities,
+    ReportsExpiry,
     WakesOnDelete,
 )
 
@@ -146,6 +149,14 @@ class SyncTimeLimit(_Bounded[Backend]):
         """See :class:`~twat_cache.protocols.Backend`."""
         return self._run(self.inner.get_many, keys)
 
+    def server_version(self) -> str | None:
+        """See :meth:`~twat_cache.engines.base.BaseBackend.server_version`."""
+        return self._run(server_version_of, self.inner)
+
+    def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """See :class:`~twat_cache.protocols.ReportsExpiry`."""
+        return self._run(cast("ReportsExpiry", self.inner).expiries, keys)
+
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """See :class:`~twat_cache.protocols.Backend`."""
         return self._run(self.inner.set, key, value, ttl)
@@ -221,6 +232,14 @@ class AsyncTimeLimit(_Bounded[AsyncBackend]):
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """See :class:`~twat_cache.protocols.AsyncBackend`."""
         return await self._run(self.inner.get_many(keys))
+
+    async def server_version(self) -> str | None:
+        """See :meth:`~twat_cache.engines.base.BaseAsyncBackend.server_version`."""
+        return await self._run(aserver_version_of(self.inner))
+
+    async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """See :class:`~twat_cache.protocols.AsyncReportsExpiry`."""
+        return await self._run(cast("AsyncReportsExpiry", self.inner).expiries(keys))
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """See :class:`~twat_cache.protocols.AsyncBackend`."""

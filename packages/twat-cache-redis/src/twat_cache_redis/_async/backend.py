@@ -6,6 +6,7 @@ Written once: ``twat_cache_redis/_async/backend.py`` is the source, and
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,16 @@ from twat_cache.protocols import Capabilities
 from twat_cache.timeouts import client_timeouts
 
 from twat_cache_redis.channel import RedisChannel
-from twat_cache_redis.keyspace import SCAN_COUNT, Keyspace, by_key, by_slot, found, ttl_ms
+from twat_cache_redis.keyspace import (
+    SCAN_COUNT,
+    Keyspace,
+    by_key,
+    by_slot,
+    expiry_times,
+    found,
+    ttl_ms,
+    version_of,
+)
 from twat_cache_redis.settings import RedisSettings, Translate
 
 if TYPE_CHECKING:
@@ -77,6 +87,7 @@ class AsyncRedisBackend(BaseAsyncBackend):
         invalidation_channel=True,
         compare_and_delete=True,
         delete_wakeups=True,
+        reports_expiry=True,
     )
 
     def __init__(
@@ -189,6 +200,27 @@ class AsyncRedisBackend(BaseAsyncBackend):
             values = by_key(groups, await pipe.execute())
             pairs = zip(keys, physical, strict=True)
             return {key: head for key, one in pairs if (head := values[one])}
+
+    async def server_version(self) -> str:
+        """``INFO server``'s version (on a Cluster, every node's, when they differ)."""
+        with self._errors("server_version"):
+            return version_of(await (await self._redis()).info("server"))
+
+    async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
+        """When each present key expires: one pipeline of PTTLs (routed per node on a Cluster)."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            self._check_open()
+            return {}
+        with self._errors("expiries"):
+            client = await self._redis()
+            pipe = (
+                client.pipeline() if self.settings.cluster else client.pipeline(transaction=False)
+            )
+            for key in keys:
+                pipe.pttl(self._keyspace.key(key))
+            replies = await pipe.execute()
+        return expiry_times(keys, replies, time.time())
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry); return True."""

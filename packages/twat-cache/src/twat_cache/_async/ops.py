@@ -9,10 +9,10 @@ by ``bash tools/unasync`` (``aget`` becomes ``get``, ``async_backend`` becomes
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping, Sequence
 from time import perf_counter
 from time import time as wall_time
-from typing import Any
+from typing import Any, cast
 
 from twat_cache._async.entries import WARM_CHUNK, alive_keys, aread_many, awrite_all
 from twat_cache._async.locks import alocked
@@ -39,6 +39,7 @@ from twat_cache.pipeline import (
     WriteVersions,
     acaller,
 )
+from twat_cache.protocols import AsyncReportsExpiry
 
 __all__ = ["AsyncOps"]
 
@@ -464,6 +465,54 @@ class AsyncOps(Pipeline):
         """Remove every entry of this namespace (nothing outside it); False when it failed."""
         failed: bool | None = False  # the engine's clear() answers None when it worked
         return self._wrote(await self._acall(failed, self.async_backend.clear), 0)
+
+    async def _aexpiries(self, made: Sequence[Any]) -> dict[Any, float | None]:
+        """Seconds left of each present entry among the ready keys ``made`` (None: no expiry)."""
+        if not self.capabilities.reports_expiry:
+            raise CacheOperationError(
+                f"cache {self.name}: the engine cannot tell when its entries expire"
+            )
+        engine = cast("AsyncReportsExpiry", self.async_backend)
+        found: Mapping[Any, float] = await self._acall({}, engine.expiries, made)
+        return self._remaining(found)
+
+    async def attl(self, key: Hashable) -> float | None:
+        """Return the seconds ``key`` has left to live, or ``None`` if it never expires.
+
+        The lifetime of the stored entry: with ``stale_ttl=`` it includes the window
+        in which a stale value is still served, and an entry made stale by
+        :meth:`invalidate_tags` answers until it expires or is overwritten.
+
+        Raises:
+            KeyError: when ``key`` is absent or expired (also when the engine failed,
+                as a read would miss; ``strict=True`` raises BackendError instead).
+            CacheOperationError: when the engine cannot tell (its capabilities say
+                ``reports_expiry=False``: memcached servers without meta commands).
+
+        Example:
+            >>> cache = Cache("memory://")
+            >>> cache.set("a", 1, ttl=60)
+            True
+            >>> 59 < cache.ttl("a") <= 60
+            True
+        """
+        made = self._key(key)
+        found = await self._aexpiries([made])
+        if made not in found:
+            raise KeyError(key)
+        return found[made]
+
+    async def attl_many(self, keys: Iterable[Hashable]) -> dict[Any, float | None]:
+        """Return ``{key: seconds left}`` for the keys present (``None``: never expires).
+
+        One round trip where the engine can (see :meth:`ttl`).
+
+        Raises:
+            CacheOperationError: when the engine cannot tell when its entries expire.
+        """
+        wanted = {self._key(k): k for k in keys}
+        found = await self._aexpiries(list(wanted))
+        return {wanted[made]: left for made, left in found.items()}
 
     async def akeys(self) -> AsyncIterator[Any]:
         """Iterate over the keys of this namespace (tag counters left out).

@@ -322,6 +322,17 @@ class AsyncTiers(Pipeline):
                 await tier.adelete(made)
         return touched
 
+    async def attl(self, key: Hashable) -> float | None:
+        """Seconds the lowest tier's entry has left (see :meth:`Cache.ttl`).
+
+        Upper copies live no longer than it (and at most ``l1_ttl``).
+        """
+        return await self.tiers[-1].attl(key)
+
+    async def attl_many(self, keys: Iterable[Hashable]) -> dict[Any, float | None]:
+        """Seconds left of each entry of the lowest tier (see :meth:`Cache.ttl_many`)."""
+        return await self.tiers[-1].attl_many(keys)
+
     async def aclear(self) -> bool:
         """Empty the namespace in every tier (and every process's near tier)."""
         *upper, lowest = self.tiers

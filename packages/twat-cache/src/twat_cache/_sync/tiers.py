@@ -320,6 +320,17 @@ class SyncTiers(Pipeline):
                 tier.delete(made)
         return touched
 
+    def ttl(self, key: Hashable) -> float | None:
+        """Seconds the lowest tier's entry has left (see :meth:`Cache.ttl`).
+
+        Upper copies live no longer than it (and at most ``l1_ttl``).
+        """
+        return self.tiers[-1].ttl(key)
+
+    def ttl_many(self, keys: Iterable[Hashable]) -> dict[Any, float | None]:
+        """Seconds left of each entry of the lowest tier (see :meth:`Cache.ttl_many`)."""
+        return self.tiers[-1].ttl_many(keys)
+
     def clear(self) -> bool:
         """Empty the namespace in every tier (and every process's near tier)."""
         *upper, lowest = self.tiers

@@ -138,6 +138,30 @@ class BaseBackend(_Lifecycle):
         """Iterate over this namespace's keys (engines that cannot raise CacheOperationError)."""
         raise NotImplementedError
 
+    def server_version(self) -> str | None:
+        """What stores the entries and its version, for people (``"Redis 7.0.15"``); None: unknown.
+
+        Shown by ``twat-cache info``; engines override it (it may do I/O).
+        """
+        return None
+
+    def expiry(self, key: Any) -> float | None:
+        """When ``key`` expires (epoch seconds; ``NEVER_EXPIRES`` without a ttl), or None if absent.
+
+        Engines whose capabilities say ``reports_expiry=True`` implement this one
+        or :meth:`expiries`.
+        """
+        raise NotImplementedError
+
+    def expiries(self, keys: Sequence[Any]) -> dict[Any, float]:
+        """When each present key expires (see ``ReportsExpiry``), one :meth:`expiry` each."""
+        found = {}
+        for key in keys:
+            expires = self.expiry(key)
+            if expires is not None:
+                found[key] = expires
+        return found
+
     def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
         """Return the present entries among ``keys``, one ``get`` each."""
         found = {}
@@ -221,6 +245,23 @@ class BaseAsyncBackend(_Lifecycle):
     def keys(self) -> AsyncIterator[Any]:
         """Iterate over this namespace's keys."""
         raise NotImplementedError
+
+    async def server_version(self) -> str | None:
+        """What stores the entries and its version (see :meth:`BaseBackend.server_version`)."""
+        return None
+
+    async def expiry(self, key: Any) -> float | None:
+        """When ``key`` expires, or None if absent (see :meth:`BaseBackend.expiry`)."""
+        raise NotImplementedError
+
+    async def expiries(self, keys: Sequence[Any]) -> dict[Any, float]:
+        """When each present key expires (see ``ReportsExpiry``), one :meth:`expiry` each."""
+        found = {}
+        for key in keys:
+            expires = await self.expiry(key)
+            if expires is not None:
+                found[key] = expires
+        return found
 
     async def get_many(self, keys: Sequence[Any]) -> dict[Any, Any]:
         """Return the present entries among ``keys``, one ``get`` each."""

@@ -11,17 +11,19 @@ bounded by count (``maxsize``) and by estimated bytes (``maxbytes``). ``lfu`` an
 from __future__ import annotations
 
 import heapq
+import platform
 import sys
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 from twat_cache.constants import DEFAULT_MAXSIZE, DEFAULT_NAMESPACE
 from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import ConfigurationError
-from twat_cache.protocols import Capabilities
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
@@ -101,6 +103,7 @@ class BuiltinMemoryBackend(BaseBackend):
         shared=False,
         persistent=False,
         reports_evictions=True,
+        reports_expiry=True,
     )
     stores_objects = True
     blocking = False
@@ -188,6 +191,26 @@ class BuiltinMemoryBackend(BaseBackend):
             if self._data.get(key) is item:
                 self._remove(key)
         return None
+
+    def server_version(self) -> str:
+        """This process (core's built-in engine)."""
+        return f"in-process (Python {platform.python_version()})"
+
+    def expiries(self, keys: Sequence[Hashable]) -> dict[Hashable, float]:
+        """When each live key among ``keys`` expires (epoch seconds; ``NEVER_EXPIRES``: no ttl)."""
+        self._check_open()
+        now = monotonic()
+        wall = time.time() - now  # expiries are kept on the monotonic clock
+        found = {}
+        for key in keys:
+            item = self._data.get(key)
+            if item is not None:
+                expires = item[1]
+                if expires is None:
+                    found[key] = NEVER_EXPIRES
+                elif expires > now:
+                    found[key] = wall + expires
+        return found
 
     def set(self, key: Hashable, value: Any, ttl: float | None = None) -> bool:
         """Store ``value``; evict by the policy when a limit is passed.

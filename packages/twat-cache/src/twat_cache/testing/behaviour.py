@@ -380,6 +380,31 @@ class CacheBehaviour(EntryBehaviour):
             f(1)  # a miss once the entry expired: the function runs again
         assert cache.get("forever") == 2
 
+    def test_remaining_ttl(self, kit: Kit) -> None:
+        """``Cache.ttl`` answers the seconds left, None without expiry, KeyError when absent.
+
+        An engine that cannot tell (``reports_expiry=False``) raises CacheOperationError.
+        """
+        cache = kit.cache()
+        cache.set("short", 1, ttl=60)
+        cache.set("forever", 2, ttl=None)
+        if not cache.capabilities.reports_expiry:
+            with pytest.raises(CacheOperationError, match="expire"):
+                cache.ttl("short")
+            return
+        slack = 2.0 + self.ttl_resolution  # memcached counts whole seconds and rounds up
+        left = cache.ttl("short")
+        assert left is not None
+        assert 60 - slack <= left <= 60 + slack
+        assert cache.ttl("forever") is None
+        with pytest.raises(KeyError):
+            cache.ttl("absent")
+        long_key = "k" * (MAX_KEY_LENGTH * 4)  # hashed on its way to the engine, like get
+        cache.set(long_key, 3, ttl=60)
+        many = cache.ttl_many(["short", "forever", "absent", long_key])
+        assert set(many) == {"short", "forever", long_key}
+        assert many["forever"] is None
+
     def test_unserializable_values(self, kit: Kit) -> None:
         """On engines that serialize, a value that cannot be encoded raises and keeps the old."""
         cache = kit.cache()
@@ -487,3 +512,11 @@ class CacheBehaviour(EntryBehaviour):
         assert await cache.adelete(long_key) is True
         assert await cache.aget(long_key) is None
         assert await cache.aget(long_key + "!") == 2
+        if cache.capabilities.reports_expiry:
+            await cache.aset("lasting", 1, ttl=60)
+            assert 0 < (await cache.attl("lasting") or 0) <= 60 + 2 + self.ttl_resolution
+            assert await cache.attl_many(["lasting", "absent"]) == {
+                "lasting": pytest.approx(60, abs=3 + self.ttl_resolution)
+            }
+            with pytest.raises(KeyError):
+                await cache.attl(long_key)

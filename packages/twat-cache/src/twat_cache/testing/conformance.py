@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import uuid
@@ -12,9 +13,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from twat_cache.adapters import as_async, as_sync
+from twat_cache.adapters import as_async, as_sync, aserver_version_of, server_version_of
 from twat_cache.exceptions import CacheOperationError
-from twat_cache.protocols import Capabilities, capabilities_of
+from twat_cache.protocols import NEVER_EXPIRES, Capabilities, capabilities_of
 from twat_cache.serializers import encode_int
 
 __all__ = ["AsyncBackendConformance", "BackendConformance"]
@@ -51,6 +52,26 @@ def _caps(backend: Any) -> Capabilities:
 def _key_of_length(length: int) -> str:
     """A key of exactly ``length`` UTF-8 bytes."""
     return ("k" * length)[:length]
+
+
+_TTL = 60.0  # the ttl whose remaining lifetime the expiry checks read back
+
+
+def _check_expiries(kit: _Kit, found: dict[Any, float], before: float, after: float) -> None:
+    """What ``expiries`` answered for the keys "short" (ttl ``_TTL``), "forever" and "absent"."""
+    assert set(found) == {"short", "forever"}, f"absent keys are left out: {found}"
+    assert found["forever"] == NEVER_EXPIRES, "an entry without a ttl never expires"
+    # a whole-second engine (memcached) may round up and keep an entry a second longer
+    slack = 2.0 + kit.ttl_resolution
+    assert before + _TTL - slack <= found["short"] <= after + _TTL + slack, (
+        f"expiry {found['short'] - before:.3f} s after the write, expected about {_TTL:g}"
+    )
+
+
+def _skip_unless_reported(backend: Any) -> None:
+    if not _caps(backend).reports_expiry:
+        # Cache.ttl refusing to answer on such an engine is checked by CacheBehaviour
+        pytest.skip("the engine does not report expiry times (capabilities.reports_expiry)")
 
 
 async def _akeys(backend: Any) -> list[Any]:
@@ -143,6 +164,31 @@ class BackendConformance(_Kit):
             assert time.monotonic() < deadline, "an entry outlived its ttl"
             time.sleep(0.1)
         assert _decode(backend, backend.get("forever")) == b"f"
+
+    def test_expiries(self, backend: Any) -> None:
+        """reports_expiry: ``expiries`` tells when each present key expires, a touch moves it."""
+        _skip_unless_reported(backend)
+        before = time.time()
+        backend.set("short", b"s", ttl=_TTL)
+        backend.set("forever", b"f", ttl=None)
+        found = backend.expiries(["short", "forever", "absent"])
+        _check_expiries(self, found, before, time.time())
+        assert backend.expiries([]) == {}
+        backend.touch("forever", _TTL)
+        backend.touch("short", None)
+        moved = backend.expiries(["short", "forever"])
+        assert moved["short"] == NEVER_EXPIRES, "touch(key, None) removes the expiry"
+        assert moved["forever"] < NEVER_EXPIRES, "touch(key, ttl) sets one"
+        backend.set("gone", b"g", ttl=self.short_ttl())
+        deadline = time.monotonic() + _DEADLINE + self.short_ttl()
+        while "gone" in backend.expiries(["gone"]):
+            assert time.monotonic() < deadline, "an expired entry still reports an expiry"
+            time.sleep(0.1)
+
+    def test_server_version(self, backend: Any) -> None:
+        """``server_version`` names what stores the entries, with a version (None: unknown)."""
+        version = server_version_of(backend)
+        assert version is None or re.search(r"\d", version), version
 
     def test_add_only_when_absent(self, backend: Any) -> None:
         """``add`` stores only when the key is absent and says whether it did."""
@@ -504,6 +550,22 @@ class AsyncBackendConformance(_Kit):
 
         await self._wait_gone(present, "an entry outlived its ttl")
         assert _decode(abackend, await abackend.get("forever")) == b"f"
+
+    async def test_expiries(self, abackend: Any) -> None:
+        """reports_expiry: ``expiries`` tells when each present key expires (async)."""
+        _skip_unless_reported(abackend)
+        before = time.time()
+        await abackend.set("short", b"s", ttl=_TTL)
+        await abackend.set_many({"forever": b"f"}, ttl=None)
+        found = await abackend.expiries(["short", "forever", "absent"])
+        _check_expiries(self, found, before, time.time())
+        await abackend.delete("short")
+        assert set(await abackend.expiries(["short", "forever"])) == {"forever"}
+
+    async def test_server_version(self, abackend: Any) -> None:
+        """``server_version`` names what stores the entries (async)."""
+        version = await aserver_version_of(abackend)
+        assert version is None or re.search(r"\d", version), version
 
     async def test_add_is_atomic(self, abackend: Any) -> None:
         """Of concurrent ``add`` calls on one key, exactly one wins (``atomic_add``)."""
