@@ -76,7 +76,8 @@ def towncrier(package: Path, version: str, *extra: str) -> subprocess.CompletedP
         dt.date.today().isoformat(),
         *extra,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # in the package's folder: towncrier asks git about the fragments it removes from there
+    return subprocess.run(cmd, cwd=package, capture_output=True, text=True, check=False)
 
 
 def draft(package: Path, version: str) -> str:
