@@ -208,6 +208,7 @@ def test_smoke_round_trips_through_each_local_engine_and_the_decorator() -> None
     core = smoke.smoke("twat-cache")
     assert "a decorated function is computed once" in core
     assert "import twat_cache" in core
+    assert "import twat_cache" in smoke.smoke("twat-cache-core")  # thin: brings twat_cache
     redis = smoke.smoke("twat-cache-redis")
     assert "engine redis loads (needs a server: no round trip)" in redis
 

@@ -49,7 +49,8 @@ def smoke(name: str, version: str | None = None) -> list[str]:
     if version is not None and dist.version != version:
         raise SystemExit(f"{name} {dist.version} is installed, not {version}")
     done.append(f"{name} {dist.version} installed")
-    for module in modules(dist):
+    # a thin distribution (twat-cache-core) has no module of its own: it brings twat_cache
+    for module in modules(dist) or ["twat_cache"]:
         importlib.import_module(module)
         done.append(f"import {module}")
     engines = [ep for ep in dist.entry_points if ep.group == "twat_cache.engines"]
