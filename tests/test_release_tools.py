@@ -236,7 +236,7 @@ def through_another(postgres_server):
 def test_through_a_fixture(through_another):
     pass
 
-@pytest.fixture(params=["memory", "redis", "aiocache-redis", "sqlite+memory"])
+@pytest.fixture(params=["memory", "redis", "aiocache-redis", "sqlite+memory", "redis://h"])
 def engine(request):
     return request.param
 
@@ -271,6 +271,7 @@ def test_tests_are_marked_unit_integration_or_performance(tmp_path: Path) -> Non
         "test_plain",
         "test_parametrized[memory]",
         "test_parametrized[sqlite+memory]",
+        "test_parametrized[redis://h]",
     }
     assert selected(tmp_path, "integration") == {
         "test_with_a_server",

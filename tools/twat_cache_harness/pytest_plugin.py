@@ -8,7 +8,7 @@ can pick them with ``-m`` (``tools/test --kind``), without marking tests by hand
 
 - ``integration``: the test uses a server fixture of this module (directly or through other
   fixtures), or is parametrized with a server engine (a parameter value naming redis, postgres,
-  memcached, s3 or moto: fixtures that call ``request.getfixturevalue`` for that parameter);
+  memcached, s3 or moto, not a URL: fixtures that call ``request.getfixturevalue`` for it);
 - ``performance``: a bounded load, stress or fault test: marked ``slow``, or in a module whose
   name says ``stress``, ``load`` or ``stampede``;
 - ``unit``: every other test (in-process, no server).
@@ -151,8 +151,10 @@ def kinds_of(item: pytest.Item) -> set[str]:
     fixtures = set(getattr(item, "fixturenames", ()))
     callspec = getattr(item, "callspec", None)
     params = [] if callspec is None else list(callspec.params.values())
+    # a URL parameter ("redis://h?x=1") is a parsing case, not a server to start
     if fixtures & SERVER_FIXTURES or any(
-        isinstance(value, str) and _SERVER_PARAM.search(value) for value in params
+        isinstance(value, str) and "://" not in value and _SERVER_PARAM.search(value)
+        for value in params
     ):
         kinds.add("integration")
     if item.get_closest_marker("slow") or _PERFORMANCE_MODULE.search(item.path.stem):
