@@ -8,7 +8,11 @@ For each package under packages/ (in dependency order: twat-cache, which ships t
      of its own to cover: its tests run without the gate);
   2. mypy --strict on src and tests (default Python and --python-version 3.10);
   3. ruff check, ruff format --check, bandit -r src.
-Then the cross-package tests in tests/ (with the meta package and every extra).
+Each package's doctests (pytest --doctest-modules over src/) run after its tests.
+Then the cross-package tests in tests/ (with the meta package and every extra), and the
+repository's checks (pre-commit's local hooks: codespell, actionlint, shellcheck, changelog
+fragments...; the licenses of every runtime dependency).
+`--kind unit|integration|performance` runs only the tests of one kind (see the harness plugin).
 Servers (redis, memcached, postgres, moto) are started by the tests' own fixtures
 (tools/twat_cache_harness), only when a test asks for one.
 
@@ -50,6 +54,9 @@ def package_info(path: Path) -> dict[str, object]:
         "test_group": "test" in data.get("dependency-groups", {}),
         "extras": sorted(project.get("optional-dependencies", {})),
         "deps": project.get("dependencies", []),
+        "doctest_ignore": data.get("tool", {})
+        .get("twat-cache-workspace", {})
+        .get("doctest-ignore", []),
     }
 
 
@@ -81,7 +88,9 @@ class Runner:
         self.failures: list[str] = []
         self.steps: list[tuple[str, float, bool]] = []
 
-    def run(self, label: str, cmd: list[str], pytest_run: bool = False) -> bool:
+    def run(
+        self, label: str, cmd: list[str], pytest_run: bool = False, ok_codes: tuple[int, ...] = (0,)
+    ) -> bool:
         print(f"\n=== {label}\n$ {' '.join(cmd)}", flush=True)
         start = time.monotonic()
         proc = subprocess.Popen(
@@ -94,7 +103,7 @@ class Runner:
             tail = [*tail, line][-5:]
         code = proc.wait()
         elapsed = time.monotonic() - start
-        ok = code == 0
+        ok = code in ok_codes
         if pytest_run:
             counts = {"passed": 0, "failed": 0, "error": 0}
             for line in tail:
@@ -123,6 +132,44 @@ def uv_env(info: dict[str, object], *groups: str) -> list[str]:
     return cmd
 
 
+KINDS = ("unit", "integration", "performance")
+
+
+def doctest_cmd(info: dict[str, object]) -> list[str] | None:
+    """pytest --doctest-modules over the package's src/, or None when it has no src/."""
+    path = Path(str(info["path"]))
+    if not (path / "src").is_dir():
+        return None
+    rel = path.relative_to(ROOT)
+    # modules that cannot be imported on purpose (e.g. a removed 2.x module that raises)
+    ignores = [f"--ignore={rel}/src/{name}" for name in info["doctest_ignore"]]  # type: ignore[attr-defined]
+    return [*uv_env(info, "dev"), "pytest", "--doctest-modules", f"{rel}/src", *ignores]
+
+
+def quality(runner: Runner) -> None:
+    """The repository's own checks (tools/, workflows, docs, licenses), not one package's."""
+    group = ["uv", "run", "--quiet", "--isolated", "--only-group", "quality"]
+    # every hook is `repo: local` on the tools of the quality and lint groups: no hook repo is
+    # fetched (whitespace, toml/yaml, ruff, bandit, codespell, actionlint with shellcheck,
+    # shellcheck on tools/, uv.lock, changelog fragments); see .pre-commit-config.yaml
+    # (bandit is left out: each package's own step runs it on its src/)
+    runner.run(
+        "pre-commit run --all-files",
+        [
+            "env", "SKIP=bandit", *group, "--only-group", "lint",
+            "pre-commit", "run", "--all-files", "--show-diff-on-failure",
+        ],
+    )  # fmt: skip
+    # the licenses of every runtime dependency of every package (all extras) are allowed
+    runner.run(
+        "licenses of the runtime dependencies",
+        [
+            "uv", "run", "--quiet", "--isolated", "--all-packages", "--all-extras",
+            "--no-default-groups", "--group", "quality", "python", "tools/check_licenses.py",
+        ],
+    )  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -132,23 +179,53 @@ def main() -> int:
     parser.add_argument(
         "--no-cross", action="store_true", help="skip the cross-package tests in tests/"
     )
+    parser.add_argument(
+        "--kind",
+        choices=KINDS,
+        help="run only the tests of this kind (pytest -m KIND; markers applied by the "
+        "harness plugin): no coverage gate, no doctests, lint or repository checks",
+    )
+    parser.add_argument(
+        "--checks",
+        action="store_true",
+        help="run only the repository checks: pre-commit (codespell, actionlint, shellcheck, "
+        "changelog fragments...) and the licenses of the runtime dependencies",
+    )
     args = parser.parse_args()
 
     runner = Runner()
     started = time.monotonic()
-    if not args.only:
+    if args.checks:
+        quality(runner)
+        return summary(runner, started)
+    select = ["-m", args.kind] if args.kind else []
+    # pytest exits 5 when it selected no test: a package may have no test of a kind
+    ok_codes = (0, 5) if args.kind else (0,)
+    lint = not args.no_lint and not args.kind
+    if not args.only and not args.kind:
         # one implementation for sync and async: the generated sync twins must be current
         runner.run("generated sync twins are current", ["bash", "tools/unasync", "--check"])
-    # the catalog of the workspace's engines in core is generated from the pyprojects (cheap)
-    runner.run(
-        "generated engine catalog is current",
-        [sys.executable, "tools/gen_engines.py", "--check"],
-    )
-    # the contributors tables in README.md and docs/ are generated from .all-contributorsrc
-    runner.run(
-        "contributors table is current", [sys.executable, "tools/contributors.py", "--check"]
-    )
+    if not args.kind:
+        # the catalog of the workspace's engines in core is generated from the pyprojects (cheap)
+        runner.run(
+            "generated engine catalog is current",
+            [sys.executable, "tools/gen_engines.py", "--check"],
+        )
+        # the contributors tables in README.md and docs/ are generated from .all-contributorsrc
+        runner.run(
+            "contributors table is current", [sys.executable, "tools/contributors.py", "--check"]
+        )
     packages = [p for p in ordered_packages() if not args.only or p["name"] in args.only]
+    if args.only and not args.kind:
+        # the full run checks every package's fragments through pre-commit
+        runner.run(
+            "changelog fragments render (towncrier build --draft)",
+            [
+                "uv", "run", "--quiet", "--isolated", "--only-group", "quality",
+                "python", "tools/changelog.py", "check",
+                *(Path(str(p["path"])).name for p in packages),
+            ],
+        )  # fmt: skip
     for info in packages:
         name, path, module = str(info["name"]), Path(str(info["path"])), info["import"]
         rel = path.relative_to(ROOT)
@@ -157,14 +234,18 @@ def main() -> int:
             "--cov-report=term-missing:skip-covered",
             f"--cov-fail-under={COVERAGE}",
         ]
-        if module is None and info["thin"]:
-            cov = []  # no code of its own: the tests check what it brings in
+        if (module is None and info["thin"]) or args.kind:
+            cov = []  # no code of its own, or a part of the tests: no coverage gate
         runner.run(
-            f"{name}: tests",
-            [*uv_env(info, "dev"), "pytest", f"{rel}/tests", *cov],
+            f"{name}: tests" + (f" ({args.kind})" if args.kind else ""),
+            [*uv_env(info, "dev"), "pytest", f"{rel}/tests", *cov, *select],
             pytest_run=True,
+            ok_codes=ok_codes,
         )
-        if args.no_lint:
+        doctests = doctest_cmd(info)
+        if doctests and args.kind in (None, "unit"):
+            runner.run(f"{name}: doctests", doctests, pytest_run=True, ok_codes=(0, 5))
+        if not lint:
             continue
         targets = [f"{rel}/{d}" for d in ("src", "tests") if (path / d).is_dir()]
         mypy = [
@@ -176,11 +257,11 @@ def main() -> int:
         ]
         runner.run(f"{name}: mypy --strict (3.13)", [*mypy, "--python-version", "3.13", *targets])
         runner.run(f"{name}: mypy --strict (3.10)", [*mypy, "--python-version", "3.10", *targets])
-        lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
-        runner.run(f"{name}: ruff check", [*lint, "ruff", "check", str(rel)])
-        runner.run(f"{name}: ruff format", [*lint, "ruff", "format", "--check", str(rel)])
+        ruff = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
+        runner.run(f"{name}: ruff check", [*ruff, "ruff", "check", str(rel)])
+        runner.run(f"{name}: ruff format", [*ruff, "ruff", "format", "--check", str(rel)])
         if (path / "src").is_dir():
-            runner.run(f"{name}: bandit", [*lint, "bandit", "-q", "-r", f"{rel}/src"])
+            runner.run(f"{name}: bandit", [*ruff, "bandit", "-q", "-r", f"{rel}/src"])
 
     if not args.no_cross and not args.only and (ROOT / "tests").is_dir():
         cross = [
@@ -196,7 +277,12 @@ def main() -> int:
             "--group",
             "cross",
         ]
-        runner.run("cross-package tests", [*cross, "pytest", "tests"], pytest_run=True)
+        runner.run(
+            "cross-package tests" + (f" ({args.kind})" if args.kind else ""),
+            [*cross, "pytest", "tests", *select],
+            pytest_run=True,
+            ok_codes=ok_codes,
+        )
         plugin = ["uv", "run", "--quiet", "--isolated", "--group", "dev"]
         plugin += [
             "--with-editable",
@@ -208,17 +294,22 @@ def main() -> int:
         ]
         runner.run(
             "examples/plugin-engine: tests (a third-party engine)",
-            [*plugin, "pytest", "examples/plugin-engine/tests"],
+            [*plugin, "pytest", "examples/plugin-engine/tests", *select],
             pytest_run=True,
+            ok_codes=ok_codes,
         )
-        if not args.no_lint:
-            lint = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
-            runner.run("tools: ruff check", [*lint, "ruff", "check", "tools", "tests", "examples"])
+        if lint:
+            ruff = ["uv", "run", "--quiet", "--isolated", "--only-group", "lint"]
+            runner.run("tools: ruff check", [*ruff, "ruff", "check", "tools", "tests", "examples"])
             runner.run(
                 "tools: ruff format",
-                [*lint, "ruff", "format", "--check", "tools", "tests", "examples"],
+                [*ruff, "ruff", "format", "--check", "tools", "tests", "examples"],
             )
+            quality(runner)
+    return summary(runner, started)
 
+
+def summary(runner: Runner, started: float) -> int:
     print("\n=== summary")
     for label, elapsed, ok in runner.steps:
         print(f"{'ok    ' if ok else 'FAILED'} {elapsed:7.1f} s  {label}")

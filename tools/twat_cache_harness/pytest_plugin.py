@@ -7,6 +7,17 @@ Every coroutine test is also watched for what asyncio reports only in its log (n
 an exception): a task destroyed while pending, a coroutine never awaited, an unclosed
 transport or event loop. Any of these fails the test (the warnings themselves are already
 errors under the workspace's ``filterwarnings = ["error"]``).
+
+Every collected test also gets one of the kinds registered in the root pyproject.toml, so a run
+can pick them with ``-m`` (``tools/test --kind``), without marking tests by hand:
+
+- ``integration``: the test uses a server fixture of this module (directly or through other
+  fixtures), or is parametrized with a server engine (a parameter value naming redis, postgres,
+  memcached, s3 or moto, not a URL: fixtures that call ``request.getfixturevalue`` for it);
+- ``performance``: a bounded load, stress or fault test: marked ``slow``, or in a module whose
+  name says ``stress``, ``load`` or ``stampede``;
+- ``unit``: every other test (in-process, no server).
+A test may carry ``integration`` or ``performance`` itself; it is then not ``unit``.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from __future__ import annotations
 import gc
 import inspect
 import logging
+import re
 from collections.abc import Iterator
 from typing import Protocol, TypeVar
 
@@ -152,3 +164,50 @@ def fresh_postgres_server() -> Iterator[PostgresServer]:
 def fresh_moto_server() -> Iterator[MotoServer]:
     """A private moto server for one test, which may kill() and restart() it."""
     yield from _serve(MotoServer(), "moto's S3 server")
+
+
+SERVER_FIXTURES = frozenset(
+    {
+        "redis_server",
+        "redis_cluster",
+        "memcached_server",
+        "memcached_ring",
+        "postgres_server",
+        "moto_server",
+        "fresh_redis_server",
+        "fresh_redis_cluster",
+        "fresh_memcached_ring",
+        "fresh_postgres_server",
+        "fresh_moto_server",
+    }
+)
+# a parameter value that names a server engine (or a server fixture) selects that server
+_SERVER_PARAM = re.compile(r"redis|postgres|memcached|moto|\bs3\b|_server\b")
+_PERFORMANCE_MODULE = re.compile(r"stress|load|stampede")
+KINDS = ("unit", "integration", "performance")
+
+
+def kinds_of(item: pytest.Item) -> set[str]:
+    """The kinds of ``item``: a subset of :data:`KINDS` (``unit`` alone, or the others)."""
+    kinds = {kind for kind in ("integration", "performance") if item.get_closest_marker(kind)}
+    fixtures = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    params = [] if callspec is None else list(callspec.params.values())
+    # a URL parameter ("redis://h?x=1") is a parsing case, not a server to start
+    if fixtures & SERVER_FIXTURES or any(
+        isinstance(value, str) and "://" not in value and _SERVER_PARAM.search(value)
+        for value in params
+    ):
+        kinds.add("integration")
+    if item.get_closest_marker("slow") or _PERFORMANCE_MODULE.search(item.path.stem):
+        kinds.add("performance")
+    return kinds or {"unit"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test unit, integration or performance (see the module's docstring)."""
+    for item in items:
+        for kind in sorted(kinds_of(item)):
+            if not item.get_closest_marker(kind):
+                item.add_marker(kind)

@@ -160,7 +160,7 @@ def _place(cache: Cache) -> dict[str, Any]:
     return {"url": redact(cache.config.url or ""), "namespace": cache.config.namespace}
 
 
-_ABSENT = object()  # get's default: a stored None is a value, printed as null
+_ABSENT = object()  # the default of `get`: a stored None is a value, printed as null
 
 
 def listed_keys(cache: Cache) -> Generator[Any, None, None]:

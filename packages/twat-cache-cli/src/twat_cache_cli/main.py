@@ -467,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Example:
         >>> main(["set", "memory://", "greeting", "hello"])
-        0
+        <ExitCode.OK: 0>
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()

@@ -112,6 +112,7 @@ class DiskBackend(BaseBackend):
     Example:
         >>> cache = DiskBackend("/tmp/app-cache", namespace="users")
         >>> cache.set("k", b"v", ttl=60); cache.get("k")
+        True
         b'v'
     """
 

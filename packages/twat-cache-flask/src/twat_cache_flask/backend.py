@@ -58,12 +58,14 @@ class TwatCache(BaseCache):
         ConfigurationError: for a bad URL or option.
 
     Example:
-        >>> app.config.update(
+        In a Flask application, with a Redis server (not run as a doctest):
+
+        >>> app.config.update(  # doctest: +SKIP
         ...     CACHE_TYPE="twat_cache_flask.TwatCache",
         ...     CACHE_TWAT_URL="redis://127.0.0.1:6379/0",
         ...     CACHE_DEFAULT_TIMEOUT=300,
         ... )
-        >>> cache = flask_caching.Cache(app)
+        >>> cache = flask_caching.Cache(app)  # doctest: +SKIP
     """
 
     def __init__(

@@ -167,6 +167,7 @@ class MemoryBackend(BaseBackend):
     Example:
         >>> cache = MemoryBackend(policy="lfu", maxsize=2)
         >>> cache.set(("f", 1), [1, 2]); cache.get(("f", 1))
+        True
         [1, 2]
     """
 

@@ -88,6 +88,7 @@ class SQLiteBackend(BaseBackend):
     Example:
         >>> cache = SQLiteBackend(":memory:", namespace="docs")
         >>> cache.set("k", b"v", ttl=60); cache.get("k")
+        True
         b'v'
         >>> cache.close()
     """

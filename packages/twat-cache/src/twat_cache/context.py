@@ -31,6 +31,7 @@ class CacheContext:
         >>> with CacheContext("memory://", ttl=5) as cache:
         ...     cache.set("k", 1)
         ...     cache.get("k")
+        True
         1
     """
 

@@ -71,7 +71,8 @@ class AsyncRedisBackend(BaseAsyncBackend):
         namespace: The namespace; ``clear()`` and ``keys()`` touch only its keys.
 
     Example:
-        >>> cache = RedisBackend.from_url("redis://127.0.0.1:6379/0", namespace="app")
+        >>> url = "redis://127.0.0.1:6379/0"
+        >>> cache = RedisBackend.from_url(url, namespace="app")  # doctest: +SKIP
         >>> cache.set("k", b"v", ttl=60)  # doctest: +SKIP
         True
     """

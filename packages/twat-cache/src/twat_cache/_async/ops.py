@@ -306,6 +306,7 @@ class AsyncOps(Pipeline):
                 held the key's lock past ``lock_timeout``.
 
         Example:
+            >>> from twat_cache import Cache
             >>> cache = Cache("memory://")
             >>> cache.get_or_set("answer", lambda: 42)
             42
