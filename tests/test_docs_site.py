@@ -10,7 +10,7 @@ and fails on:
 - a request that leaves 127.0.0.1 (the site works offline: no web fonts, no CDN);
 - a request the server answers with an error, an image that does not load;
 - an internal link to a page or file the site does not have;
-- a code block wider than the text column (it would scroll sideways).
+- a code block or a table wider than the text column (it would scroll sideways).
 
 Screenshots of the home page and of an API page go to test-artifacts/ (or
 TEST_ARTIFACTS_DIR).
@@ -41,6 +41,11 @@ _WIDE_CODE = """() => Array.from(document.querySelectorAll('.md-content pre > co
   .filter(code => code.offsetParent !== null && code.scrollWidth > code.clientWidth + 1)
   .map(code => `${code.scrollWidth}px in ${code.clientWidth}px: `
     + code.textContent.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), ''))"""
+# every table that needs more than the column (it would scroll sideways)
+_WIDE_TABLES = """() => Array.from(document.querySelectorAll('.md-content .md-typeset__scrollwrap'))
+  .filter(wrap => wrap.offsetParent !== null && wrap.scrollWidth > wrap.clientWidth + 1)
+  .map(wrap => `${wrap.scrollWidth}px in ${wrap.clientWidth}px: `
+    + wrap.querySelector('tr').textContent.trim().slice(0, 80))"""
 _BROKEN_IMAGES = """() => Array.from(document.images)
   .filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src)"""
 _LINKS = "() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
@@ -145,6 +150,8 @@ def test_every_page_renders_cleanly(site: Path, served: str, browser: Any) -> No
             page.goto(served + path, wait_until="load")
             for wide in page.evaluate(_WIDE_CODE):
                 note("code block wider than the text column", wide)
+            for wide in page.evaluate(_WIDE_TABLES):
+                note("table wider than the text column", wide)
             for image in page.evaluate(_BROKEN_IMAGES):
                 note("image not loaded", image)
             for link in set(page.evaluate(_LINKS)):
