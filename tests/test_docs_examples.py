@@ -66,8 +66,9 @@ _SERVER_OF = {
     "postgresql": "postgres_server",
     "postgres": "postgres_server",
     "twat+postgresql": "postgres_server",
-    "s3": "s3_bucket",
+    "s3": "moto_server",
 }
+DOCS_BUCKET = "twat-docs"
 
 
 @dataclass
@@ -121,14 +122,36 @@ def test_every_page_with_python_is_collected() -> None:
 class Servers:
     """Harness URLs for the schemes a page's blocks use, started on first need."""
 
-    def __init__(self, request: pytest.FixtureRequest, tmp: Path) -> None:
+    def __init__(
+        self, request: pytest.FixtureRequest, tmp: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         self.request = request
         self.tmp = tmp
+        self.monkeypatch = monkeypatch
+
+    def s3_bucket(self) -> str:
+        """The docs' bucket on the harness's moto server, created now if it is not there.
+
+        Created per page, not once per session: another test may reset the shared server.
+        """
+        import boto3
+
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            self.monkeypatch.setenv(name, "testing")  # moto's dummies
+        endpoint = self.request.getfixturevalue("moto_server").url
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        try:
+            client.create_bucket(Bucket=DOCS_BUCKET)
+        except client.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        finally:
+            client.close()
+        return DOCS_BUCKET
 
     def authority(self, scheme: str) -> str:
         fixture = _SERVER_OF[scheme]
-        if fixture == "s3_bucket":
-            return str(self.request.getfixturevalue("s3_bucket"))
+        if scheme == "s3":
+            return self.s3_bucket()
         server = self.request.getfixturevalue(fixture)
         if fixture == "postgres_server":
             return f"{server.user}@{server.host}:{server.port}"
@@ -188,7 +211,7 @@ def test_docs_page_runs(
         monkeypatch.delenv(name)
     for name in ("CACHE_SECRET", "CACHE_KEY", "OLD_CACHE_KEY"):
         monkeypatch.setenv(name, f"{name.lower()}-of-the-docs-tests")
-    servers = Servers(request, tmp_path)
+    servers = Servers(request, tmp_path, monkeypatch)
     slug = re.sub(r"\W", "_", page.relative_to(DOCS).as_posix())
     module = types.ModuleType(f"docs_page_{slug}")  # classes defined in blocks can be pickled
     monkeypatch.setitem(sys.modules, module.__name__, module)
@@ -212,7 +235,7 @@ def test_docs_page_runs(
                 tiered.close()
 
 
-def test_urls_point_at_the_harness(tmp_path: Path) -> None:
+def test_urls_point_at_the_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     class Request:
         def getfixturevalue(self, name: str) -> Any:
             return {
@@ -221,10 +244,13 @@ def test_urls_point_at_the_harness(tmp_path: Path) -> None:
                     host="127.0.0.1", port=2, user="pg", dbname="db"
                 ),
                 "moto_server": types.SimpleNamespace(url="http://127.0.0.1:3"),
-                "s3_bucket": "bucket",
             }[name]
 
-    servers = Servers(Request(), tmp_path)  # type: ignore[arg-type]
+    class Offline(Servers):
+        def s3_bucket(self) -> str:
+            return "bucket"
+
+    servers = Offline(Request(), tmp_path, monkeypatch)  # type: ignore[arg-type]
     code = (
         '"redis://:pw@cache.internal:6379/0?socket_timeout=2" '
         '"postgresql://app:secret@db.internal/app?table=c" '
