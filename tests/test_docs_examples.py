@@ -106,7 +106,11 @@ def blocks(page: Path) -> list[Block]:
     return found
 
 
-PAGES = sorted(p for p in DOCS.rglob("*.md") if blocks(p))
+# the blog's posts have a runner of their own, with markers of their own
+# (tests/test_blog_examples.py); a talk's slides show fragments, and the live demo they come
+# from is run by tests/test_talk_demo.py
+OWN_RUNNERS = (DOCS / "blog", DOCS / "talks")
+PAGES = sorted(p for p in DOCS.rglob("*.md") if not set(OWN_RUNNERS) & set(p.parents) and blocks(p))
 
 
 def test_every_page_with_python_is_collected() -> None:

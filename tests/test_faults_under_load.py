@@ -1,7 +1,10 @@
 """Faults under load (real servers from the harness; counts and times bounded).
 
 - Redis SIGKILLed while 8 threads call: no exception reaches a caller, every result
-  is right, and hits come back after the restart.
+  is right, and hits come back after the restart. The same for one master of a Redis
+  Cluster (no replicas: its slots come back when it restarts and rejoins).
+- One memcached node of a three-node ring SIGKILLed while threads call: no caller
+  error, and every key hits again (the dead node's keys re-hashed onto the others).
 - PostgreSQL restarted while threads call: no caller error, the pool recovers.
 - A server that accepts connections and never answers: every call returns (the
   function's result) and the breaker opens after the first timeout.
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twat_cache import ucache
+from twat_cache import BackendError, ucache
 
 _THREADS = 8
 
@@ -69,6 +72,105 @@ def test_redis_killed_while_threads_call(fresh_redis_server: Any) -> None:
             t.join(30)
     assert problems == []
     assert all(done)
+
+
+class _Load:
+    """Threads calling ``func(i % keys)`` until stopped; what reached them is in ``problems``."""
+
+    def __init__(self, func: Any, expected: Any, keys: int, threads: int = _THREADS) -> None:
+        self.problems: list[str] = []
+        self.done = [0] * threads
+        self._stop = threading.Event()
+
+        def caller(n: int) -> None:
+            i = n
+            while not self._stop.is_set():
+                try:
+                    if func(i % keys) != expected(i % keys):
+                        self.problems.append(f"a wrong result for {i % keys}")
+                except Exception as exc:  # noqa: BLE001 - any exception reaching a caller fails
+                    self.problems.append(repr(exc))
+                self.done[n] += 1
+                i += 1
+
+        self._threads = [threading.Thread(target=caller, args=(n,)) for n in range(threads)]
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+
+def _stored(func: Any, key: int) -> bool:
+    """Whether the engine holds ``func(key)``'s entry (an engine failure: not yet)."""
+    try:
+        return func.cache.backend.get(func.cache_key(key)) is not None
+    except BackendError:
+        return False
+
+
+def _until(condition: Any, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_redis_cluster_master_killed_while_threads_call(fresh_redis_cluster: Any) -> None:
+    @ucache(fresh_redis_cluster.url + "?socket_timeout=0.5", retry_after=0.2)
+    def square(x: int) -> int:
+        return x * x
+
+    load = _Load(square, lambda x: x * x, keys=64)
+    try:
+        time.sleep(0.3)
+        fresh_redis_cluster.kill_node(0)  # a master crashes: its slots have no replica
+        time.sleep(1.0)
+        fresh_redis_cluster.start_node(0)  # it rejoins with its nodes.conf; the cluster is ok
+        cache = square.cache
+        # every key is written again: the slots of the killed master serve once more
+        _until(
+            lambda: all(_stored(square, k) for k in range(64)),
+            "entries were not written on every master after the restart",
+        )
+        hits = cache.stats.hits
+        _until(lambda: cache.stats.hits > hits, "hits did not resume after the restart")
+    finally:
+        load.stop()
+    assert cache.stats.errors > 0, "the callers met the dead master (and never saw it)"
+    assert load.problems == []
+    assert all(load.done)
+
+
+def test_memcached_ring_node_killed_while_threads_call(fresh_memcached_ring: Any) -> None:
+    # a long retry_after: one dead node must not pause caching for the whole ring
+    @ucache(fresh_memcached_ring.url + "?timeout=0.5&dead_timeout=300", retry_after=300)
+    def cube(x: int) -> int:
+        return x**3
+
+    keys = 48
+    load = _Load(cube, lambda x: x**3, keys=keys)
+    try:
+        cache = cube.cache
+        _until(
+            lambda: all(_stored(cube, k) for k in range(keys)),
+            "the ring never held every key",
+        )
+        fresh_memcached_ring.kill_node(0)
+        # the dead node's keys go to the two live nodes: stored again there, they hit
+        _until(
+            lambda: all(_stored(cube, k) for k in range(keys)),
+            "the dead node's keys never hit on the live nodes",
+        )
+        hits = cache.stats.hits
+        _until(lambda: cache.stats.hits > hits, "hits stopped after the node died")
+    finally:
+        load.stop()
+    assert cache.stats.errors > 0, "the callers met the dead node (and never saw it)"
+    assert load.problems == []
+    assert all(load.done)
 
 
 def test_postgres_restarted_under_load(fresh_postgres_server: Any) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 import os
 import socket
 import subprocess
@@ -22,6 +25,7 @@ from twat_cache_harness import (
     free_port,
     redis_command,
 )
+from twat_cache_harness.pytest_plugin import AsyncioLeaks
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -195,3 +199,34 @@ def test_ensure_binary_finds_and_explains(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(HarnessError, match=r"apt-get install no-such-pkg"):
         ensure_binary("no-such-binary-twat", "no-such-pkg")
+
+
+async def _wait_for_ever(never: asyncio.Future[None]) -> None:
+    await never
+
+
+def test_a_task_destroyed_while_pending_is_caught() -> None:
+    """What the autouse leak check of every coroutine test looks for, on a real leak."""
+    handler = AsyncioLeaks()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(handler)
+    try:
+        loop = asyncio.new_event_loop()
+        never = loop.create_future()
+        task = loop.create_task(_wait_for_ever(never))
+        loop.run_until_complete(asyncio.sleep(0))  # the task started and waits for ever
+        loop.close()
+        del task, never
+        gc.collect()
+    finally:
+        logger.removeHandler(handler)
+    assert any("Task was destroyed but it is pending" in found for found in handler.found)
+
+
+def test_cluster_master_kill_and_rejoin(fresh_redis_cluster: RedisCluster) -> None:
+    port = fresh_redis_cluster.ports[0]
+    fresh_redis_cluster.kill_node(0)
+    with pytest.raises(OSError):
+        redis_command("127.0.0.1", port, "PING", timeout=1.0)
+    fresh_redis_cluster.start_node(0)
+    assert redis_command("127.0.0.1", port, "PING") == "PONG"

@@ -149,6 +149,10 @@ def main() -> int:
         "generated engine catalog is current",
         [sys.executable, "tools/gen_engines.py", "--check"],
     )
+    # the contributors tables in README.md and docs/ are generated from .all-contributorsrc
+    runner.run(
+        "contributors table is current", [sys.executable, "tools/contributors.py", "--check"]
+    )
     packages = [p for p in ordered_packages() if not args.only or p["name"] in args.only]
     for info in packages:
         name, path, module = str(info["name"]), Path(str(info["path"])), info["import"]

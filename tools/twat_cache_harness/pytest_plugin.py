@@ -2,10 +2,18 @@
 
 Register with ``pytest_plugins = ["twat_cache_harness.pytest_plugin"]`` in the root conftest.
 A server that cannot be started fails the test with what to install; it is never skipped.
+
+Every coroutine test is also watched for what asyncio reports only in its log (never as
+an exception): a task destroyed while pending, a coroutine never awaited, an unclosed
+transport or event loop. Any of these fails the test (the warnings themselves are already
+errors under the workspace's ``filterwarnings = ["error"]``).
 """
 
 from __future__ import annotations
 
+import gc
+import inspect
+import logging
 from collections.abc import Iterator
 from typing import Protocol, TypeVar
 
@@ -20,6 +28,40 @@ from .servers import (
     RedisCluster,
     RedisServer,
 )
+
+# what asyncio logs (at ERROR, through loop.call_exception_handler) when async code leaks
+ASYNCIO_LEAKS = ("Task was destroyed but it is pending", "was never awaited", "nclosed ")
+
+
+class AsyncioLeaks(logging.Handler):
+    """Collects the asyncio log records that say some async code leaked."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.found: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if any(sign in message for sign in ASYNCIO_LEAKS):
+            self.found.append(message.splitlines()[0])
+
+
+@pytest.fixture(autouse=True)
+def _no_asyncio_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a coroutine test after which asyncio logs a leak (see the module docstring)."""
+    if not inspect.iscoroutinefunction(getattr(request, "function", None)):
+        yield
+        return
+    handler = AsyncioLeaks()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(handler)
+    try:
+        yield
+        gc.collect()  # a dropped task or coroutine reports itself when it is collected
+    finally:
+        logger.removeHandler(handler)
+    if handler.found:
+        pytest.fail("asyncio reported a leak: " + "; ".join(handler.found), pytrace=False)
 
 
 class _Lifecycle(Protocol):

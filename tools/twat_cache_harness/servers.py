@@ -416,6 +416,10 @@ class _Group:
         for node in self._nodes:
             node.kill()
 
+    def kill_node(self, index: int) -> None:
+        """SIGKILL node ``index`` (a crash); its port and data dir are kept for start_node()."""
+        self._nodes[index].kill()
+
     def start(self: _G) -> _G:
         """Start every node that is not running."""
         raise NotImplementedError
@@ -499,6 +503,11 @@ class RedisCluster(_Group):
         """Stop every node and delete the temp dirs (a later start() builds a new cluster)."""
         super().stop()
         self._created = False
+
+    def start_node(self, index: int) -> None:
+        """Start node ``index`` again on its port and data dir (it rejoins); wait for state ok."""
+        self.nodes[index].start()
+        self.wait_ok()
 
     def restart(self) -> RedisCluster:
         """Restart every node on its port and data dir (nodes.conf kept); wait for state ok."""

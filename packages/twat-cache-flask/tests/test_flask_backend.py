@@ -17,6 +17,7 @@ import pytest
 from flask import Flask, Response, request
 from flask_caching import Cache as FlaskCache
 from twat_cache import BackendError, ConfigurationError, SerializationError
+from twat_cache.testing import frozen_clock
 from twat_cache_flask import DEFAULT_NAMESPACE, TwatCache
 
 # the harness lives in tools/ (on pytest's pythonpath); mypy is not pointed there
@@ -195,6 +196,33 @@ def test_timeouts(make_app: MakeApp) -> None:
         assert backend.get("free") is None
         assert backend.set_many({"never": 1, "many": 2}, timeout=-1) == ["never", "many"]
         assert backend.get_many("never", "many") == [None, None]
+
+
+def test_a_frozen_clock_expires_cached_views() -> None:
+    """Flask-Caching's own suite advances a fake clock: frozen_clock() does that here."""
+    app = Flask(__name__)
+    app.config.update(
+        CACHE_TYPE="twat_cache_flask.TwatCache",
+        CACHE_TWAT_URL="builtin://",
+        CACHE_KEY_PREFIX=_prefix(),
+    )
+    cache = FlaskCache(app)
+    calls: list[int] = []
+
+    @app.route("/rate")
+    @cache.cached(timeout=60)
+    def rate() -> str:
+        calls.append(1)
+        return f"call {len(calls)}"
+
+    client = app.test_client()
+    with frozen_clock() as clock:
+        assert client.get("/rate").text == "call 1"
+        clock.advance(59)
+        assert client.get("/rate").text == "call 1"
+        clock.advance(2)
+        assert client.get("/rate").text == "call 2"
+    _backend(app, cache).close()
 
 
 def test_key_prefix_becomes_the_namespace(make_app: MakeApp) -> None:

@@ -631,3 +631,17 @@ def test_every_ring_server_down(connect: Callable[..., MemcachedBackend]) -> Non
         assert isinstance(info.value.__cause__, OSError)
     with pytest.raises(BackendError, match="no memcached server is available"):
         backend.get(next(keys))
+
+
+def test_timeouts_default_to_the_constants_and_follow_the_caches_timeout() -> None:
+    from twat_cache.constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+
+    plain = MemcachedBackend.from_url("memcached://127.0.0.1:11211")
+    assert plain.timeout == DEFAULT_TIMEOUT
+    assert plain.client_options["connect_timeout"] == DEFAULT_CONNECT_TIMEOUT
+    bounded = Cache("memcached://127.0.0.1:11211", timeout=0.25)._raw
+    assert bounded.timeout == 0.25  # type: ignore[union-attr]
+    assert bounded.client_options["timeout"] == 0.25  # type: ignore[union-attr]
+    assert bounded.client_options["connect_timeout"] == 0.25  # type: ignore[union-attr]
+    given = Cache("memcached://127.0.0.1:11211?timeout=3", timeout=0.25)._raw
+    assert given.timeout == 3.0  # type: ignore[union-attr]

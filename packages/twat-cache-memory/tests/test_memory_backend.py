@@ -15,7 +15,7 @@ from twat_cache.config import CacheConfig, resolve_config
 from twat_cache.exceptions import CacheOperationError, ConfigurationError
 from twat_cache.protocols import capabilities_of
 from twat_cache.registry import create_backend, engine_class
-from twat_cache.testing import AsyncBackendConformance, BackendConformance
+from twat_cache.testing import AsyncBackendConformance, BackendConformance, frozen_clock
 from twat_cache_memory import DEFAULT_MAXSIZE, POLICIES, MemoryBackend
 from twat_cache_memory.backend import _sizeof
 
@@ -205,6 +205,32 @@ def test_ttl_policy_frees_memory_of_expired_entries_on_write(
     time.sleep(PAST)
     backend.set("live", 1)
     assert len(backend) == 1
+
+
+def test_frozen_clock_drives_the_ttl_policys_purge(make: Callable[..., MemoryBackend]) -> None:
+    backend = make(policy="ttl", maxsize=2)  # made before: cachetools' timer still follows
+    with frozen_clock() as clock:
+        backend.set("keep", 1)
+        backend.set("short", 2, ttl=60)
+        backend.get("short")
+        clock.advance(59)
+        backend.set("new", 3)  # nothing expired yet: plain LRU drops "keep"
+        assert backend.get("keep") is None
+        clock.advance(2)
+        backend.set("newer", 4)  # "short" expired: purged before any live entry goes
+        assert (backend.get("new"), backend.get("newer")) == (3, 4)
+        assert backend.evictions == 1
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_frozen_clock_drives_every_policy(make: Callable[..., MemoryBackend], policy: str) -> None:
+    with frozen_clock() as clock:
+        backend = make(policy=policy)
+        backend.set("k", 1, ttl=60)
+        clock.advance(59)
+        assert backend.get("k") == 1
+        clock.advance(1)
+        assert backend.get("k") is None
 
 
 @pytest.mark.parametrize("policy", POLICIES)

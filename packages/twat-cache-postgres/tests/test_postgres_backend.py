@@ -142,7 +142,9 @@ def test_url_defaults() -> None:
     assert (settings.host, settings.port, settings.dbname) == ("db.internal", DEFAULT_PORT, "cache")
     assert (settings.table, settings.schema, settings.unlogged) == ("twat_cache", "public", True)
     assert (settings.min_size, settings.max_size, settings.timeout) == (1, 10, 5.0)
-    assert (settings.connect_timeout, settings.purge_every, settings.sslmode) == (5, 1000, None)
+    assert (settings.connect_timeout, settings.purge_every, settings.sslmode) == (1, 1000, None)
+    assert settings.statement_timeout is None
+    assert "options" not in settings.connect_kwargs()
     assert settings.user is None
     assert settings.password is None
     assert settings.address == "db.internal:5432/cache"
@@ -944,3 +946,24 @@ def test_any_client_exception_becomes_a_backend_error(
 
 def test_purge_batch_default() -> None:
     assert PURGE_BATCH == 1000
+
+
+def test_timeout_is_the_clients_own_and_the_servers_statement_timeout(
+    postgres_server: PostgresServer,
+) -> None:
+    cache = Cache(postgres_server.url, timeout=0.5)
+    settings = cache._raw.settings  # type: ignore[union-attr]
+    assert (settings.timeout, settings.statement_timeout, settings.connect_timeout) == (0.5, 0.5, 1)
+    # the connections the engine opens (its pool uses these arguments) carry the timeout
+    with psycopg.connect(**settings.connect_kwargs()) as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("500ms",)
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(3)")
+    cache.set("k", 1)
+    assert cache.get("k") == 1
+    cache.close()
+    given = Cache(_url(postgres_server, statement_timeout=3, timeout=2), timeout=0.5)
+    kept = given._raw.settings  # type: ignore[union-attr]
+    assert (kept.statement_timeout, kept.timeout, kept.connect_timeout) == (3.0, 2.0, 1)
+    given.close()
+    assert Cache(postgres_server.url)._raw.settings.statement_timeout is None  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -952,3 +952,24 @@ class TestEventLoops:
 
 def _named_connections(raw: redis.Redis, name: str) -> int:
     return sum(1 for client in raw.client_list() if client.get("name") == name)
+
+
+def test_timeout_is_the_clients_own_socket_timeout(redis_server: Any) -> None:
+    cache = Cache(redis_server.url, timeout=0.3, namespace="own-timeout")
+    raw: Any = cache._raw
+    assert (raw.settings.socket_timeout, raw.settings.socket_connect_timeout) == (0.3, 0.3)
+    assert raw.set("k", b"v") is True
+    pauser: Any = redis.Redis(host=redis_server.host, port=redis_server.port)
+    pauser.execute_command("CLIENT", "PAUSE", "3000", "ALL")
+    try:  # the engine itself (no core time limit here) gives up after its socket_timeout
+        with pytest.raises(BackendError) as info:
+            raw.get("k")
+        assert isinstance(info.value.__cause__, redis.exceptions.TimeoutError)
+    finally:
+        pauser.execute_command("CLIENT", "UNPAUSE")
+        pauser.close()
+    assert raw.get("k") == b"v"
+    cache.close()
+    given = Cache(redis_server.url + "?socket_timeout=2", timeout=0.3)
+    assert cast(Any, given._raw).settings.socket_timeout == 2.0
+    given.close()

@@ -624,3 +624,12 @@ def test_partial_delete_objects_failure_is_a_backend_error() -> None:
     ):
         with pytest.raises(BackendError, match="1 objects not deleted .* 'ns/k': AccessDenied"):
             engine.clear()
+
+
+def test_timeout_is_botocores_own_read_and_connect_timeout() -> None:
+    config = resolve_config("s3://bucket", environ={}, timeout=0.5)
+    engine = S3Backend.from_config(config, parse_url("s3://bucket"))
+    assert (engine.settings.read_timeout, engine.settings.connect_timeout) == (0.5, 0.5)
+    given = resolve_config("s3://bucket?read_timeout=7", environ={}, timeout=0.5)
+    engine = S3Backend.from_config(given, parse_url("s3://bucket?read_timeout=7"))
+    assert (engine.settings.read_timeout, engine.settings.connect_timeout) == (7.0, 0.5)

@@ -9,12 +9,15 @@ namespace, as a server would, without needing one:
   through AsyncAdapter's worker thread);
 * ``coretest-abytes://``: the same storage behind a native async engine built on
   BaseAsyncBackend (sync code reaches it through SyncAdapter's private loop);
+* ``coretest-waking://`` and ``coretest-awaking://``: the byte engines with a
+  compare-and-delete and its wake-ups (a condition variable shared per namespace);
 * ``coretest-failing://`` and ``coretest-failing-local://``: engines whose every
   call raises BackendError while ``down`` is true.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -49,6 +52,10 @@ class BytesEngine(BuiltinMemoryBackend):
         if not isinstance(key, str) or not isinstance(value, bytes):
             raise TypeError(f"a server engine takes str keys and bytes values, not {value!r}")
         return super().set(key, value, ttl)
+
+    def get_heads(self, keys: Sequence[Hashable], size: int) -> dict[Hashable, bytes]:
+        """The first ``size`` bytes of the present entries (as Redis' header read)."""
+        return {key: value[:size] for key, value in self.get_many(keys).items()}
 
     def incr(self, key: Hashable, delta: int = 1) -> int:
         with self._lock:
@@ -101,6 +108,10 @@ class AsyncBytesEngine(BaseAsyncBackend):
         self._check_open()
         return self._inner.incr(key, delta)
 
+    async def get_heads(self, keys: Sequence[Any], size: int) -> dict[Any, bytes]:
+        self._check_open()
+        return self._inner.get_heads(keys, size)
+
     async def clear(self) -> None:
         self._check_open()
         self._inner.clear()
@@ -112,6 +123,54 @@ class AsyncBytesEngine(BaseAsyncBackend):
 
     async def _close(self) -> None:
         self._inner.close()
+
+
+class WakingEngine(BytesEngine):
+    """A byte engine with ``delete_if`` and ``wait_deleted`` (capabilities say so)."""
+
+    capabilities = Capabilities(
+        native_ttl=False, persistent=False, compare_and_delete=True, delete_wakeups=True
+    )
+    _released: ClassVar[dict[str, set[tuple[Hashable, bytes]]]] = {}
+    _conditions: ClassVar[dict[str, threading.Condition]] = {}
+
+    def __init__(self, namespace: str = "default", maxsize: int | None = None) -> None:
+        super().__init__(namespace, maxsize)
+        self._done = self._released.setdefault(namespace, set())
+        self._condition = self._conditions.setdefault(namespace, threading.Condition(self._lock))
+        self.waits = 0
+
+    def delete_if(self, key: Hashable, value: bytes) -> bool:
+        with self._condition:
+            self._check_open()
+            item = self._live(key, time.monotonic())
+            if item is None or item[0] != value:
+                return False
+            del self._data[key]
+            self._done.add((key, value))
+            self._condition.notify_all()
+            return True
+
+    def wait_deleted(self, key: Hashable, value: bytes, timeout: float) -> bool:
+        self.waits += 1
+        with self._condition:
+            return self._condition.wait_for(lambda: (key, value) in self._done, timeout)
+
+
+class AsyncWakingEngine(AsyncBytesEngine):
+    """The waking engine behind a native async engine."""
+
+    capabilities = WakingEngine.capabilities
+
+    def __init__(self, namespace: str = "default") -> None:
+        super().__init__(namespace)
+        self._inner = self._waking = WakingEngine(namespace)
+
+    async def delete_if(self, key: Any, value: bytes) -> bool:
+        return self._waking.delete_if(key, value)
+
+    async def wait_deleted(self, key: Any, value: bytes, timeout: float) -> bool:
+        return await asyncio.to_thread(self._waking.wait_deleted, key, value, timeout)
 
 
 class FailingEngine(BytesEngine):
@@ -190,6 +249,8 @@ class FailingLocalEngine(FailingEngine):
 
 register_engine("coretest-bytes", BytesEngine)
 register_engine("coretest-abytes", AsyncBytesEngine)
+register_engine("coretest-waking", WakingEngine)
+register_engine("coretest-awaking", AsyncWakingEngine)
 register_engine("coretest-failing", FailingEngine)
 register_engine("coretest-failing-local", FailingLocalEngine)
 

@@ -68,6 +68,34 @@ class TestAsyncEngineConformance(_AsyncEngine, AsyncBackendConformance):
     pass
 
 
+class _Waking:
+    @pytest.fixture(params=["coretest-waking", "coretest-awaking"])
+    def make_backend(self, request: pytest.FixtureRequest) -> MakeBackend:
+        cls = engine_class(request.param)
+        return lambda namespace: cls(namespace=namespace)
+
+
+class TestWakingEngineConformance(_Waking, BackendConformance):
+    """Compare-and-delete and its wake-ups, sync (through SyncAdapter for the async one)."""
+
+
+class TestWakingEngineAsyncConformance(_Waking, AsyncBackendConformance):
+    """The same from async code (through AsyncAdapter for the sync one)."""
+
+
+def test_the_kit_catches_a_compare_and_delete_that_ignores_the_value() -> None:
+    class Careless(BuiltinMemoryBackend):
+        capabilities = Capabilities(
+            stores_objects=True, blocking=False, shared=False, compare_and_delete=True
+        )
+
+        def delete_if(self, key: Any, value: bytes) -> bool:
+            return self.delete(key)
+
+    with pytest.raises((AssertionError, pytest.fail.Exception)):
+        BackendConformance().test_compare_and_delete(Careless())
+
+
 def test_adapters_are_used_only_when_needed() -> None:
     builtin = BuiltinMemoryBackend()
     engine = engine_class("coretest-abytes")()

@@ -60,6 +60,8 @@ def test_warm_items_and_checks(caplog: pytest.LogCaptureFixture) -> None:
 
     with pytest.raises(ConfigurationError, match="concurrency"):
         f.warm([1], concurrency=0)
+    with pytest.raises(ConfigurationError, match="batch=True only"):
+        f.warm([1], batch_size=10)
 
     def broken(item: Any, outcome: str) -> None:
         raise RuntimeError("progress bar")
@@ -82,7 +84,31 @@ def test_warm_of_a_batch_function_takes_ids() -> None:
     report = users.warm([1, 2, 3], concurrency=1)
     assert (report.warmed, report.cached) == (2, 1)
     assert users([1, 2, 3]) == {1: 1, 2: 2, 3: 3}
-    assert calls == [[1], [2], [3]]
+    assert calls == [[1], [2, 3]], "one call per chunk of ids"
+    with pytest.raises(ConfigurationError, match="batch_size"):
+        users.warm([1], batch_size=0)
+    report = users.warm([{"ids": 4}])
+    assert [type(exc) for _, exc in report.failed] == [TypeError], "an item without an id"
+
+    @ucache("memory://", batch=True, tags=lambda ids: f"bad tag {ids}")
+    def tagged(ids: list[int]) -> dict[int, int]:
+        return {i: i for i in ids}
+
+    report = asyncio.run(_awarm_ids_failing())
+    assert [type(exc) for _, exc in report.failed] == [CacheKeyError, CacheKeyError]
+    report = tagged.warm([1, 2])
+    assert [(item, type(exc)) for item, exc in report.failed] == [
+        (1, CacheKeyError),
+        (2, CacheKeyError),
+    ], "ids that cannot be keyed or tagged fail, each of them"
+
+
+async def _awarm_ids_failing() -> Any:
+    @ucache("memory://", batch=True, tags=lambda ids: f"bad tag {ids}")
+    async def tagged(ids: list[int]) -> dict[int, int]:
+        return {i: i for i in ids}
+
+    return await tagged.warm([1, 2])
 
 
 def test_seen_tags_are_bounded() -> None:
@@ -97,6 +123,9 @@ def test_cache_warm_writes_pairs_in_batches() -> None:
     cache = Cache("memory://")
     assert cache.warm(((str(i), i) for i in range(1001)), ttl=60) == 1001
     assert cache.get("1000") == 1000
+    assert cache.warm({"a": 1, "b": 2, "c": 3}, batch_size=2) == 3
+    with pytest.raises(ConfigurationError, match="batch_size"):
+        cache.warm({"a": 1}, batch_size=True)
     assert asyncio.run(cache.awarm({})) == 0
 
 

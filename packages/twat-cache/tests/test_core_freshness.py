@@ -121,6 +121,34 @@ def test_refresh_with_lock_skips_when_another_refreshes(namespace: str) -> None:
     assert cache.backend.get(lock_key) is None
 
 
+def test_a_lock_waiter_gets_the_value_another_process_stored(namespace: str) -> None:
+    calls: list[int] = []
+
+    @ucache("coretest-bytes://", namespace=namespace, ttl=60, stale_ttl=60, lock=True)
+    def f() -> dict[str, int]:
+        calls.append(1)
+        return {"mine": 1}
+
+    cache = f.cache
+    key = f.cache_key()
+    lock_key = cache._key(LOCK_PREFIX + str(key))
+    assert cache.backend.add(lock_key, b"another-process", 30)
+
+    def other_process_stores() -> None:  # what the lock's holder does: a frame, then release
+        time.sleep(0.2)
+        cache.store(key, *freshness.entry(cache.config, {"theirs": 1}, 0.1))
+        cache.backend.delete(lock_key)
+
+    holder = threading.Thread(target=other_process_stores)
+    holder.start()
+    try:
+        assert f() == {"theirs": 1}  # the value, never the stored frame
+    finally:
+        holder.join()
+    assert calls == []
+    assert f() == {"theirs": 1}
+
+
 def test_early_refresh_refreshes_before_expiry(
     namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

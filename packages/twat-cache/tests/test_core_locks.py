@@ -335,3 +335,146 @@ async def test_cancelled_caller_of_a_decorated_function_frees_its_slot(namespace
     assert calls == [3, 3]
     cache = slow.cache
     assert not _lock_held(cache, str(slow.cache_key(3)))
+
+
+def _ids(calls: list[list[int]]) -> Any:
+    def users(ids: list[int]) -> dict[int, int]:
+        calls.append(list(ids))
+        return {i: i for i in ids}
+
+    return users
+
+
+def _hold_id(f: Any, one: int) -> Any:
+    """Hold the lock of ``f``'s id ``one`` as another process would; return its lock key."""
+    lock_key = f.cache._key(LOCK_PREFIX + str(f.cache_key(one)))
+    assert f.cache.backend.add(lock_key, b"someone-else", 30)
+    return lock_key
+
+
+def test_batch_ids_locked_by_another_past_lock_timeout(namespace: str) -> None:
+    calls: list[list[int]] = []
+    options: dict[str, Any] = {"namespace": namespace, "batch": True, "lock": True}
+    users = ucache("coretest-bytes://", lock_timeout=0.05, **options)(_ids(calls))
+    held = _hold_id(users, 2)
+    assert users([1, 2]) == {1: 1, 2: 2}
+    assert calls == [[1], [2]], "1 under its own lock; 2 once lock_timeout passed"
+    assert users.cache.backend.get(held) == b"someone-else", "another's lock is left alone"
+    strict = ucache("coretest-bytes://", lock_timeout=0.05, on_lock_timeout="raise", **options)(
+        _ids(calls)
+    )
+    _hold_id(strict, 5)
+    with pytest.raises(LockTimeoutError, match="still locked"):
+        strict([4, 5])
+    assert calls[2:] == [[4]]
+    assert strict.cache.get(strict.cache_key(4)) == 4, "the ids it could lock were stored"
+
+
+def test_batch_with_lock_on_a_failing_engine_computes(namespace: str) -> None:
+    calls: list[list[int]] = []
+    users = ucache("coretest-failing://", namespace=namespace, batch=True, lock=True)(_ids(calls))
+    assert users([1, 2]) == {1: 1, 2: 2}
+    assert calls == [[1, 2]]
+
+
+async def test_async_batch_ids_locked_by_another(namespace: str) -> None:
+    calls: list[list[int]] = []
+
+    async def users(ids: list[int]) -> dict[int, int]:
+        calls.append(list(ids))
+        return {i: i for i in ids}
+
+    options: dict[str, Any] = {"namespace": namespace, "batch": True, "lock": True}
+    lenient = ucache("coretest-abytes://", lock_timeout=0.05, **options)(users)
+    _hold_id(lenient, 2)
+    assert await lenient([1, 2]) == {1: 1, 2: 2}
+    strict = ucache("coretest-abytes://", lock_timeout=0.05, on_lock_timeout="raise", **options)(
+        users
+    )
+    _hold_id(strict, 5)
+    with pytest.raises(LockTimeoutError):
+        await strict([4, 5])
+    failing = ucache("coretest-failing://", namespace=namespace, batch=True, lock=True)(users)
+    assert await failing([7]) == {7: 7}
+    assert calls == [[1], [2], [4], [7]]
+
+
+@pytest.mark.parametrize("url", ["coretest-waking://", "coretest-awaking://"])
+@pytest.mark.parametrize("timeout", [None, 30.0])
+def test_waiters_sleep_until_the_holder_releases(
+    url: str, timeout: float | None, namespace: str
+) -> None:
+    # lock_timeout far beyond the test: a waiter that returns was woken, it did not time out
+    caches = [
+        Cache(url, namespace=namespace, lock=True, lock_timeout=600, timeout=timeout)
+        for _ in range(2)
+    ]
+    release = threading.Event()
+    calls: list[int] = []
+
+    def compute() -> str:
+        calls.append(1)
+        release.wait(30)
+        return "value"
+
+    results: list[str] = []
+    holder = threading.Thread(target=lambda: results.append(caches[0].get_or_set("k", compute)))
+    holder.start()
+    while not _lock_held(caches[1], "k"):
+        time.sleep(0.01)
+    waiter = threading.Thread(target=lambda: results.append(caches[1].get_or_set("k", compute)))
+    waiter.start()
+    engine: Any = caches[1]._raw
+    waiting = getattr(engine, "_waking", engine)
+    while not waiting.waits:  # the waiter sleeps on the engine's wake-up
+        time.sleep(0.01)
+    release.set()
+    holder.join(30)
+    waiter.join(30)
+    assert results == ["value", "value"]
+    assert calls == [1]
+    assert not _lock_held(caches[0], "k"), "released with the engine's compare-and-delete"
+    for cache in caches:
+        cache.close()
+
+
+@pytest.mark.parametrize("url", ["coretest-waking://", "coretest-awaking://"])
+@pytest.mark.parametrize("timeout", [None, 30.0])
+async def test_async_waiters_sleep_until_the_holder_releases(
+    url: str, timeout: float | None, namespace: str
+) -> None:
+    caches = [
+        Cache(url, namespace=namespace, lock=True, lock_timeout=600, timeout=timeout)
+        for _ in range(2)
+    ]
+    release = asyncio.Event()
+    calls: list[int] = []
+
+    async def compute() -> str:
+        calls.append(1)
+        await release.wait()
+        return "value"
+
+    holder = asyncio.ensure_future(caches[0].aget_or_set("k", compute))
+    while not _lock_held(caches[1], "k"):
+        await asyncio.sleep(0.01)
+    waiter = asyncio.ensure_future(caches[1].aget_or_set("k", compute))
+    engine: Any = caches[1]._raw
+    waiting = getattr(engine, "_waking", engine)
+    while not waiting.waits:
+        await asyncio.sleep(0.01)
+    release.set()
+    results = await asyncio.wait_for(asyncio.gather(holder, waiter), 30)
+    assert list(results) == ["value", "value"]
+    assert calls == [1]
+    assert not _lock_held(caches[0], "k")
+    for cache in caches:
+        await cache.aclose()
+
+
+def test_a_waiter_without_a_known_holder_polls(namespace: str) -> None:
+    cache = Cache("coretest-waking://", namespace=namespace, lock=True, lock_timeout=0.05)
+    _take_lock(cache, "k")  # held past lock_timeout: the waiter's wake-ups end, it computes
+    assert cache.get_or_set("k", lambda: "mine") == "mine"
+    cache.backend.delete(_lock_key(cache, "k"))
+    cache.close()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from twat_cache import Cache, ConfigurationError, SerializationError
 from twat_cache.serializers import Codec, CorruptEntryError, decode_int, encode_int
+from twat_cache.serializers.frame import HEAD_SIZE, ShortHeadError, head_tags
 
 UNPICKLED: list[str] = []
 
@@ -244,3 +245,20 @@ def test_a_plain_frame_with_a_broken_payload_is_corrupt() -> None:
     assert serializer.loads(good) == ({"a": 1}, None)
     with pytest.raises(CorruptEntryError):
         serializer.loads(good[:9] + b"\x00not a pickle")
+
+
+def test_head_tags_reads_the_tag_block_from_the_first_bytes() -> None:
+    signed = Codec("pickle", secret=b"s", compress=True, compress_threshold=0)
+    frame = signed.dumps("x" * 5000, {"users": 3, "user:7": 9})
+    assert head_tags(frame[:HEAD_SIZE]) == {"users": 3, "user:7": 9}
+    assert head_tags(Codec("json").dumps([1], {"t": 1})) == {"t": 1}
+    assert head_tags(Codec("pickle").dumps({"a": 1})) is None, "untagged"
+    assert head_tags(encode_int(42)) is None, "a plain integer"
+    assert head_tags(b"\x00not a frame") is None
+    with pytest.raises(ShortHeadError):
+        head_tags(frame[:20])  # the tag block goes on past these bytes
+    with pytest.raises(ShortHeadError):
+        head_tags(frame[:5])
+    broken = bytearray(Codec("pickle").dumps(1.5, {"t": 1}))
+    broken[broken.index(b"{")] = ord("[")  # the block no longer parses as a JSON object
+    assert head_tags(bytes(broken)) is None

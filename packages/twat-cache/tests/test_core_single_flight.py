@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Any
 
 import pytest
 from twat_cache import ucache
-from twat_cache.policies import AsyncSingleFlight, SingleFlight
+from twat_cache.policies import AsyncBatchFlight, AsyncSingleFlight, BatchFlight, SingleFlight
 
 _CALLERS = 8
 
@@ -146,3 +147,90 @@ async def test_async_failing_leader_and_reentry() -> None:
         return await flight.run("r", fine)  # the same task, the same key
 
     assert await outer() == 7
+
+
+def test_batch_flight_shares_keys_and_recomputes_a_failed_one() -> None:
+    flight = BatchFlight()
+    calls: list[list[str]] = []
+    release = threading.Event()
+
+    def compute(keys: list[Any]) -> dict[Any, str]:
+        calls.append(list(keys))
+        if "a" in keys:
+            release.wait(30)
+            if "fail" in keys:
+                raise RuntimeError("leader failed")
+        return {k: k.upper() for k in keys if k != "x"}  # "x" left out
+
+    results: dict[str, Any] = {}
+
+    def lead() -> None:
+        try:
+            flight.run(["a", "b", "fail", "x"], compute)
+        except RuntimeError as exc:
+            results["leader"] = exc
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    deadline = time.monotonic() + 30
+    while not calls:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    follower = threading.Thread(
+        target=lambda: results.__setitem__("follower", flight.run(["b", "c", "x"], compute))
+    )
+    follower.start()
+    while flight.waiting("b") < 1:
+        assert time.monotonic() < deadline, "the follower did not wait for b"
+        time.sleep(0.01)
+    release.set()
+    leader.join(30)
+    follower.join(30)
+    assert isinstance(results["leader"], RuntimeError)
+    assert results["follower"] == {"c": "C", "b": "B"}
+    assert calls == [["a", "b", "fail", "x"], ["c"], ["b", "x"]], "failed keys computed again"
+    assert flight.waiting("b") == 0
+
+
+def test_batch_flight_reentrant_keys_are_computed_directly() -> None:
+    flight = BatchFlight()
+
+    def outer(keys: list[Any]) -> dict[Any, int]:
+        inner = flight.run(keys, lambda again: dict.fromkeys(again, 2))
+        return {k: v + 1 for k, v in inner.items()}
+
+    assert flight.run([1, 2], outer) == {1: 3, 2: 3}
+
+
+async def test_async_batch_flight_shares_keys_and_recomputes_a_failed_one() -> None:
+    flight = AsyncBatchFlight()
+    calls: list[list[Any]] = []
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def compute(keys: list[Any]) -> dict[Any, int]:
+        calls.append(list(keys))
+        if 1 in keys:
+            entered.set()
+            await release.wait()
+            if 9 in keys:
+                raise RuntimeError("leader failed")
+        return {k: k * 10 for k in keys}
+
+    leader = asyncio.create_task(flight.run([1, 2, 9], compute))
+    await entered.wait()
+    follower = asyncio.create_task(flight.run([2, 3, 9], compute))
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(RuntimeError):
+        await leader
+    assert await follower == {3: 30, 2: 20, 9: 90}
+    assert calls == [[1, 2, 9], [3], [2, 9]]
+
+    async def outer(keys: list[Any]) -> dict[Any, int]:
+        return await flight.run(keys, _tens)
+
+    assert await flight.run([4], outer) == {4: 40}
+
+
+async def _tens(keys: list[Any]) -> dict[Any, int]:
+    return {k: k * 10 for k in keys}

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from twat_cache import Cache, ConfigurationError, ucache
+from twat_cache.config import CacheConfig
 from twat_cache.engines.builtin import BuiltinMemoryBackend
 from twat_cache.protocols import Capabilities
-from twat_cache.timeouts import AsyncTimeLimit, SyncTimeLimit
+from twat_cache.timeouts import AsyncTimeLimit, SyncTimeLimit, client_timeouts
 
 
 class HangingEngine(BuiltinMemoryBackend):
@@ -145,3 +146,15 @@ def test_timeout_option_is_checked() -> None:
         with pytest.raises(ConfigurationError, match="timeout"):
             Cache("memory://", timeout=bad)  # type: ignore[arg-type]
     assert Cache("memory://", timeout=2).config.timeout == 2.0  # noqa: PLR2004
+
+
+def test_client_timeouts_follow_timeout_unless_the_url_sets_them() -> None:
+    def own(url: str, timeout: float | None) -> dict[str, float]:
+        config = CacheConfig(url=url, timeout=timeout)
+        return client_timeouts(config, config.engine_url(), reply=["read"], connect=["connect"])
+
+    assert own("redis://h/0", None) == {}
+    assert own("redis://h/0", 0.5) == {"read": 0.5, "connect": 0.5}
+    assert own("redis://h/0", 30) == {"read": 30.0, "connect": 1.0}  # connects stay short
+    assert own("redis://h/0?read=2", 0.5) == {"connect": 0.5}  # the URL's own option wins
+    assert own("redis://h/0", 1e-5) == {"read": 0.001, "connect": 0.001}  # never non-blocking

@@ -115,7 +115,10 @@ class DiskBackend(BaseBackend):
         b'v'
     """
 
-    capabilities = Capabilities(persistent=True, shared=True, native_ttl=True)
+    # compare_and_delete: the read and the delete share one transaction (diskcache's transact)
+    capabilities = Capabilities(
+        persistent=True, shared=True, native_ttl=True, compare_and_delete=True
+    )
     stores_objects = False
     blocking = True
 
@@ -288,12 +291,13 @@ class DiskBackend(BaseBackend):
     # -- the Backend protocol ------------------------------------------------------
     def get(self, key: str) -> bytes | None:
         """Return the bytes under ``key``, or ``None`` when absent or expired."""
-        shard = self._shard(key)
+        caches = self._caches  # _shard(), inline for the usual single database: the hit path
+        shard = caches[0] if len(caches) == 1 and not self._closed else self._shard(key)
         try:  # inline rather than _storage_errors(): this is the hit path
             value = shard.get(key)
         except _STORAGE_ERRORS as exc:
             raise self._storage_error("get", exc) from exc
-        return None if value is None else _from_disk(value)
+        return encode_int(value) if type(value) is int else value  # _from_disk(), inline
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until culled); True."""
@@ -325,6 +329,15 @@ class DiskBackend(BaseBackend):
         """Remove ``key``; return whether a live entry was there."""
         shard = self._shard(key)
         with self._storage_errors("delete"):
+            return bool(shard.delete(key))
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove ``key`` only while it holds ``value``, in one transaction; return whether."""
+        shard = self._shard(key)
+        with self._storage_errors("delete_if"), shard.transact():
+            found = shard.get(key)
+            if found is None or _from_disk(found) != value:
+                return False
             return bool(shard.delete(key))
 
     def delete_many(self, keys: Sequence[str]) -> int:

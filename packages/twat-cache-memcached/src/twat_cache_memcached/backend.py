@@ -17,11 +17,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymemcache.client.base import Client
 from twat_cache.config import CacheConfig
-from twat_cache.constants import NAMESPACE_PATTERN, NAMESPACE_RULE
+from twat_cache.constants import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    NAMESPACE_PATTERN,
+    NAMESPACE_RULE,
+)
 from twat_cache.engines.base import BaseBackend
 from twat_cache.engines.generations import Generations
 from twat_cache.exceptions import BackendError, CacheOperationError, ConfigurationError
 from twat_cache.protocols import Capabilities
+from twat_cache.timeouts import client_timeouts
 
 from twat_cache_memcached.counters import incr
 from twat_cache_memcached.protocol import (
@@ -86,8 +92,8 @@ class MemcachedBackend(BaseBackend):
         servers: Sequence[tuple[str, int]] = (("127.0.0.1", DEFAULT_PORT),),
         namespace: str = "default",
         *,
-        connect_timeout: float = 1.0,
-        timeout: float = 2.0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        timeout: float = DEFAULT_TIMEOUT,
         max_pool_size: int | None = None,
         no_delay: bool = True,
         dead_timeout: float = 60.0,
@@ -139,11 +145,17 @@ class MemcachedBackend(BaseBackend):
             )
         servers = url.require_host(DEFAULT_PORT)
         max_pool_size: int | None = url.option_int("max_pool_size", None, minimum=1)
+        # timeout= is the client's own reply and connect timeout too (unless the URL sets them)
+        own = client_timeouts(config, url, reply=["timeout"], connect=["connect_timeout"])
         backend = cls(
             servers,
             namespace=config.namespace,
-            connect_timeout=url.option_float("connect_timeout", 1.0, minimum=0.001),
-            timeout=url.option_float("timeout", 2.0, minimum=0.001),
+            connect_timeout=url.option_float(
+                "connect_timeout",
+                own.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+                minimum=0.001,
+            ),
+            timeout=url.option_float("timeout", own.get("timeout", DEFAULT_TIMEOUT), minimum=0.001),
             max_pool_size=max_pool_size,
             no_delay=url.option_bool("no_delay", True),
             dead_timeout=url.option_float("dead_timeout", 60.0),

@@ -53,6 +53,14 @@ def _time_to_use(key: Hashable, item: Any, now: float) -> float:
     return item.expires if type(item) is _Expiring else math.inf
 
 
+def _timer() -> float:
+    """TLRUCache's clock: this module's ``monotonic``, looked up at each call.
+
+    ``twat_cache.testing.frozen_clock`` swaps that name, and so drives the ``ttl`` policy too.
+    """
+    return monotonic()
+
+
 def _sizeof(item: Any) -> int:
     """Estimate the bytes an entry holds, as core's built-in engine does (see ``estimate_size``)."""
     return estimate_size(item.value if type(item) is _Expiring else item)
@@ -135,7 +143,7 @@ def _make_store(
         return _FIFO(limit, getsizeof=sizeof)
     if policy == "rr":
         return _RR(limit, getsizeof=sizeof)
-    return _TLRU(limit, _time_to_use, timer=monotonic, getsizeof=sizeof)
+    return _TLRU(limit, _time_to_use, timer=_timer, getsizeof=sizeof)
 
 
 class MemoryBackend(BaseBackend):

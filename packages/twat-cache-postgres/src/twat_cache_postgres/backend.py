@@ -80,7 +80,7 @@ class PostgresBackend(Engine, BaseBackend):
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> PostgresBackend:
         """Build from ``postgresql://`` or ``postgres://`` (see :class:`PostgresSettings`)."""
-        return cls(PostgresSettings.from_url(url), namespace=config.namespace)
+        return cls(PostgresSettings.from_url(url).bounded(config, url), namespace=config.namespace)
 
     def make_async(self) -> AsyncPostgresBackend:
         """Return the twin engine (sync or asyncio) for the same settings and namespace."""
@@ -229,6 +229,10 @@ class PostgresBackend(Engine, BaseBackend):
         """Remove ``key``; return whether a live entry was there."""
         row = self._one(self._sql.delete, (self.namespace, key))
         return bool(row and row[0])
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove a live ``key`` only while it holds ``value`` (one DELETE); return whether."""
+        return self._count(self._sql.delete_if, (self.namespace, key, value)) > 0
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys`` in one statement; return how many live entries were there."""

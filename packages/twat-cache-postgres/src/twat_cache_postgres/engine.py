@@ -214,6 +214,7 @@ class Engine:
         max_key_length=MAX_KEY_LENGTH,
         max_value_size=MAX_VALUE_SIZE,
         invalidation_channel=True,  # LISTEN/NOTIFY keeps core's near tiers coherent (channel.py)
+        compare_and_delete=True,  # DELETE ... WHERE value = token: one statement
     )
 
     def _setup(self, settings: PostgresSettings | str) -> None:

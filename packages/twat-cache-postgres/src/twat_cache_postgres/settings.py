@@ -7,12 +7,18 @@ Both engines (:class:`~twat_cache_postgres.PostgresBackend` and
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
+from twat_cache.constants import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
 from twat_cache.exceptions import BackendError, ConfigurationError
+from twat_cache.timeouts import client_timeouts
 from twat_cache.urls import EngineURL, parse_url, redact_text
+
+if TYPE_CHECKING:
+    from twat_cache.config import CacheConfig
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_TABLE", "SSL_MODES", "PostgresSettings"]
 
@@ -41,7 +47,10 @@ class PostgresSettings:
         min_size: Connections the pool keeps open.
         max_size: Most connections the pool opens.
         timeout: Seconds to wait for a free pooled connection.
-        connect_timeout: Seconds to wait for a new connection.
+        connect_timeout: Seconds to wait for a new connection (whole seconds:
+            libpq's own, which waits at least 2).
+        statement_timeout: Seconds the server lets one statement run (its
+            ``statement_timeout``); ``None`` keeps the server's setting.
         purge_every: Remove one batch of expired rows every this many writes (0: never).
         sslmode: libpq ``sslmode``; ``None`` keeps libpq's default (``prefer``).
 
@@ -59,8 +68,9 @@ class PostgresSettings:
     unlogged: bool = True
     min_size: int = 1
     max_size: int = 10
-    timeout: float = 5.0
-    connect_timeout: int = 5
+    timeout: float = DEFAULT_TIMEOUT
+    connect_timeout: int = math.ceil(DEFAULT_CONNECT_TIMEOUT)
+    statement_timeout: float | None = None
     purge_every: int = 1000
     sslmode: str | None = None
 
@@ -113,13 +123,32 @@ class PostgresSettings:
             unlogged=parsed.option_bool("unlogged", True),
             min_size=parsed.option_int("min_size", 1, minimum=0),
             max_size=parsed.option_int("max_size", 10, minimum=1),
-            timeout=parsed.option_float("timeout", 5.0, minimum=0.001),
-            connect_timeout=parsed.option_int("connect_timeout", 5, minimum=1),
+            timeout=parsed.option_float("timeout", DEFAULT_TIMEOUT, minimum=0.001),
+            connect_timeout=parsed.option_int(
+                "connect_timeout", math.ceil(DEFAULT_CONNECT_TIMEOUT), minimum=1
+            ),
+            statement_timeout=parsed.option_float("statement_timeout", None, minimum=0.001),
             purge_every=parsed.option_int("purge_every", 1000, minimum=0),
             sslmode=parsed.option_str("sslmode", None, choices=SSL_MODES),
         )
         parsed.finish()
         return settings
+
+    def bounded(self, config: CacheConfig, url: EngineURL) -> PostgresSettings:
+        """These settings with the cache's ``timeout=`` as the pool's, statements' and connects'.
+
+        Options the URL sets itself are kept.
+        """
+        own = client_timeouts(
+            config, url, reply=["timeout", "statement_timeout"], connect=["connect_timeout"]
+        )
+        connect = own.get("connect_timeout")
+        return replace(
+            self,
+            timeout=own.get("timeout", self.timeout),
+            statement_timeout=own.get("statement_timeout", self.statement_timeout),
+            connect_timeout=self.connect_timeout if connect is None else math.ceil(connect),
+        )
 
     @property
     def address(self) -> str:
@@ -135,6 +164,10 @@ class PostgresSettings:
             "application_name": "twat-cache",
             "autocommit": True,
         }
+        if self.statement_timeout is not None:  # milliseconds, set when each connection opens
+            kwargs["options"] = (
+                f"-c statement_timeout={max(1, round(self.statement_timeout * 1000))}"
+            )
         optional = {
             "dbname": self.dbname,
             "user": self.user,

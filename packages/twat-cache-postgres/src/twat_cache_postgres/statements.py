@@ -92,6 +92,10 @@ class Statements:
         )
         # RETURNING tells a live row (present) from an expired one (absent, but removed anyway)
         self.delete = q("DELETE FROM {table} WHERE namespace = %s AND key = %s RETURNING {live}")
+        # compare-and-delete: one statement, so the row lock makes it atomic
+        self.delete_if = q(
+            "DELETE FROM {table} WHERE namespace = %s AND key = %s AND value = %s AND {live}"
+        )
         self.delete_many = q(
             "WITH gone AS (DELETE FROM {table} WHERE namespace = %s AND key = ANY(%s)"
             " RETURNING expires_at) SELECT count(*) FROM gone WHERE {live}"

@@ -9,13 +9,24 @@ Written once: ``twat_cache_redis/_async/backend.py`` is the source, and
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ResponseError
 from twat_cache.engines.base import BaseBackend
-from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_error
+from twat_cache.engines.redis_scripts import (
+    DELETE_IF_SCRIPT,
+    HEADS_SCRIPT,
+    INCR_SCRIPT,
+    TOUCH_SCRIPT,
+    WAKE_SCRIPT,
+    WAKE_TTL_MS,
+    incr_error,
+    wake_key,
+)
 from twat_cache.engines.resources import Resource
 from twat_cache.protocols import Capabilities
+from twat_cache.timeouts import client_timeouts
 
 from twat_cache_redis.channel import RedisChannel
 from twat_cache_redis.keyspace import SCAN_COUNT, Keyspace, by_key, by_slot, found, ttl_ms
@@ -30,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["RedisBackend"]
 
 MAX_VALUE_SIZE = 512 * 1024 * 1024  # Redis' limit on a string value (proto-max-bulk-len)
+# a blocking read must end before the client's socket_timeout would call the server dead
+BLOCK_SHARE = 0.8
+SHORTEST_BLOCK = 0.001  # BLMOVE's timeout 0 would block for ever
 
 
 class RedisBackend(BaseBackend):
@@ -56,12 +70,15 @@ class RedisBackend(BaseBackend):
 
     stores_objects = False
     blocking = True
-    # invalidation_channel: pub/sub keeps core's near tiers coherent (twat_cache_redis.channel)
+    # invalidation_channel: pub/sub keeps core's near tiers coherent (twat_cache_redis.channel);
+    # compare_and_delete: a Lua script; delete_wakeups: a list per release, BLMOVE by waiters
     capabilities = Capabilities(
         native_async=True,
         persistent=True,
         max_value_size=MAX_VALUE_SIZE,
         invalidation_channel=True,
+        compare_and_delete=True,
+        delete_wakeups=True,
     )
 
     def __init__(
@@ -81,7 +98,19 @@ class RedisBackend(BaseBackend):
         Raises:
             ConfigurationError: for an unknown or invalid URL option.
         """
-        return cls(RedisSettings.from_url(url), namespace=config.namespace)
+        settings = RedisSettings.from_url(url)
+        # timeout= bounds the client's own reads and connects too (unless the URL sets them)
+        own = client_timeouts(
+            config, url, reply=["socket_timeout"], connect=["socket_connect_timeout"]
+        )
+        bounded = replace(
+            settings,
+            socket_timeout=own.get("socket_timeout", settings.socket_timeout),
+            socket_connect_timeout=own.get(
+                "socket_connect_timeout", settings.socket_connect_timeout
+            ),
+        )
+        return cls(bounded, namespace=config.namespace)
 
     @classmethod
     def from_url(cls, url: str, *, namespace: str = "default") -> RedisBackend:
@@ -125,9 +154,10 @@ class RedisBackend(BaseBackend):
         if not keys:
             self._check_open()
             return {}
-        physical = [self._keyspace.key(k) for k in keys]
+        prefix = self._keyspace.prefix  # Keyspace.key, inline: a tagged hit is a get_many
+        physical = [prefix + k.encode() for k in keys]
         with self._errors("get_many"):
-            client = self._redis()
+            client = self._clients.current() or self._redis()
             if not self.settings.cluster:
                 return found(keys, client.mget(physical))
             pipe = client.pipeline()
@@ -136,6 +166,31 @@ class RedisBackend(BaseBackend):
                 pipe.execute_command("MGET", *group)
             values = by_key(groups, pipe.execute())
             return found(keys, [values[k] for k in physical])
+
+    def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
+        """Return the first ``size`` bytes of the present entries, in one script call.
+
+        ``keys()`` of the cache reads the entries' headers (their tags) this way,
+        never their whole values. On a Cluster: one call per slot, pipelined per node.
+        An entry is never empty, so an empty answer is an absent (or expired) key.
+        """
+        keys = list(keys)
+        if not keys:
+            self._check_open()
+            return {}
+        physical = [self._keyspace.key(k) for k in keys]
+        with self._errors("get_heads"):
+            client = self._redis()
+            if not self.settings.cluster:
+                heads = client.eval(HEADS_SCRIPT, len(physical), *physical, size)
+                return {key: head for key, head in zip(keys, heads, strict=True) if head}
+            pipe = client.pipeline()
+            groups = by_slot(physical)
+            for group in groups:
+                pipe.execute_command("EVAL", HEADS_SCRIPT, len(group), *group, size)
+            values = by_key(groups, pipe.execute())
+            pairs = zip(keys, physical, strict=True)
+            return {key: head for key, one in pairs if (head := values[one])}
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: no expiry); return True."""
@@ -169,6 +224,32 @@ class RedisBackend(BaseBackend):
         """Remove ``key``; return whether it was present."""
         with self._errors("delete"):
             return bool((self._redis()).unlink(self._keyspace.key(key)))
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove ``key`` only while it holds ``value`` (one Lua script); wake its waiters.
+
+        Return whether it was removed.
+        """
+        physical = self._keyspace.key(key)
+        with self._errors("delete_if"):
+            client = self._redis()
+            deleted = bool(client.eval(DELETE_IF_SCRIPT, 1, physical, value))
+            if deleted:  # its own slot on a Cluster: a second script, not part of the first
+                client.eval(WAKE_SCRIPT, 1, wake_key(physical, value), WAKE_TTL_MS)
+            return deleted
+
+    def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
+        """Block (BLMOVE) until ``delete_if(key, value)`` succeeded, at most ``timeout`` s.
+
+        The block is cut to a share of ``socket_timeout``; return False when it ran out.
+        """
+        block = min(timeout, self.settings.socket_timeout * BLOCK_SHARE)
+        wake = wake_key(self._keyspace.key(key), value)
+        with self._errors("wait_deleted"):
+            client = self._redis()
+            if block < SHORTEST_BLOCK:
+                return bool(client.exists(wake))
+            return client.blmove(wake, wake, block, "RIGHT", "LEFT") is not None
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys`` with UNLINK (one per slot on a Cluster); return how many were present."""

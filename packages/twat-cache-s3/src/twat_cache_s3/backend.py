@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,6 +28,7 @@ from twat_cache.engines.base import BaseBackend, check_int64
 from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.protocols import Capabilities
 from twat_cache.serializers import decode_int, encode_int
+from twat_cache.timeouts import client_timeouts
 
 from twat_cache_s3.objects import Names, StoredObject, expired, tagging, write_arguments
 from twat_cache_s3.settings import S3Settings
@@ -101,7 +103,15 @@ class S3Backend(BaseBackend):
         """
         # S3 keeps every object until its ttl; a count or size would need a scan per write
         refuse_options(config, "s3", "maxsize", "maxbytes", "policy", hint=_BOUND_THE_BUCKET)
-        return cls(S3Settings.from_url(url), namespace=config.namespace)
+        settings = S3Settings.from_url(url)
+        # timeout= bounds botocore's own connects and reads too (unless the URL sets them)
+        own = client_timeouts(config, url, reply=["read_timeout"], connect=["connect_timeout"])
+        bounded = replace(
+            settings,
+            read_timeout=own.get("read_timeout", settings.read_timeout),
+            connect_timeout=own.get("connect_timeout", settings.connect_timeout),
+        )
+        return cls(bounded, namespace=config.namespace)
 
     # --- plumbing ----------------------------------------------------------------------------
 

@@ -51,9 +51,13 @@ _CHUNK = 500  # bound parameters per IN (...): under SQLite's old 999-variable l
 _PURGE_EVERY = 1000  # writes between two lazy purges of expired rows
 _PURGE_BATCH = 500  # rows one lazy purge deletes at most, so that a write stays short
 _now = time.time  # the expiry clock; tests replace it instead of sleeping
-_FILE_CAPABILITIES: Final = Capabilities(native_ttl=False, shared=True, persistent=True)
+_FILE_CAPABILITIES: Final = Capabilities(
+    native_ttl=False, shared=True, persistent=True, compare_and_delete=True
+)
 # the in-memory database lives in this process only, and dies with it
-_MEMORY_CAPABILITIES: Final = Capabilities(native_ttl=False, shared=False, persistent=False)
+_MEMORY_CAPABILITIES: Final = Capabilities(
+    native_ttl=False, shared=False, persistent=False, compare_and_delete=True
+)
 
 
 class SQLiteBackend(BaseBackend):
@@ -307,6 +311,12 @@ class SQLiteBackend(BaseBackend):
         """Remove ``key``; return whether it was present (and not expired)."""
         with self._use("delete") as conn:
             return conn.execute(self._sql["delete"], (self.namespace, key, _now())).rowcount > 0
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove a live ``key`` only while it holds ``value`` (one DELETE); return whether."""
+        with self._use("delete_if") as conn:
+            params = (self.namespace, key, value, _now())
+            return conn.execute(self._sql["delete_if"], params).rowcount > 0
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys`` in one transaction; return how many were present."""

@@ -22,6 +22,8 @@ _TEMPLATES: Final = {
     "replace_value": "UPDATE {table} SET value = ? WHERE namespace = ? AND key = ?",
     "touch": "UPDATE {table} SET expires_at = ? WHERE namespace = ? AND key = ? AND {live}",
     "delete": "DELETE FROM {table} WHERE namespace = ? AND key = ? AND {live}",
+    # compare-and-delete: one statement, atomic under SQLite's write lock
+    "delete_if": "DELETE FROM {table} WHERE namespace = ? AND key = ? AND value = ? AND {live}",
     "delete_in": "DELETE FROM {table} WHERE namespace = ? AND {live} AND key IN ",
     "clear": "DELETE FROM {table} WHERE namespace = ?",
     "keys": "SELECT key FROM {table} WHERE namespace = ? AND {live}",

@@ -18,7 +18,14 @@ from typing import Any, TypeVar, cast
 
 from twat_cache.engines.base import BaseAsyncBackend, BaseBackend
 from twat_cache.exceptions import CacheOperationError
-from twat_cache.protocols import AsyncBackend, Backend, Capabilities, capabilities_of
+from twat_cache.protocols import (
+    AsyncBackend,
+    AsyncWakesOnDelete,
+    Backend,
+    Capabilities,
+    WakesOnDelete,
+    capabilities_of,
+)
 
 __all__ = ["AsyncAdapter", "SyncAdapter", "as_async", "as_sync", "run_blocking"]
 
@@ -84,6 +91,15 @@ class AsyncAdapter:
     async def clear(self) -> None:
         """See :meth:`Backend.clear`."""
         await self._run(self.backend.clear)
+
+    async def delete_if(self, key: Any, value: bytes) -> bool:
+        """See :class:`~twat_cache.protocols.ComparesAndDeletes` (only when declared)."""
+        return await self._run(cast(WakesOnDelete, self.backend).delete_if, key, value)
+
+    async def wait_deleted(self, key: Any, value: bytes, timeout: float) -> bool:
+        """See :class:`~twat_cache.protocols.WakesOnDelete` (only when declared)."""
+        engine = cast(WakesOnDelete, self.backend)
+        return await self._run(engine.wait_deleted, key, value, timeout)
 
     async def keys(self) -> AsyncIterator[Any]:
         """See :meth:`Backend.keys` (collected in the worker thread)."""
@@ -195,6 +211,15 @@ class SyncAdapter:
     def clear(self) -> None:
         """See :meth:`AsyncBackend.clear`."""
         self._run(self.backend.clear())
+
+    def delete_if(self, key: Any, value: bytes) -> bool:
+        """See :class:`~twat_cache.protocols.ComparesAndDeletes` (only when declared)."""
+        return self._run(cast(AsyncWakesOnDelete, self.backend).delete_if(key, value))
+
+    def wait_deleted(self, key: Any, value: bytes, timeout: float) -> bool:
+        """See :class:`~twat_cache.protocols.WakesOnDelete` (only when declared)."""
+        engine = cast(AsyncWakesOnDelete, self.backend)
+        return self._run(engine.wait_deleted(key, value, timeout))
 
     def keys(self) -> Iterator[Any]:
         """See :meth:`AsyncBackend.keys` (collected on the private loop)."""

@@ -107,7 +107,12 @@ class CachedFunction(Protocol[P, R_co]):
         ...
 
     def warm(
-        self, items: Iterable[Any], concurrency: int = 8, progress: Progress | None = None
+        self,
+        items: Iterable[Any],
+        concurrency: int = 8,
+        progress: Progress | None = None,
+        *,
+        batch_size: int | None = None,
     ) -> WarmReport:
         """Call the function for each item not already cached, in threads (docs/entries.md)."""
         ...
@@ -151,7 +156,12 @@ class AsyncCachedFunction(Protocol[P, R_co]):
         ...
 
     def warm(
-        self, items: Iterable[Any], concurrency: int = 8, progress: Progress | None = None
+        self,
+        items: Iterable[Any],
+        concurrency: int = 8,
+        progress: Progress | None = None,
+        *,
+        batch_size: int | None = None,
     ) -> Any:  # a coroutine of WarmReport; Any keeps it a CachedFunction of a coroutine
         """Await the function for each item not already cached, in tasks (docs/entries.md)."""
         ...
@@ -186,10 +196,13 @@ class Controller:
         self.nargs = self.plan.arity
         self.warn = cache.config.on_serialization_error == "warn"
         self.entry = EntryOptions()  # computed tags, batch (twat_cache.entries)
+        # the key of a call, from (args, kwargs): on a shared engine the plan's own method,
+        # one call less on every hit
+        self.key: Callable[[tuple[Any, ...], dict[str, Any]], Any] = (
+            self._local_key if self.local else self.plan.shared_key
+        )
 
-    def key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not self.local:
-            return self.plan.shared_key(args, kwargs)
+    def _local_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         key = self.plan.local_key(args, kwargs)
         # the prefix stays visible so that cache_clear() finds the key
         return key if self.bare else (self.plan.prefix, key)

@@ -24,6 +24,7 @@ __all__ = [
     "TagsOf",
     "WarmReport",
     "call_of",
+    "check_batch_size",
     "learn_tags",
     "pop_entry_options",
     "seen_tags",
@@ -208,6 +209,17 @@ def call_of(item: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return (item,), {}
 
 
+def check_batch_size(batch_size: object) -> int:
+    """Return ``batch_size`` when it is a positive integer.
+
+    Raises:
+        ConfigurationError: when it is not.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigurationError("batch_size", batch_size, "a positive integer")
+    return batch_size
+
+
 @dataclass
 class WarmReport:
     """What ``f.warm(items)`` did.
@@ -216,8 +228,11 @@ class WarmReport:
         warmed: Items whose call ran and was stored.
         cached: Items already cached (their function did not run).
         failed: ``(item, exception)`` for each item whose call raised.
+        absent: Ids a batch function left out of its result (stored as absent
+            with ``cache_absent=True``, else not stored).
     """
 
     warmed: int = 0
     cached: int = 0
     failed: list[tuple[Any, BaseException]] = field(default_factory=list)
+    absent: int = 0

@@ -17,9 +17,9 @@ import logging
 import math
 import random
 import threading
-import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from time import time
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from twat_cache.pipeline import DEFAULT
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FRAME_SIZE",
     "FRESH_MARK",
+    "Stale",
     "aspawn",
     "early_draw",
     "entry",
@@ -44,6 +45,24 @@ FRAME_SIZE = 4
 """First item of a stored frame (a tuple survives pickle; JSON and msgpack make it a list)."""
 # background refresh tasks, kept alive until they finish (the loop holds only weak references)
 _tasks: set[asyncio.Task[Any]] = set()
+# background refresh threads still running (twat_cache.testing.wait_for_refreshes joins them)
+_threads: set[threading.Thread] = set()
+
+
+class Stale(NamedTuple):
+    """How a decorated function's call path serves frames (``stale_ttl=``, ``early_refresh=``).
+
+    Attributes:
+        frames: Ids of the stored frames under refresh: an in-process hit on one of
+            them returns its value at once.
+        early: Whether fresh frames may be refreshed early (XFetch).
+        served: ``served(key, hit, args, kwargs)``: the value of a hit (a frame, or a
+            plain value), starting the frame's refresh when it is due.
+    """
+
+    frames: set[int]
+    early: bool
+    served: Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
 def refreshes(config: CacheConfig) -> bool:
@@ -56,7 +75,7 @@ def entry(config: CacheConfig, value: Any, took: float) -> tuple[Any, TTL]:
     ttl = config.ttl
     if ttl is None or not refreshes(config):
         return value, DEFAULT
-    frame = (FRESH_MARK, time.time() + ttl, took, value)
+    frame = (FRESH_MARK, time() + ttl, took, value)
     return frame, ttl + (config.stale_ttl or 0.0)
 
 
@@ -76,7 +95,7 @@ def unwrap(raw: Any) -> tuple[str, float, float, Any] | None:
 
 def needs_refresh(fresh_until: float, took: float, early: bool) -> bool:
     """Whether a hit on a frame should refresh it: stale, or drawn early (see early_draw)."""
-    return time.time() >= fresh_until or (early and early_draw(fresh_until, took))
+    return time() >= fresh_until or (early and early_draw(fresh_until, took))
 
 
 def early_draw(fresh_until: float, took: float) -> bool:
@@ -89,12 +108,21 @@ def early_draw(fresh_until: float, took: float) -> bool:
     if took <= 0:
         return False
     draw = 1.0 - random.random()  # noqa: S311  # nosec B311 - in (0, 1]: log is defined
-    return time.time() - took * math.log(draw) >= fresh_until
+    return time() - took * math.log(draw) >= fresh_until
 
 
 def spawn(refresh: Callable[[], Any]) -> None:
     """Run ``refresh`` in a background thread (the sync twin's background work)."""
-    threading.Thread(target=refresh, name="twat-cache-refresh", daemon=True).start()
+    thread = threading.Thread(target=_run, args=(refresh,), name="twat-cache-refresh", daemon=True)
+    _threads.add(thread)
+    thread.start()
+
+
+def _run(refresh: Callable[[], Any]) -> None:
+    try:
+        refresh()
+    finally:
+        _threads.discard(threading.current_thread())
 
 
 def aspawn(refresh: Callable[[], Awaitable[Any]]) -> None:

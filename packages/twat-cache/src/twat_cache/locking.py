@@ -12,7 +12,7 @@ import asyncio
 import random
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from twat_cache.constants import LOCK_PREFIX
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOCK_PREFIX",
+    "LONGEST_WAKEUP_WAIT",
+    "AsyncMany",
+    "Many",
     "asleep",
     "backoff",
     "holds",
@@ -32,6 +35,10 @@ __all__ = [
     "uses_lock",
 ]
 
+# a computation of many keys at once (batch=True): an outcome per key it is given
+Many = Callable[[list[Any]], Mapping[Any, Any]]
+AsyncMany = Callable[[list[Any]], Awaitable[Mapping[Any, Any]]]
+
 # names the generated twins call: ``asleep`` in the async source becomes ``sleep``
 asleep = asyncio.sleep
 sleep = time.sleep
@@ -39,6 +46,9 @@ sleep = time.sleep
 # a waiter's first poll comes soon (most computations are short), later ones less often
 FIRST_POLL = 0.005
 LAST_POLL = 0.05
+# a waiter sleeping on the engine's wake-up looks at the lock again at least this often
+# (a crashed holder wakes nobody; its lock then expires after lock_ttl)
+LONGEST_WAKEUP_WAIT = 1.0
 
 
 def uses_lock(cache: Pipeline, lock: bool | None = None) -> bool:

@@ -92,6 +92,9 @@ class Observer:
         pipeline = self._pipeline()
         if pipeline is not None:
             pipeline._timed = self.timed
+            # a timed read needs this observer only to log or trace it (see looked_up)
+            telemetry = self.telemetry
+            pipeline._watched = self.debug or (telemetry is not None and telemetry.timed)
 
     def _log(self, operation: str, key: object, hit: bool | None, seconds: float) -> None:
         extra = {

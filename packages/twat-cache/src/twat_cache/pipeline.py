@@ -159,6 +159,10 @@ class Pipeline:
     _short_key: int
     _obs: Observer
     _timed: bool  # whether engine calls are timed (set by the Observer)
+    _watched: bool  # whether each read is also logged or traced (set by the Observer)
+    _plain_head: bytes  # the header of plain frames, read inline by lookups (b"": none)
+    _plain_size: int  # its length (0: every frame goes through the codec)
+    _plain_load: Callable[[bytes], Any] | None  # the serializer's loads, for plain frames
 
     @property
     def async_backend(self) -> AsyncBackend:
@@ -173,13 +177,16 @@ class Pipeline:
         self.key_limit = key_limit(capabilities.max_key_length)
         self._short_key = self.key_limit // 4  # characters that fit whatever their UTF-8 length
         self._serializer = None if self.local else build_codec(config, capabilities)
+        plain = None if self._serializer is None else self._serializer.plain_reader()
+        self._plain_head, self._plain_load = plain if plain is not None else (b"", None)
+        self._plain_size = len(self._plain_head)
         self.value_types = {}  # serializer="typed": function prefix -> return annotation
         self.name = name or f"{config.engine}:{config.namespace}"
         self.stats = CacheStats()
         self._breaker = CircuitBreaker(self.name, config.retry_after)
         # read with the entry itself, so that a tagged hit costs one engine read
         self._tag_keys = tuple(self._tag_key(tag) for tag in config.tags)
-        self._timed = False
+        self._timed = self._watched = False
         self._obs = Observer(self)
         logger.info(
             "cache %s created: %s", self.name, redact_text(repr(config), config.secret),
@@ -262,13 +269,22 @@ class Pipeline:
     ) -> dict[str, int | None]:
         return {tag: _counter(found.get(self._tag_key(tag))) for tag in tags}
 
-    def _known_versions(
-        self, stored: dict[str, int], found: Mapping[Any, Any] | None
-    ) -> dict[str, int | None] | None:
-        """The current versions of ``stored``'s tags, when a combined read already has them."""
-        if found is None or any(self._tag_key(tag) not in self._tag_keys for tag in stored):
+    def _current_in(self, stored: dict[str, int], found: Mapping[Any, Any] | None) -> bool | None:
+        """Whether the tag versions ``stored`` are current, from a combined read's ``found``.
+
+        ``None`` when that read did not ask for every one of those tags' counters
+        (then they are read on their own). An absent or unreadable counter is not current.
+        """
+        if found is None:
             return None
-        return self._versions_from(stored, found)
+        asked = self._tag_keys
+        for tag, version in stored.items():
+            counter = TAG_PREFIX + tag
+            if counter not in asked:
+                return None
+            if _counter(found.get(counter)) != version:
+                return False
+        return True
 
     @staticmethod
     def _fresh(value: Any, stored: dict[str, int], current: dict[str, int | None]) -> Any:

@@ -7,13 +7,21 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 from twat_cache.constants import DEFAULT_RETRY_AFTER
 from twat_cache.stats import CacheStats  # its home before 3.1
 
-__all__ = ["AsyncSingleFlight", "CacheStats", "CircuitBreaker", "SingleFlight", "jittered"]
+__all__ = [
+    "AsyncBatchFlight",
+    "AsyncSingleFlight",
+    "BatchFlight",
+    "CacheStats",
+    "CircuitBreaker",
+    "SingleFlight",
+    "jittered",
+]
 
 logger = logging.getLogger("twat_cache")
 T = TypeVar("T")
@@ -180,3 +188,146 @@ class AsyncSingleFlight:
         if outcome is _FAILED:
             return await compute()
         return outcome[0]  # type: ignore[no-any-return]
+
+
+# what a batch computation answers: an outcome per key it was given
+Outcomes = Mapping[Hashable, Any]
+
+
+class _Batch:
+    """One batch computation in progress: who runs it, and its outcomes once done."""
+
+    __slots__ = ("done", "outcomes", "owner", "waiters")
+
+    def __init__(self, owner: int) -> None:
+        self.owner = owner
+        self.waiters = 0
+        self.done = threading.Event()
+        self.outcomes: Outcomes | None = None  # None: the computation failed
+
+
+class BatchFlight:
+    """Single flight per key for computations of many keys at once (``batch=True``).
+
+    A caller computes, in one call, the keys no other thread is computing; for
+    the keys another thread is computing it waits and takes that thread's
+    outcomes. A key whose computing call failed (or left it out) is computed
+    again by each waiter (exceptions are never shared); a thread re-entering
+    for keys it is computing computes them directly (no deadlock). A caller
+    computes its own keys before it waits, so two callers never wait on each other.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[Hashable, _Batch] = {}
+
+    def waiting(self, key: Hashable) -> int:
+        """How many callers wait for the computation of ``key`` now (0 when none runs)."""
+        with self._lock:
+            flight = self._flights.get(key)
+            return 0 if flight is None else flight.waiters
+
+    def run(
+        self, keys: Sequence[Hashable], compute: Callable[[list[Hashable]], Outcomes]
+    ) -> dict[Hashable, Any]:
+        """Return ``{key: outcome}`` for ``keys``, sharing computations with concurrent callers.
+
+        ``compute(keys)`` returns an outcome for each key it is given.
+        """
+        me = threading.get_ident()
+        mine = _Batch(me)
+        leading: list[Hashable] = []
+        direct: list[Hashable] = []
+        theirs: list[tuple[Hashable, _Batch]] = []
+        with self._lock:
+            for key in keys:
+                flight = self._flights.get(key)
+                if flight is None:
+                    self._flights[key] = mine
+                    leading.append(key)
+                elif flight.owner == me:
+                    direct.append(key)
+                else:
+                    flight.waiters += 1
+                    theirs.append((key, flight))
+        outcomes: dict[Hashable, Any] = {}
+        if leading or direct:
+            try:
+                mine.outcomes = compute([*leading, *direct])
+                outcomes.update(mine.outcomes)
+            finally:
+                with self._lock:
+                    for key in leading:
+                        del self._flights[key]
+                mine.done.set()
+        again: list[Hashable] = []
+        for key, flight in theirs:
+            flight.done.wait()
+            if flight.outcomes is not None and key in flight.outcomes:
+                outcomes[key] = flight.outcomes[key]
+            else:
+                again.append(key)
+        if again:
+            outcomes.update(compute(again))
+        return outcomes
+
+
+class AsyncBatchFlight:
+    """:class:`BatchFlight` for coroutines: tasks of one loop share their computations."""
+
+    def __init__(self) -> None:
+        self._flights: dict[tuple[int, Hashable], tuple[asyncio.Future[Any], object]] = {}
+
+    async def run(
+        self, keys: Sequence[Hashable], compute: Callable[[list[Hashable]], Awaitable[Outcomes]]
+    ) -> dict[Hashable, Any]:
+        """Return ``{key: outcome}`` for ``keys`` (see :meth:`BatchFlight.run`)."""
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        flights = self._flights
+        leading: list[Hashable] = []
+        direct: list[Hashable] = []
+        theirs: list[tuple[Hashable, asyncio.Future[Any]]] = []
+        for key in keys:
+            entry = flights.get((id(loop), key))
+            if entry is None:
+                leading.append(key)
+            elif entry[1] is me:
+                direct.append(key)
+            else:
+                theirs.append((key, entry[0]))
+        outcomes: dict[Hashable, Any] = {}
+        if leading or direct:
+            future: asyncio.Future[Any] = loop.create_future()
+            for key in leading:
+                flights[(id(loop), key)] = (future, me)
+            try:
+                computed = await compute([*leading, *direct])
+            except BaseException:
+                future.set_result(_FAILED)
+                raise
+            else:
+                future.set_result(computed)
+            finally:
+                for key in leading:
+                    del flights[(id(loop), key)]
+            outcomes.update(computed)
+        return await self._awaited(theirs, outcomes, compute)
+
+    @staticmethod
+    async def _awaited(
+        theirs: list[tuple[Hashable, asyncio.Future[Any]]],
+        outcomes: dict[Hashable, Any],
+        compute: Callable[[list[Hashable]], Awaitable[Outcomes]],
+    ) -> dict[Hashable, Any]:
+        """Add the outcomes other tasks computed; compute those they failed to."""
+        again: list[Hashable] = []
+        for key, waited in theirs:
+            done = await asyncio.shield(waited)
+            if done is not _FAILED and key in done:
+                outcomes[key] = done[key]
+            else:
+                again.append(key)
+        if again:
+            outcomes.update(await compute(again))
+        return outcomes

@@ -23,11 +23,15 @@ from typing import Protocol, runtime_checkable
 
 __all__ = [
     "AsyncBackend",
+    "AsyncComparesAndDeletes",
+    "AsyncWakesOnDelete",
     "Backend",
     "Capabilities",
+    "ComparesAndDeletes",
     "InvalidationChannel",
     "ReportsEvictions",
     "Subscription",
+    "WakesOnDelete",
     "capabilities_of",
     "derived_capabilities",
 ]
@@ -65,6 +69,14 @@ class Capabilities:
             attribute (:class:`ReportsEvictions`), the entries it dropped to stay
             within ``maxsize``/``maxbytes`` (not those that expired or were
             deleted); core's statistics read it.
+        compare_and_delete: The engine's ``delete_if(key, value)``
+            (:class:`ComparesAndDeletes`) removes ``key`` only while it holds
+            ``value``, in one atomic step; core releases its locks with it (without
+            it: a read, then a delete).
+        delete_wakeups: The engine's ``wait_deleted(key, value, timeout)``
+            (:class:`WakesOnDelete`) returns as soon as ``delete_if(key, value)``
+            succeeds in any process; lock waiters sleep on it instead of polling.
+            Requires ``compare_and_delete``.
     """
 
     lists_keys: bool = True
@@ -80,6 +92,8 @@ class Capabilities:
     max_value_size: int | None = None
     invalidation_channel: bool = False
     reports_evictions: bool = False
+    compare_and_delete: bool = False
+    delete_wakeups: bool = False
 
 
 class ReportsEvictions(Protocol):
@@ -88,6 +102,42 @@ class ReportsEvictions(Protocol):
     @property
     def evictions(self) -> int:
         """How many entries the engine dropped to stay within its limits, since it was created."""
+        ...
+
+
+class ComparesAndDeletes(Protocol):
+    """A sync engine whose capabilities say ``compare_and_delete=True``."""
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove ``key`` only if it holds ``value``, atomically; return whether it was removed."""
+        ...
+
+
+class AsyncComparesAndDeletes(Protocol):
+    """An async engine whose capabilities say ``compare_and_delete=True``."""
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove ``key`` only if it holds ``value``, atomically; return whether it was removed."""
+        ...
+
+
+class WakesOnDelete(ComparesAndDeletes, Protocol):
+    """A sync engine whose capabilities say ``delete_wakeups=True``."""
+
+    def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
+        """Wait until ``delete_if(key, value)`` succeeded (in any process), for ``timeout`` s.
+
+        Return True as soon as it did (also when it did shortly before the call:
+        a success is remembered for a few seconds), False when ``timeout`` ran out.
+        """
+        ...
+
+
+class AsyncWakesOnDelete(AsyncComparesAndDeletes, Protocol):
+    """An async engine whose capabilities say ``delete_wakeups=True``."""
+
+    async def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
+        """Wait until ``delete_if(key, value)`` succeeded (in any process), for ``timeout`` s."""
         ...
 
 

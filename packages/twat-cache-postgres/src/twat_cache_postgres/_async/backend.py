@@ -78,7 +78,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> AsyncPostgresBackend:
         """Build from ``postgresql://`` or ``postgres://`` (see :class:`PostgresSettings`)."""
-        return cls(PostgresSettings.from_url(url), namespace=config.namespace)
+        return cls(PostgresSettings.from_url(url).bounded(config, url), namespace=config.namespace)
 
     def make_sync(self) -> PostgresBackend:
         """Return the twin engine (sync or asyncio) for the same settings and namespace."""
@@ -229,6 +229,10 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         """Remove ``key``; return whether a live entry was there."""
         row = await self._one(self._sql.delete, (self.namespace, key))
         return bool(row and row[0])
+
+    async def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove a live ``key`` only while it holds ``value`` (one DELETE); return whether."""
+        return await self._count(self._sql.delete_if, (self.namespace, key, value)) > 0
 
     async def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys`` in one statement; return how many live entries were there."""

@@ -51,5 +51,5 @@ def acall_path(ctl: Controller) -> AsyncCached:
         # concurrent misses of one key run the function once (stampede protection)
         return await flight.run(key, lambda: arun(key, args, kwargs))
 
-    path = cache.ahit_path(ctl.key, ctl.nargs if ctl.bare else -1, amiss)
-    return afresh_path(cache, ctl.key, path, arun_and_store)  # stale_ttl=, early_refresh=
+    # stale_ttl=, early_refresh=: hits are frames (else the cache's plain hit path)
+    return afresh_path(cache, ctl.key, ctl.nargs if ctl.bare else -1, amiss, arun_and_store)

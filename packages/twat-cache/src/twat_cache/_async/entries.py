@@ -11,20 +11,32 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from twat_cache._async.locks import alocked_many
 from twat_cache.entries import ABSENT, call_of, learn_tags, seen_tags
 from twat_cache.exceptions import CacheValueError
 from twat_cache.keys import one_shot_error
-from twat_cache.pipeline import DEFAULT, MISSING, TTL, AsyncCached, acaller
-from twat_cache.policies import AsyncSingleFlight
+from twat_cache.locking import uses_lock
+from twat_cache.pipeline import DEFAULT, MISSING, TTL, AsyncCached, Tagged, acaller
+from twat_cache.policies import AsyncBatchFlight, AsyncSingleFlight
+from twat_cache.serializers.frame import HEAD_SIZE, ShortHeadError, head_tags
 
 if TYPE_CHECKING:
     from twat_cache._async.ops import AsyncOps
     from twat_cache.decorators import Controller
 
-__all__ = ["abatch_path", "alive_keys", "aread_many", "atagged_path", "awarm_one", "awrite_all"]
+__all__ = [
+    "abatch_path",
+    "alive_keys",
+    "aread_many",
+    "atagged_path",
+    "awarm_chunk",
+    "awarm_ids",
+    "awarm_one",
+    "awrite_all",
+]
 
 # keys listed by keys() are checked against their tags this many at a time
-KEYS_CHUNK = 100
+KEYS_CHUNK = 1000
 # Cache.warm writes this many entries per set_many
 WARM_CHUNK = 500
 
@@ -32,17 +44,6 @@ WARM_CHUNK = 500
 def no_tags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, ...]:
     """The computed tags of a function without any."""
     return ()
-
-
-def _listed(cache: AsyncOps, raw: Any) -> tuple[Any, dict[str, int] | None]:
-    """Decode an entry for ``keys()``: one this cache cannot read is listed as it is."""
-    serializer = cache._serializer
-    if serializer is None:
-        return cache._decode(None, raw)
-    try:
-        return serializer.loads(raw)
-    except Exception:  # written with another serializer or secret: it exists all the same
-        return raw, None
 
 
 def _live(
@@ -73,7 +74,6 @@ async def aread_many(
     *,
     count: bool = True,
     guess: bool = False,
-    listing: bool = False,
 ) -> tuple[dict[Any, Any], Mapping[Any, Any]]:
     """Read ready keys and their tag counters: ``({key: live value}, everything read)``.
 
@@ -81,8 +81,6 @@ async def aread_many(
     ``get_many`` as the entries -- with ``guess``, also those of tags recently
     seen on this cache's entries; an entry written under other tags costs one
     more ``get_many`` for all the distinct counters of the batch together.
-    ``listing`` (for ``keys()``): an entry this cache cannot decode (another
-    serializer or secret) counts as live, quietly.
     """
     guessed = seen_tags(cache, len(keys)) if guess else []
     tag_keys = dict.fromkeys([*cache._tag_keys, *map(cache._tag_key, (*tags, *guessed))])
@@ -96,7 +94,7 @@ async def aread_many(
         raw = found.get(key)
         if raw is None:
             continue
-        value, stored = _listed(cache, raw) if listing else cache._decode(key, raw)
+        value, stored = cache._decode(key, raw)
         if value is MISSING:
             continue
         decoded[key] = (value, stored)
@@ -186,11 +184,16 @@ def abatch_path(ctl: Controller) -> AsyncCached:
 
     The key of an id is the key of the call with the iterable replaced by that id
     (``f.cache_key(id, *rest)``). One ``get_many`` reads every id; the function runs
-    once, with the missing ids only; one ``set_many`` stores its results.
+    once, with the missing ids only; one ``set_many`` stores its results. Concurrent
+    calls share their work per id (single flight): a call computes only the ids no
+    other call of this process is computing and takes the others' results; with
+    ``lock=True``, the ids' locks make that true in the whole fleet.
     """
     cache = ctl.cache
     entry = ctl.entry
     afunc = acaller(ctl.func)
+    flight = AsyncBatchFlight()
+    fleet = uses_lock(cache)
 
     async def cached(ids: Iterable[Any], *rest: Any, **kwargs: Any) -> dict[Any, Any]:
         keys = {ctl.key((one, *rest), kwargs): one for one in ids}
@@ -199,27 +202,40 @@ def abatch_path(ctl: Controller) -> AsyncCached:
             tags = {key: entry.tags_of((one, *rest), kwargs) for key, one in keys.items()}
         every = dict.fromkeys(t for own in tags.values() for t in own)
         live, found = await aread_many(cache, list(keys), every)
-        result: dict[Any, Any] = {}
-        missing: dict[Any, Any] = {}
-        for key, one in keys.items():
-            if key not in live:
-                missing[one] = key
-            elif live[key] is not ABSENT:
-                result[one] = live[key]
+        missing = [key for key in keys if key not in live]
         if not missing:
-            return result
-        computed = await afunc(list(missing), *rest, **kwargs)
-        store: dict[Any, Any] = {}
-        for one, key in missing.items():
-            if one in computed:
-                store[key] = result[one] = computed[one]
-            elif entry.cache_absent:
-                store[key] = ABSENT
-        try:
-            await awrite_many(cache, store, tags, found)
-        except CacheValueError as exc:
-            ctl.not_stored(exc)
-        return result
+            return {one: live[key] for key, one in keys.items() if live[key] is not ABSENT}
+
+        async def arun_and_store(wanted: list[Any]) -> dict[Any, Any]:
+            # an outcome per key: its value, or ABSENT when the function left its id out
+            computed = await afunc([keys[key] for key in wanted], *rest, **kwargs)
+            outcomes: dict[Any, Any] = {}
+            store: dict[Any, Any] = {}
+            for key in wanted:
+                one = keys[key]
+                if one in computed:
+                    store[key] = outcomes[key] = computed[one]
+                else:
+                    outcomes[key] = ABSENT
+                    if entry.cache_absent:
+                        store[key] = ABSENT
+            try:
+                await awrite_many(cache, store, tags, found)
+            except CacheValueError as exc:
+                ctl.not_stored(exc)
+            return outcomes
+
+        async def aread(wanted: list[Any]) -> Mapping[Any, Any]:
+            now, _ = await aread_many(cache, wanted, every, count=False)
+            return now
+
+        async def arun(wanted: list[Any]) -> Mapping[Any, Any]:
+            if fleet:  # lock=True: each id computed once in the fleet
+                return await alocked_many(cache, wanted, arun_and_store, aread)
+            return await arun_and_store(wanted)
+
+        live.update(await flight.run(missing, arun))
+        return {one: live[key] for key, one in keys.items() if live[key] is not ABSENT}
 
     return cached
 
@@ -227,17 +243,12 @@ def abatch_path(ctl: Controller) -> AsyncCached:
 async def awarm_one(ctl: Controller, call: AsyncCached, item: Any) -> bool:
     """Run one item of ``f.warm``: False when already cached, True when the call ran.
 
-    For a batch function an item is one id (or ``(id, *rest)``), called as ``f([id], *rest)``.
-
     Raises:
         Exception: whatever the call raised.
     """
     args, kwargs = call_of(item)
-    keyed = args
-    if ctl.entry.batch and args:  # an item is one id, warmed as f([id], *rest)
-        args = ([args[0]], *args[1:])
-    keys = [ctl.key(keyed, kwargs)]
-    tags = ctl.entry.tags_of(keyed, kwargs) if ctl.entry.tags_of else ()
+    keys = [ctl.key(args, kwargs)]
+    tags = ctl.entry.tags_of(args, kwargs) if ctl.entry.tags_of else ()
     live, _ = await aread_many(cache=ctl.cache, keys=keys, tags=tags, count=False)
     if len(live) == len(keys):
         return False
@@ -245,16 +256,79 @@ async def awarm_one(ctl: Controller, call: AsyncCached, item: Any) -> bool:
     return True
 
 
+async def awarm_ids(ctl: Controller, call: AsyncCached, items: list[Any]) -> list[tuple[Any, Any]]:
+    """Warm items of a batch function that share their other arguments: one read, one call.
+
+    Each item is one id (or ``(id, *rest)``, the same ``rest`` for all). Returns
+    ``(item, outcome)`` per item: ``"cached"``, ``"warmed"``, ``"absent"`` (the
+    function left the id out of its result) or the exception its call raised.
+    """
+    args, kwargs = call_of(items[0])
+    if not args:
+        refused = TypeError(f"warm item {items[0]!r}: a batch function warms id or (id, *rest)")
+        return [(items[0], refused)]
+    rest = args[1:]
+    ids = [call_of(item)[0][0] for item in items]
+    keys = [ctl.key((one, *rest), kwargs) for one in ids]
+    tags_of = ctl.entry.tags_of
+    every = (
+        () if tags_of is None else {t: None for one in ids for t in tags_of((one, *rest), kwargs)}
+    )
+    live, _ = await aread_many(cache=ctl.cache, keys=keys, tags=every, count=False)
+    wanted = list(dict.fromkeys(one for one, key in zip(ids, keys, strict=True) if key not in live))
+    found: Mapping[Any, Any] = {}
+    failure: Exception | None = None
+    if wanted:
+        try:
+            found = await call(wanted, *rest, **kwargs)
+        except Exception as exc:  # every id of the call failed with it
+            failure = exc
+    outcomes: list[tuple[Any, Any]] = []
+    for item, one, key in zip(items, ids, keys, strict=True):
+        if key in live:
+            outcomes.append((item, "cached"))
+        elif failure is not None:
+            outcomes.append((item, failure))
+        else:
+            outcomes.append((item, "warmed" if one in found else "absent"))
+    return outcomes
+
+
+async def awarm_chunk(
+    ctl: Controller, call: AsyncCached, items: list[Any]
+) -> list[tuple[Any, Any]]:
+    """Warm a chunk of ``f.warm``'s items: ``(item, outcome or exception)`` per item.
+
+    A batch function's chunk is warmed with one call (:func:`awarm_ids`); any
+    other function's chunk is one item.
+    """
+    if ctl.entry.batch:
+        try:
+            return await awarm_ids(ctl, call, items)
+        except Exception as exc:  # the ids could not be keyed or read: each of them failed
+            return [(item, exc) for item in items]
+    outcomes: list[tuple[Any, Any]] = []
+    for item in items:
+        try:
+            outcomes.append((item, "warmed" if await awarm_one(ctl, call, item) else "cached"))
+        except Exception as exc:  # recorded in the report, never raised
+            outcomes.append((item, exc))
+    return outcomes
+
+
 async def awrite_all(
-    cache: AsyncOps, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: TTL = DEFAULT
+    cache: AsyncOps,
+    items: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
+    ttl: TTL = DEFAULT,
+    batch_size: int = WARM_CHUNK,
 ) -> int:
-    """Write ``items`` in ``set_many`` batches; return how many were written."""
+    """Write ``items`` in ``set_many`` batches of ``batch_size``; return how many were written."""
     pairs = items.items() if isinstance(items, Mapping) else items
     written = 0
     chunk: dict[Any, Any] = {}
     for key, value in pairs:
         chunk[key] = value
-        if len(chunk) >= WARM_CHUNK:
+        if len(chunk) >= batch_size:
             written += len(chunk) if await cache.aset_many(chunk, ttl) else 0
             chunk = {}
     if chunk:
@@ -262,19 +336,66 @@ async def awrite_all(
     return written
 
 
+def _entry_tags(cache: AsyncOps, raw: Any) -> dict[str, int] | None:
+    """The tag versions an entry was written under, from its header (None: untagged)."""
+    if cache._serializer is None:  # an in-process engine stores the entry itself
+        return raw.versions if type(raw) is Tagged else None
+    return head_tags(raw)
+
+
+async def _alive(cache: AsyncOps, keys: list[Any], current: dict[str, int | None]) -> list[Any]:
+    """The keys among ``keys`` whose entries are live, read by their headers.
+
+    ``current`` holds the tag counters read so far in this listing; each is read
+    once for the whole listing. An entry this cache cannot decode (another
+    serializer or secret) counts as live unless its tags say otherwise.
+    """
+    backend = cache.async_backend
+    heads = getattr(backend, "get_heads", None)  # an engine's metadata read: first bytes only
+    if heads is None or cache._serializer is None:
+        found: Mapping[Any, Any] = await cache._acall({}, backend.get_many, keys)
+    else:
+        found = await cache._acall({}, heads, keys, HEAD_SIZE)
+    tags: dict[Any, dict[str, int] | None] = {}
+    longer: list[Any] = []  # a tag block longer than the head read: read the whole entry
+    for key, raw in found.items():
+        try:
+            tags[key] = _entry_tags(cache, raw)
+        except ShortHeadError:
+            longer.append(key)
+    if longer:
+        more: Mapping[Any, Any] = await cache._acall({}, backend.get_many, longer)
+        tags.update({key: _entry_tags(cache, raw) for key, raw in more.items()})
+    unread = dict.fromkeys(t for own in tags.values() if own for t in own if t not in current)
+    if unread:
+        counters: Mapping[Any, Any] = await cache._acall(
+            {}, backend.get_many, [cache._tag_key(t) for t in unread]
+        )
+        current.update(cache._versions_from(unread, counters))
+    live: list[Any] = []
+    for key in keys:
+        if key in tags:
+            stored = tags[key]
+            if not stored or cache._fresh(True, stored, current) is True:
+                live.append(key)
+    return live
+
+
 async def alive_keys(cache: AsyncOps, keys: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """The keys whose entries are live: unexpired, readable, not invalidated by a tag."""
+    """The keys whose entries are live: unexpired, not invalidated by a tag.
+
+    The keys are read in chunks of :data:`KEYS_CHUNK` (bounded memory), each with
+    one engine read of the entries' first bytes where the engine can (``get_heads``)
+    -- the tags are in the header -- and their values never deserialized.
+    """
+    current: dict[str, int | None] = {}
     chunk: list[Any] = []
     async for key in keys:
         chunk.append(key)
         if len(chunk) >= KEYS_CHUNK:
-            live, _ = await aread_many(cache, chunk, count=False, listing=True)
-            for one in chunk:
-                if one in live:
-                    yield one
+            for one in await _alive(cache, chunk, current):
+                yield one
             chunk = []
     if chunk:
-        live, _ = await aread_many(cache, chunk, count=False, listing=True)
-        for one in chunk:
-            if one in live:
-                yield one
+        for one in await _alive(cache, chunk, current):
+            yield one

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from time import perf_counter
+from time import time as wall_time
 from typing import Any
 
-from twat_cache._async.entries import alive_keys, aread_many, awrite_all
+from twat_cache._async.entries import WARM_CHUNK, alive_keys, aread_many, awrite_all
 from twat_cache._async.locks import alocked
 from twat_cache._async.retrying import aretry
 from twat_cache.constants import LOCK_PREFIX
+from twat_cache.entries import check_batch_size
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, Stale
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
@@ -99,10 +103,11 @@ class AsyncOps(Pipeline):
         self, value: Any, stored: dict[str, int], found: Mapping[Any, Any] | None
     ) -> Any:
         """``value`` if the tag versions it was written under are current, else MISSING."""
-        current = self._known_versions(stored, found)
+        current = self._current_in(stored, found)
         if current is None:  # tags of its own, written through Cache.set(tags=...)
-            current = await self._acurrent_versions(stored, create=False)
-        return self._fresh(value, stored, current)
+            versions = await self._acurrent_versions(stored, create=False)
+            return self._fresh(value, stored, versions)
+        return value if current else MISSING
 
     async def _asettle(
         self, key: Any, raw: Any, found: Mapping[Any, Any] | None, type_: Any = None
@@ -115,7 +120,7 @@ class AsyncOps(Pipeline):
             value = await self._acheck_tags(value, stored, found)
         return self._counted(value)
 
-    async def alookup(self, key: Any, type_: Any = None) -> Any:
+    async def alookup(self, key: Any, type_: Any = None) -> Any:  # noqa: PLR0912 - flat: the hit path
         """Return the live value under ``key``, or MISSING (counts a hit or a miss).
 
         One engine read: with ``tags=`` configured the entry and its tag counters
@@ -123,7 +128,7 @@ class AsyncOps(Pipeline):
         """
         breaker = self._breaker
         found: Mapping[Any, Any] | None = None
-        start = time.perf_counter() if self._timed else 0.0
+        start = perf_counter() if self._timed else 0.0
         if breaker.open_until and self._unavailable():
             raw = None
         else:
@@ -138,12 +143,30 @@ class AsyncOps(Pipeline):
             else:
                 if breaker.open_until:
                     breaker.success()
-        value = await self._asettle(key, raw, found, type_)
+        size = self._plain_size
+        if size and type(raw) is bytes and raw[:size] == self._plain_head:
+            # the common frame (plain serializer, nothing else), read inline: the codec's fast path
+            try:
+                value = self._plain_load(raw[size:])  # type: ignore[misc]
+            except Exception:  # corrupt: the codec says why, and it counts as a miss
+                value = await self._asettle(key, raw, found, type_)
+            else:
+                self.stats.hits += 1
+        else:
+            value = await self._asettle(key, raw, found, type_)
         if start:
-            self._obs.looked_up(key, start, raw, value is not MISSING)
+            if self._watched:  # logged or traced too
+                self._obs.looked_up(key, start, raw, value is not MISSING)
+            else:  # the figures only (Observer.looked_up's first half, inline)
+                stats = self.stats
+                stats.reads.record(perf_counter() - start)
+                if type(raw) is bytes:
+                    stats.bytes_read += len(raw)
         return value
 
-    def ahit_path(self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss) -> AsyncCached:
+    def ahit_path(
+        self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss, stale: Stale | None = None
+    ) -> AsyncCached:
         """Return the call path of a decorated function over this cache.
 
         Args:
@@ -151,6 +174,8 @@ class AsyncOps(Pipeline):
             nargs: On an in-process engine, calls with exactly this many positional
                 arguments key on the argument tuple itself (``-1``: never).
             on_miss: Computes, stores and returns the result on a miss.
+            stale: With ``stale_ttl=`` or ``early_refresh=True``: hits are frames, served
+                through it (see :mod:`twat_cache.freshness`).
 
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
@@ -158,6 +183,17 @@ class AsyncOps(Pipeline):
         # timed (DEBUG records on, see twat_cache.observe): every hit goes through alookup
         if not self.local or self._tag_keys or self.capabilities.blocking or self._timed:
             alookup = self.alookup
+            if stale is not None:
+                served = stale.served
+
+                async def looked_up_fresh(*args: Any, **kwargs: Any) -> Any:
+                    key = key_of(args, kwargs)
+                    value = await alookup(key)
+                    if value is MISSING:  # a lock's waiter may get the frame another stored
+                        value = await on_miss(key, args, kwargs)
+                    return served(key, value, args, kwargs)
+
+                return looked_up_fresh
 
             async def looked_up(*args: Any, **kwargs: Any) -> Any:
                 key = key_of(args, kwargs)
@@ -169,6 +205,8 @@ class AsyncOps(Pipeline):
             return looked_up
         # in-process, untagged, never blocking: the hot path is one dict read, inline (also
         # from a coroutine, which it cannot stall)
+        if stale is not None:
+            return self._afresh_local(key_of, nargs, on_miss, stale)
         get: Callable[[Any], Any] = self.backend.get
         asettle = self._asettle
 
@@ -189,6 +227,44 @@ class AsyncOps(Pipeline):
             return value
 
         return cached
+
+    def _afresh_local(
+        self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss, stale: Stale
+    ) -> AsyncCached:
+        """The hit path's inline in-process path, for entries stored as frames.
+
+        A frame the engine hands back is the stored object itself: one fresh, or
+        under refresh already (by identity), is served at once, inline; only a frame
+        that is due for a refresh goes through ``stale.served``.
+        """
+        stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
+        get: Callable[[Any], Any] = self.backend.get
+        asettle = self._asettle
+        refreshing, served = stale.frames, stale.served
+        early = stale.early
+
+        async def cached_fresh(*args: Any, **kwargs: Any) -> Any:
+            key = args if not kwargs and len(args) == nargs else key_of(args, kwargs)
+            try:
+                value = get(key)
+            except Exception as exc:  # unhashable arguments, or a failing engine
+                key, value = local_get(key, args, kwargs, key_of, exc)
+            if type(value) is tuple and len(value) == FRAME_SIZE and value[0] is FRESH_MARK:
+                stats.hits += 1
+                if (not early and wall_time() < value[1]) or id(value) in refreshing:
+                    return value[3]
+                return served(key, value, args, kwargs)
+            if value is not None and type(value) is not Tagged:
+                stats.hits += 1
+                return None if value is NONE_VALUE else value
+            if value is None and key is args:  # off the hit path: plain arguments hit above
+                key, value = local_miss(args, kwargs, key_of)
+            value = await asettle(key, value, None)
+            if value is MISSING:  # a lock's waiter may get the frame another stored
+                value = await on_miss(key, args, kwargs)
+            return served(key, value, args, kwargs)
+
+        return cached_fresh
 
     async def astore(
         self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()
@@ -306,14 +382,26 @@ class AsyncOps(Pipeline):
         return {wanted[key]: value for key, value in live.items()}
 
     async def awarm(
-        self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: TTL = DEFAULT
+        self,
+        items: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
+        ttl: TTL = DEFAULT,
+        *,
+        batch_size: int = WARM_CHUNK,
     ) -> int:
         """Write a mapping or an iterable of ``(key, value)`` pairs in ``set_many`` batches.
 
+        Args:
+            items: The entries; an iterable is read lazily, a batch at a time.
+            ttl: Seconds to live; default: the cache's ``ttl``.
+            batch_size: Entries per ``set_many``.
+
         Returns:
             How many entries were written.
+
+        Raises:
+            ConfigurationError: when ``batch_size`` is not a positive integer.
         """
-        return await awrite_all(self, items, ttl)
+        return await awrite_all(self, items, ttl, check_batch_size(batch_size))
 
     async def aset_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
         """Store every item with the same ``ttl``; return whether all were written.

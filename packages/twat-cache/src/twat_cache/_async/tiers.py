@@ -27,6 +27,7 @@ from twat_cache.pipeline import (
 
 if TYPE_CHECKING:
     from twat_cache.cache import Cache
+    from twat_cache.freshness import Stale
 
 __all__ = ["AsyncTiers"]
 
@@ -106,13 +107,26 @@ class AsyncTiers(Pipeline):
             return self._counted(value)
         return self._counted(MISSING)
 
-    def ahit_path(self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss) -> AsyncCached:
+    def ahit_path(
+        self, key_of: KeyOf, nargs: int, on_miss: AsyncMiss, stale: Stale | None = None
+    ) -> AsyncCached:
         """Return the call path of a decorated function over the tiers (see ``Cache.hit_path``).
 
         When the nearest tier is in process memory, a near hit is one dictionary
         read, inline, under a key remembered for plain arguments (numbers,
         strings: their key is their value) so that it is not built again.
         """
+        path = self._aplain_hit_path(key_of, on_miss)
+        if stale is None:
+            return path
+        served = stale.served
+
+        async def served_path(*args: Any, **kwargs: Any) -> Any:
+            return served(None, await path(*args, **kwargs), args, kwargs)
+
+        return served_path
+
+    def _aplain_hit_path(self, key_of: KeyOf, on_miss: AsyncMiss) -> AsyncCached:
         alookup = self.alookup
         near = self.tiers[0]
         if not near.local or near.capabilities.blocking or near._tag_keys or self.config.typed:

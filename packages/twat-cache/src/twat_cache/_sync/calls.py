@@ -53,5 +53,5 @@ def call_path(ctl: Controller) -> Cached:
         # concurrent misses of one key run the function once (stampede protection)
         return flight.run(key, lambda: run(key, args, kwargs))
 
-    path = cache.hit_path(ctl.key, ctl.nargs if ctl.bare else -1, miss)
-    return fresh_path(cache, ctl.key, path, run_and_store)  # stale_ttl=, early_refresh=
+    # stale_ttl=, early_refresh=: hits are frames (else the cache's plain hit path)
+    return fresh_path(cache, ctl.key, ctl.nargs if ctl.bare else -1, miss, run_and_store)

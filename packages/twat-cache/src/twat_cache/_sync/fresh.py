@@ -3,7 +3,7 @@
 """Serving stale values and refreshing early (``stale_ttl=``, ``early_refresh=True``).
 
 This async module is the source; ``twat_cache/_sync/fresh.py`` is generated from
-it by ``bash tools/unasync``. It wraps a decorated function's call path only
+it by ``bash tools/unasync``. It builds a decorated function's call path only
 when one of the options is set: a hit on a frame (see :mod:`twat_cache.freshness`)
 returns its value at once, and when the frame is stale (or XFetch says so) one
 caller per key per process starts a refresh in the background -- a thread for a
@@ -18,7 +18,15 @@ from time import time
 from typing import TYPE_CHECKING, Any
 
 from twat_cache._sync.locks import locked
-from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, early_draw, refreshes, spawn, unwrap
+from twat_cache.freshness import (
+    FRAME_SIZE,
+    FRESH_MARK,
+    Stale,
+    early_draw,
+    refreshes,
+    spawn,
+    unwrap,
+)
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import Cached, Miss
 
@@ -31,18 +39,21 @@ __all__ = ["fresh_path"]
 logger = logging.getLogger("twat_cache")
 
 
-def fresh_path(cache: SyncOps, key_of: KeyOf, path: Cached, store_result: Miss) -> Cached:
-    """Return ``path`` serving stale values and refreshing them, when the cache asks for it.
+def fresh_path(
+    cache: SyncOps, key_of: KeyOf, nargs: int, on_miss: Miss, store_result: Miss
+) -> Cached:
+    """Return the call path of a decorated function, serving stale values when asked to.
 
     Args:
         cache: The decorated function's cache.
         key_of: Builds the key of a call.
-        path: The call path (its hits return stored frames, its misses plain results).
+        nargs: See :meth:`~twat_cache.Cache.hit_path`.
+        on_miss: Computes, stores and returns the result on a miss.
         store_result: Runs the function and stores its result (a frame).
     """
     config = cache.config
     if not refreshes(config):
-        return path
+        return cache.hit_path(key_of, nargs, on_miss)
     early = config.early_refresh
     lock = uses_lock(cache)
     refreshing: set[Any] = set()
@@ -65,10 +76,9 @@ def fresh_path(cache: SyncOps, key_of: KeyOf, path: Cached, store_result: Miss) 
             refreshing.discard(key)
             frames.discard(frame)
 
-    def fresh_call(*args: Any, **kwargs: Any) -> Any:
-        got = path(*args, **kwargs)
+    def served(key: Any, got: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if type(got) is not tuple or len(got) != FRAME_SIZE or got[0] != FRESH_MARK:
-            frame = unwrap(got)  # a list (JSON, msgpack) or, on a miss, the function's result
+            frame = unwrap(got)  # a list (JSON, msgpack), or a value stored without a frame
             if frame is None:
                 return got
             got = frame
@@ -76,11 +86,12 @@ def fresh_path(cache: SyncOps, key_of: KeyOf, path: Cached, store_result: Miss) 
         if (time() >= fresh_until or (early and early_draw(fresh_until, took))) and id(
             got
         ) not in frames:
-            key = key_of(args, kwargs)
+            if key is None:
+                key = key_of(args, kwargs)
             if key not in refreshing:
                 refreshing.add(key)
                 frames.add(id(got))
                 spawn(lambda: refresh(key, id(got), args, kwargs))
         return value
 
-    return fresh_call
+    return cache.hit_path(key_of, nargs, on_miss, Stale(frames, early, served))

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from time import perf_counter
+from time import time as wall_time
 from typing import Any
 
-from twat_cache._sync.entries import live_keys, read_many, write_all
+from twat_cache._sync.entries import WARM_CHUNK, live_keys, read_many, write_all
 from twat_cache._sync.locks import locked
 from twat_cache._sync.retrying import retry
 from twat_cache.constants import LOCK_PREFIX
+from twat_cache.entries import check_batch_size
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
+from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, Stale
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
@@ -101,10 +105,11 @@ class SyncOps(Pipeline):
         self, value: Any, stored: dict[str, int], found: Mapping[Any, Any] | None
     ) -> Any:
         """``value`` if the tag versions it was written under are current, else MISSING."""
-        current = self._known_versions(stored, found)
+        current = self._current_in(stored, found)
         if current is None:  # tags of its own, written through Cache.set(tags=...)
-            current = self._current_versions(stored, create=False)
-        return self._fresh(value, stored, current)
+            versions = self._current_versions(stored, create=False)
+            return self._fresh(value, stored, versions)
+        return value if current else MISSING
 
     def _settle(
         self, key: Any, raw: Any, found: Mapping[Any, Any] | None, type_: Any = None
@@ -117,7 +122,7 @@ class SyncOps(Pipeline):
             value = self._check_tags(value, stored, found)
         return self._counted(value)
 
-    def lookup(self, key: Any, type_: Any = None) -> Any:
+    def lookup(self, key: Any, type_: Any = None) -> Any:  # noqa: PLR0912 - flat: the hit path
         """Return the live value under ``key``, or MISSING (counts a hit or a miss).
 
         One engine read: with ``tags=`` configured the entry and its tag counters
@@ -125,7 +130,7 @@ class SyncOps(Pipeline):
         """
         breaker = self._breaker
         found: Mapping[Any, Any] | None = None
-        start = time.perf_counter() if self._timed else 0.0
+        start = perf_counter() if self._timed else 0.0
         if breaker.open_until and self._unavailable():
             raw = None
         else:
@@ -140,12 +145,30 @@ class SyncOps(Pipeline):
             else:
                 if breaker.open_until:
                     breaker.success()
-        value = self._settle(key, raw, found, type_)
+        size = self._plain_size
+        if size and type(raw) is bytes and raw[:size] == self._plain_head:
+            # the common frame (plain serializer, nothing else), read inline: the codec's fast path
+            try:
+                value = self._plain_load(raw[size:])  # type: ignore[misc]
+            except Exception:  # corrupt: the codec says why, and it counts as a miss
+                value = self._settle(key, raw, found, type_)
+            else:
+                self.stats.hits += 1
+        else:
+            value = self._settle(key, raw, found, type_)
         if start:
-            self._obs.looked_up(key, start, raw, value is not MISSING)
+            if self._watched:  # logged or traced too
+                self._obs.looked_up(key, start, raw, value is not MISSING)
+            else:  # the figures only (Observer.looked_up's first half, inline)
+                stats = self.stats
+                stats.reads.record(perf_counter() - start)
+                if type(raw) is bytes:
+                    stats.bytes_read += len(raw)
         return value
 
-    def hit_path(self, key_of: KeyOf, nargs: int, on_miss: Miss) -> Cached:
+    def hit_path(
+        self, key_of: KeyOf, nargs: int, on_miss: Miss, stale: Stale | None = None
+    ) -> Cached:
         """Return the call path of a decorated function over this cache.
 
         Args:
@@ -153,6 +176,8 @@ class SyncOps(Pipeline):
             nargs: On an in-process engine, calls with exactly this many positional
                 arguments key on the argument tuple itself (``-1``: never).
             on_miss: Computes, stores and returns the result on a miss.
+            stale: With ``stale_ttl=`` or ``early_refresh=True``: hits are frames, served
+                through it (see :mod:`twat_cache.freshness`).
 
         One engine read per call; the key is built once and handed to ``on_miss``.
         """
@@ -160,6 +185,17 @@ class SyncOps(Pipeline):
         # timed (DEBUG records on, see twat_cache.observe): every hit goes through alookup
         if not self.local or self._tag_keys or self.capabilities.blocking or self._timed:
             lookup = self.lookup
+            if stale is not None:
+                served = stale.served
+
+                def looked_up_fresh(*args: Any, **kwargs: Any) -> Any:
+                    key = key_of(args, kwargs)
+                    value = lookup(key)
+                    if value is MISSING:  # a lock's waiter may get the frame another stored
+                        value = on_miss(key, args, kwargs)
+                    return served(key, value, args, kwargs)
+
+                return looked_up_fresh
 
             def looked_up(*args: Any, **kwargs: Any) -> Any:
                 key = key_of(args, kwargs)
@@ -171,6 +207,8 @@ class SyncOps(Pipeline):
             return looked_up
         # in-process, untagged, never blocking: the hot path is one dict read, inline (also
         # from a coroutine, which it cannot stall)
+        if stale is not None:
+            return self._fresh_local(key_of, nargs, on_miss, stale)
         get: Callable[[Any], Any] = self.backend.get
         settle = self._settle
 
@@ -191,6 +229,42 @@ class SyncOps(Pipeline):
             return value
 
         return cached
+
+    def _fresh_local(self, key_of: KeyOf, nargs: int, on_miss: Miss, stale: Stale) -> Cached:
+        """The hit path's inline in-process path, for entries stored as frames.
+
+        A frame the engine hands back is the stored object itself: one fresh, or
+        under refresh already (by identity), is served at once, inline; only a frame
+        that is due for a refresh goes through ``stale.served``.
+        """
+        stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
+        get: Callable[[Any], Any] = self.backend.get
+        settle = self._settle
+        refreshing, served = stale.frames, stale.served
+        early = stale.early
+
+        def cached_fresh(*args: Any, **kwargs: Any) -> Any:
+            key = args if not kwargs and len(args) == nargs else key_of(args, kwargs)
+            try:
+                value = get(key)
+            except Exception as exc:  # unhashable arguments, or a failing engine
+                key, value = local_get(key, args, kwargs, key_of, exc)
+            if type(value) is tuple and len(value) == FRAME_SIZE and value[0] is FRESH_MARK:
+                stats.hits += 1
+                if (not early and wall_time() < value[1]) or id(value) in refreshing:
+                    return value[3]
+                return served(key, value, args, kwargs)
+            if value is not None and type(value) is not Tagged:
+                stats.hits += 1
+                return None if value is NONE_VALUE else value
+            if value is None and key is args:  # off the hit path: plain arguments hit above
+                key, value = local_miss(args, kwargs, key_of)
+            value = settle(key, value, None)
+            if value is MISSING:  # a lock's waiter may get the frame another stored
+                value = on_miss(key, args, kwargs)
+            return served(key, value, args, kwargs)
+
+        return cached_fresh
 
     def store(self, key: Any, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:
         """Encode and write ``value`` under a ready key; return whether it was written.
@@ -299,13 +373,27 @@ class SyncOps(Pipeline):
         live, _ = read_many(self, list(wanted), guess=True)
         return {wanted[key]: value for key, value in live.items()}
 
-    def warm(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]], ttl: TTL = DEFAULT) -> int:
+    def warm(
+        self,
+        items: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
+        ttl: TTL = DEFAULT,
+        *,
+        batch_size: int = WARM_CHUNK,
+    ) -> int:
         """Write a mapping or an iterable of ``(key, value)`` pairs in ``set_many`` batches.
+
+        Args:
+            items: The entries; an iterable is read lazily, a batch at a time.
+            ttl: Seconds to live; default: the cache's ``ttl``.
+            batch_size: Entries per ``set_many``.
 
         Returns:
             How many entries were written.
+
+        Raises:
+            ConfigurationError: when ``batch_size`` is not a positive integer.
         """
-        return write_all(self, items, ttl)
+        return write_all(self, items, ttl, check_batch_size(batch_size))
 
     def set_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:
         """Store every item with the same ``ttl``; return whether all were written.

@@ -29,6 +29,7 @@ from twat_cache.pipeline import (
 
 if TYPE_CHECKING:
     from twat_cache.cache import Cache
+    from twat_cache.freshness import Stale
 
 __all__ = ["SyncTiers"]
 
@@ -108,13 +109,26 @@ class SyncTiers(Pipeline):
             return self._counted(value)
         return self._counted(MISSING)
 
-    def hit_path(self, key_of: KeyOf, nargs: int, on_miss: Miss) -> Cached:
+    def hit_path(
+        self, key_of: KeyOf, nargs: int, on_miss: Miss, stale: Stale | None = None
+    ) -> Cached:
         """Return the call path of a decorated function over the tiers (see ``Cache.hit_path``).
 
         When the nearest tier is in process memory, a near hit is one dictionary
         read, inline, under a key remembered for plain arguments (numbers,
         strings: their key is their value) so that it is not built again.
         """
+        path = self._plain_hit_path(key_of, on_miss)
+        if stale is None:
+            return path
+        served = stale.served
+
+        def served_path(*args: Any, **kwargs: Any) -> Any:
+            return served(None, path(*args, **kwargs), args, kwargs)
+
+        return served_path
+
+    def _plain_hit_path(self, key_of: KeyOf, on_miss: Miss) -> Cached:
         lookup = self.lookup
         near = self.tiers[0]
         if not near.local or near.capabilities.blocking or near._tag_keys or self.config.typed:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import heapq
 import sys
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Mapping
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 from twat_cache.constants import DEFAULT_MAXSIZE, DEFAULT_NAMESPACE
@@ -178,7 +178,7 @@ class BuiltinMemoryBackend(BaseBackend):
         if item is None or self._closed:
             self._check_open()
             return None
-        if item[1] is None or item[1] > time.monotonic():
+        if item[1] is None or item[1] > monotonic():
             try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hit path
                 self._data.move_to_end(key)
             except KeyError:  # evicted by another thread meanwhile: still a valid read
@@ -196,14 +196,14 @@ class BuiltinMemoryBackend(BaseBackend):
             True, or False when ``maxbytes`` is set and the value alone is larger
             (any previous entry under ``key`` is then removed).
         """
-        expires = None if ttl is None else time.monotonic() + ttl
+        expires = None if ttl is None else monotonic() + ttl
         with self._lock:
             self._check_open()
             return self._store(key, value, expires)
 
     def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:
         """Store every item under one lock; return whether all were stored."""
-        expires = None if ttl is None else time.monotonic() + ttl
+        expires = None if ttl is None else monotonic() + ttl
         with self._lock:
             self._check_open()
             stored = [self._store(key, value, expires) for key, value in items.items()]
@@ -236,7 +236,7 @@ class BuiltinMemoryBackend(BaseBackend):
             return
         expiries = self._expiries
         if expiries is not None:  # ttl: expired entries go first
-            now = time.monotonic()
+            now = monotonic()
             while expiries and expiries[0][0] <= now and self._over():
                 expires, _, key = heapq.heappop(expiries)
                 item = self._data.get(key)
@@ -262,7 +262,7 @@ class BuiltinMemoryBackend(BaseBackend):
         """Store ``value`` if ``key`` is absent; return whether it was stored."""
         with self._lock:
             self._check_open()
-            if self._live(key, time.monotonic()) is not None:
+            if self._live(key, monotonic()) is not None:
                 return False
             # "is not False": a subclass's set may still return None for "stored"
             return self.set(key, value, ttl) is not False
@@ -271,7 +271,7 @@ class BuiltinMemoryBackend(BaseBackend):
         """Remove ``key``; return whether it was present."""
         with self._lock:
             self._check_open()
-            if self._live(key, time.monotonic()) is None:
+            if self._live(key, monotonic()) is None:
                 return False
             self._remove(key)
             return True
@@ -280,10 +280,10 @@ class BuiltinMemoryBackend(BaseBackend):
         """Give ``key`` a new ``ttl``."""
         with self._lock:
             self._check_open()
-            item = self._live(key, time.monotonic())
+            item = self._live(key, monotonic())
             if item is None:
                 return False
-            expires = None if ttl is None else time.monotonic() + ttl
+            expires = None if ttl is None else monotonic() + ttl
             self._data[key] = (item[0], expires)
             if expires is not None and self._expiries is not None:
                 self._remember_expiry(self._expiries, key, expires)
@@ -300,7 +300,7 @@ class BuiltinMemoryBackend(BaseBackend):
         """
         with self._lock:
             self._check_open()
-            item = self._live(key, time.monotonic())
+            item = self._live(key, monotonic())
             if item is None:
                 raise ValueError(f"key {key!r} not found")
             if type(item[0]) is not int:
@@ -326,7 +326,7 @@ class BuiltinMemoryBackend(BaseBackend):
         """Iterate over a snapshot of the live keys."""
         with self._lock:
             self._check_open()
-            now = time.monotonic()
+            now = monotonic()
             return iter([k for k, (_, exp) in list(self._data.items()) if exp is None or exp > now])
 
     def __len__(self) -> int:

@@ -145,7 +145,9 @@ def _from_json(data: Any) -> Any:  # noqa: PLR0911 - one branch per kept type
     inner = data["v"]
     if tag == "dict":
         return {_hashable(_from_json(k)): _from_json(v) for k, v in inner}
-    if tag in ("tuple", "set", "frozenset"):
+    if tag == "tuple":  # its items may be lists: only set members and dict keys are hashable
+        return tuple(_from_json(v) for v in inner)
+    if tag in ("set", "frozenset"):
         return _SIMPLE[tag](_hashable(_from_json(v)) for v in inner)
     if tag in _SIMPLE:
         return _SIMPLE[tag](inner)

@@ -54,7 +54,15 @@ tier over the engine and checks fills, writes through every tier, ``l1_ttl``
 and that another process stops serving a deleted value; it takes the same
 ``cache_url`` fixture.
 
-Requires pytest and pytest-asyncio (``pip install "twat-cache[testing]"``).
+Helpers for a user's own test suite (docs/testing.md): :func:`frozen_clock`
+drives the expiry of in-process engines without sleeping; :func:`fresh_cache`
+(:func:`afresh_cache`) opens a cache in a namespace of its own and cleans it up,
+:func:`cache_fixture` and :func:`async_cache_fixture` make fixtures of them;
+:func:`wait_for_refreshes` and :func:`await_refreshes` wait for ``stale_ttl=``
+background refreshes; :mod:`twat_cache.testing.strategies` holds hypothesis
+strategies for keys, arguments and values.
+
+Requires pytest, pytest-asyncio and hypothesis (``pip install "twat-cache[testing]"``).
 """
 
 import pytest
@@ -66,7 +74,28 @@ pytest.register_assert_rewrite(
 )
 
 from twat_cache.testing.behaviour import CacheBehaviour  # noqa: E402
+from twat_cache.testing.clock import FrozenClock, frozen_clock  # noqa: E402
 from twat_cache.testing.conformance import AsyncBackendConformance, BackendConformance  # noqa: E402
+from twat_cache.testing.fixtures import (  # noqa: E402
+    afresh_cache,
+    async_cache_fixture,
+    cache_fixture,
+    fresh_cache,
+)
+from twat_cache.testing.refreshes import await_refreshes, wait_for_refreshes  # noqa: E402
 from twat_cache.testing.tiers import TierBehaviour  # noqa: E402
 
-__all__ = ["AsyncBackendConformance", "BackendConformance", "CacheBehaviour", "TierBehaviour"]
+__all__ = [
+    "AsyncBackendConformance",
+    "BackendConformance",
+    "CacheBehaviour",
+    "FrozenClock",
+    "TierBehaviour",
+    "afresh_cache",
+    "async_cache_fixture",
+    "await_refreshes",
+    "cache_fixture",
+    "fresh_cache",
+    "frozen_clock",
+    "wait_for_refreshes",
+]

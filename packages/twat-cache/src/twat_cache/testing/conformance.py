@@ -371,6 +371,63 @@ class BackendConformance(_Kit):
         assert sorted(mine.keys()) == ["a", "b"]
         assert sorted(other.keys()) == ["c"]
 
+    def test_compare_and_delete(self, backend: Any) -> None:
+        """compare_and_delete: ``delete_if`` removes a key only while it holds the value."""
+        if not _caps(backend).compare_and_delete:
+            pytest.skip("the engine declares no compare-and-delete")
+        assert backend.delete_if("lock", b"t1") is False
+        backend.set("lock", b"t1", ttl=60)
+        assert backend.delete_if("lock", b"t2") is False
+        assert _decode(backend, backend.get("lock")) == b"t1"
+        assert backend.delete_if("lock", b"t1") is True
+        assert backend.get("lock") is None
+        assert backend.add("lock", b"t3", ttl=60) is True
+        assert backend.delete_if("lock", b"t1") is False
+        assert _decode(backend, backend.get("lock")) == b"t3"
+
+    def test_compare_and_delete_is_atomic(self, backend: Any) -> None:
+        """Threads racing to ``delete_if`` the same value: exactly one removes it."""
+        if not _caps(backend).compare_and_delete:
+            pytest.skip("the engine declares no compare-and-delete")
+        for round_ in range(5):
+            backend.set("lock", b"t%d" % round_, ttl=60)
+            start = threading.Barrier(_THREADS)
+            removed: list[bool] = []
+
+            def race(
+                value: bytes = b"t%d" % round_,
+                start: threading.Barrier = start,
+                removed: list[bool] = removed,
+            ) -> None:
+                start.wait()
+                removed.append(backend.delete_if("lock", value))
+
+            threads = [threading.Thread(target=race) for _ in range(_THREADS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(removed) == [False] * (_THREADS - 1) + [True]
+
+    def test_delete_wakeups(self, backend: Any) -> None:
+        """delete_wakeups: ``wait_deleted`` returns True once ``delete_if`` succeeded."""
+        caps = _caps(backend)
+        if not caps.delete_wakeups:
+            pytest.skip("the engine declares no delete wake-ups")
+        assert caps.compare_and_delete, "delete_wakeups needs compare_and_delete"
+        backend.set("lock", b"t1", ttl=60)
+        assert backend.wait_deleted("lock", b"t1", 0.1) is False, "nobody released it"
+        woke: list[bool] = []
+        waiter = threading.Thread(
+            target=lambda: woke.append(backend.wait_deleted("lock", b"t1", 30))
+        )
+        waiter.start()
+        assert backend.delete_if("lock", b"t1") is True
+        waiter.join(60)
+        assert woke == [True], "a waiter wakes when the value is deleted (not at its timeout)"
+        assert backend.wait_deleted("lock", b"t1", 5) is True, "a late waiter learns it too"
+        assert backend.wait_deleted("lock", b"t2", 0.1) is False
+
     def test_close_is_idempotent_and_final(self, make_backend: MakeBackend) -> None:
         """``close`` may be called twice; operations after it raise CacheOperationError."""
         backend = as_sync(make_backend(_namespace()))
@@ -530,6 +587,31 @@ class AsyncBackendConformance(_Kit):
         await mine.clear()
         assert await mine.get_many(["a", "b"]) == {}
         assert _decode(other, await other.get("c")) == b"3"
+
+    async def test_compare_and_delete(self, abackend: Any) -> None:
+        """compare_and_delete: ``delete_if`` removes a key only while it holds the value."""
+        if not _caps(abackend).compare_and_delete:
+            pytest.skip("the engine declares no compare-and-delete")
+        assert await abackend.delete_if("lock", b"t1") is False
+        await abackend.set("lock", b"t1", ttl=60)
+        assert await abackend.delete_if("lock", b"t2") is False
+        assert _decode(abackend, await abackend.get("lock")) == b"t1"
+        removed = await asyncio.gather(*(abackend.delete_if("lock", b"t1") for _ in range(8)))
+        assert sorted(removed) == [False] * 7 + [True]
+        assert await abackend.get("lock") is None
+
+    async def test_delete_wakeups(self, abackend: Any) -> None:
+        """delete_wakeups: ``wait_deleted`` returns True once ``delete_if`` succeeded."""
+        caps = _caps(abackend)
+        if not caps.delete_wakeups:
+            pytest.skip("the engine declares no delete wake-ups")
+        await abackend.set("lock", b"t1", ttl=60)
+        assert await abackend.wait_deleted("lock", b"t1", 0.1) is False, "nobody released it"
+        waiter = asyncio.ensure_future(abackend.wait_deleted("lock", b"t1", 30))
+        await asyncio.sleep(0)
+        assert await abackend.delete_if("lock", b"t1") is True
+        assert await asyncio.wait_for(waiter, 60) is True
+        assert await abackend.wait_deleted("lock", b"t1", 5) is True, "a late waiter learns it"
 
     async def test_close_is_idempotent_and_final(self, make_backend: MakeBackend) -> None:
         """``close`` may be called twice; operations after it raise CacheOperationError."""
