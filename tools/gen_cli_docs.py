@@ -1,6 +1,6 @@
-"""Writes docs/cli.md, the `twat-cache` command reference, from the command's own parser.
+"""Writes docs/user-guide/cli.md, the `twat-cache` command reference, from its own parser.
 
-    uv run --package twat-cache-cli python tools/gen_cli_docs.py           rewrite docs/cli.md
+    uv run --package twat-cache-cli python tools/gen_cli_docs.py           rewrite the page
     uv run --package twat-cache-cli python tools/gen_cli_docs.py --check   exit 1 when stale
 
 The CLI's tests run the same check (test_cli_reference_is_current).
@@ -16,12 +16,12 @@ from twat_cache_cli.main import EXIT_CODE_MEANINGS, build_parser
 from twat_cache_cli.reference import reference
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "docs" / "cli.md"
+TARGET = ROOT / "docs" / "user-guide" / "cli.md"
 
 
 def main() -> int:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    options.add_argument("--check", action="store_true", help="exit 1 when docs/cli.md is stale")
+    options.add_argument("--check", action="store_true", help="exit 1 when the page is stale")
     check = options.parse_args().check
     text = reference(build_parser(), EXIT_CODE_MEANINGS)
     if check:

@@ -9,9 +9,11 @@ For each package under packages/ (in dependency order: twat-cache, which ships t
   2. mypy --strict on src and tests (default Python and --python-version 3.10);
   3. ruff check, ruff format --check, bandit -r src.
 Each package's doctests (pytest --doctest-modules over src/) run after its tests.
-Then the cross-package tests in tests/ (with the meta package and every extra), and the
-repository's checks (pre-commit's local hooks: codespell, actionlint, shellcheck, changelog
-fragments...; the licenses of every runtime dependency).
+Then the documentation site (`mkdocs build --strict`), the cross-package tests in tests/
+(with the meta package and every extra; they run every Python block of the docs and open the
+built site in a headless browser), and the repository's checks (pre-commit's local hooks:
+codespell, actionlint, shellcheck, changelog fragments...; the licenses of every runtime
+dependency).
 `--kind unit|integration|performance` runs only the tests of one kind (see the harness plugin).
 Servers (redis, memcached, postgres, moto) are started by the tests' own fixtures
 (tools/twat_cache_harness), only when a test asks for one.
@@ -23,10 +25,13 @@ when every step passed.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 try:
@@ -264,6 +269,16 @@ def main() -> int:
             runner.run(f"{name}: bandit", [*ruff, "bandit", "-q", "-r", f"{rel}/src"])
 
     if not args.no_cross and not args.only and (ROOT / "tests").is_dir():
+        # the documentation site, strict: a broken link, reference or nav entry fails; the
+        # browser test in tests/test_docs_site.py then opens this build
+        site = Path(tempfile.mkdtemp(prefix="twat-cache-docs-"))
+        atexit.register(shutil.rmtree, site, ignore_errors=True)
+        docs = ["uv", "run", "--quiet", "--isolated", "--only-group", "docs"]
+        if runner.run(
+            "docs: mkdocs build --strict",
+            [*docs, "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        ):
+            os.environ["TWAT_CACHE_DOCS_SITE"] = str(site)
         cross = [
             "uv",
             "run",
@@ -276,6 +291,8 @@ def main() -> int:
             "dev",
             "--group",
             "cross",
+            "--group",
+            "docs",  # the docs' examples and the browser check of the built site
         ]
         runner.run(
             "cross-package tests" + (f" ({args.kind})" if args.kind else ""),

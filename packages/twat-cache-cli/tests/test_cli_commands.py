@@ -1420,7 +1420,7 @@ def test_cli_reference_is_current() -> None:
 
     root = Path(__file__).resolve().parents[3]
     text = reference(build_parser(), EXIT_CODE_MEANINGS)
-    current = (root / "docs" / "cli.md").read_text(encoding="utf-8")
+    current = (root / "docs" / "user-guide" / "cli.md").read_text(encoding="utf-8")
     # regenerate with: uv run --package twat-cache-cli python tools/gen_cli_docs.py
     assert current == text
     for command in ("migrate", "info", "doctor", "bench", "invalidate-tag", "completion"):
