@@ -21,7 +21,8 @@ CASTS = {
 }
 """The recorded sessions (``docs/casts/NAME.cast``, written by ``python tools/casts.py``)."""
 
-_PLAYER = "../assets/asciinema-player/asciinema-player"  # vendored (see its VENDORED.txt)
+# the page is docs/user-guide/cli.md, served as user-guide/cli/: two levels below the root
+_PLAYER = "../../assets/asciinema-player/asciinema-player"  # vendored (see its VENDORED.txt)
 
 
 def _sessions() -> list[str]:
@@ -35,9 +36,9 @@ def _sessions() -> list[str]:
     ]
     for name, title in CASTS.items():
         lines += [
-            f"**{title[0].upper()}{title[1:]}** ([{name}.cast](casts/{name}.cast))",
+            f"**{title[0].upper()}{title[1:]}** ([{name}.cast](../casts/{name}.cast))",
             "",
-            f'<div class="twat-cast" data-cast="../casts/{name}.cast"></div>',
+            f'<div class="twat-cast" data-cast="../../casts/{name}.cast"></div>',
             "",
         ]
     return [
