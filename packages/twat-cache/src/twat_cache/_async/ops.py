@@ -491,6 +491,7 @@ class AsyncOps(Pipeline):
                 ``reports_expiry=False``: memcached servers without meta commands).
 
         Example:
+            >>> from twat_cache import Cache
             >>> cache = Cache("memory://")
             >>> cache.set("a", 1, ttl=60)
             True

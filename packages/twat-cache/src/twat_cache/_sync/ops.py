@@ -483,6 +483,7 @@ class SyncOps(Pipeline):
                 ``reports_expiry=False``: memcached servers without meta commands).
 
         Example:
+            >>> from twat_cache import Cache
             >>> cache = Cache("memory://")
             >>> cache.set("a", 1, ttl=60)
             True
