@@ -975,8 +975,9 @@ _LISTENING = b"SELECT pg_listening_channels()"
 def test_lock_waiters_leave_no_connection_listening(
     postgres_server: PostgresServer, table: str
 ) -> None:
-    # one pooled connection: every call below runs on the one the waits used
-    url = _url(postgres_server, table=table, min_size=1, max_size=1)
+    # one connection open (a second only on demand): every call below runs on the one
+    # the waits used
+    url = _url(postgres_server, table=table, min_size=1, max_size=2)
     with (
         PostgresBackend(url, namespace="locks") as backend,
         PostgresBackend(url, namespace="other") as other,
@@ -996,7 +997,7 @@ def test_lock_waiters_leave_no_connection_listening(
 async def test_async_lock_waiters_leave_no_connection_listening(
     postgres_server: PostgresServer, table: str
 ) -> None:
-    url = _url(postgres_server, table=table, min_size=1, max_size=1)
+    url = _url(postgres_server, table=table, min_size=1, max_size=2)
     async with AsyncPostgresBackend(url, namespace="locks") as backend:
         await backend.set("lock", b"t1", ttl=60)
         assert await backend.wait_deleted("lock", b"t1", 0.05) is False
@@ -1005,3 +1006,17 @@ async def test_async_lock_waiters_leave_no_connection_listening(
         assert await backend.wait_deleted("lock", b"t1", 5) is True
         assert await backend._all(_LISTENING, ()) == []
         assert [key async for key in backend.keys()] == []
+
+
+def test_lock_waiters_leave_half_the_pool_free(postgres_server: PostgresServer, table: str) -> None:
+    # a pool of one: no waiter may LISTEN on it (the release needs it); they look for the
+    # release's wake row instead
+    url = _url(postgres_server, table=table, min_size=1, max_size=1)
+    with PostgresBackend(url, namespace="locks") as backend:
+        backend.set("lock", b"t1", ttl=60)
+        # not released: the waiter looks once, after a short pause (not for its 30 s)
+        assert backend.wait_deleted("lock", b"t1", 30) is False
+        assert backend.delete_if("lock", b"t1") is True
+        assert backend.wait_deleted("lock", b"t1", 30) is True
+        assert backend.wait_deleted("lock", b"t2", 0) is False
+        assert backend._all(_LISTENING, ()) == []

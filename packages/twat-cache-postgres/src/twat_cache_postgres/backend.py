@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from twat_cache.engines.base import BaseBackend
 from twat_cache.engines.resources import Resource
 from twat_cache.exceptions import TwatCacheError
+from twat_cache.locking import sleep
 from twat_cache.protocols import NEVER_EXPIRES
 
 from twat_cache_postgres.channel import PostgresChannel
@@ -35,6 +36,7 @@ from twat_cache_postgres.engine import (
     CREATION_RACE,
     KEYS_PAGE,
     PURGE_BATCH,
+    WAKE_POLL,
     Connection,
     Engine,
     Leases,
@@ -260,10 +262,14 @@ class PostgresBackend(Engine, BaseBackend):
 
         The waiter LISTENs on a pooled connection, then looks for the release's
         wake row (a release just before), then waits for its NOTIFY; the
-        connection UNLISTENs before it goes back to the pool. Return False when
-        ``timeout`` ran out.
+        connection UNLISTENs before it goes back to the pool. At most half the
+        pool listens at once; a waiter beyond that looks for the wake row after
+        a short pause. Return False when ``timeout`` ran out.
         """
         wake = self._wake_key(key, value)
+        if not self._start_listening():  # half the pool listens: look after a pause
+            sleep(min(max(timeout, 0.0), WAKE_POLL))
+            return self._one(self._sql.woke, (self._wake_namespace, wake)) is not None
 
         def work(conn: Connection) -> bool:
             conn.execute(self._sql.listen(self._wake_channel))
@@ -278,7 +284,10 @@ class PostgresBackend(Engine, BaseBackend):
             finally:
                 conn.execute(self._sql.unlisten)
 
-        return self._run(work)
+        try:
+            return self._run(work)
+        finally:
+            self._stop_listening()
 
     def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
         """Return the first ``size`` bytes of the live entries among ``keys``, in one query.

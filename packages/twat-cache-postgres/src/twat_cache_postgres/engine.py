@@ -30,6 +30,7 @@ __all__ = [
     "CREATION_RACE",
     "KEYS_PAGE",
     "PURGE_BATCH",
+    "WAKE_POLL",
     "AsyncConnection",
     "AsyncLeases",
     "AsyncWork",
@@ -57,6 +58,8 @@ CREATION_RACE = (errors.UniqueViolation, errors.DuplicateTable, errors.Duplicate
 MAX_KEY_LENGTH = 2048
 # how long a lock's release is remembered for a waiter that looks after it (its wake row)
 WAKE_TTL = 5.0
+# a waiter that finds half the pool listening looks for the wake row after this pause instead
+WAKE_POLL = 0.05
 MAX_VALUE_SIZE = 1024 * 1024 * 1024 - 1  # bytea's limit
 
 _HAS_POLL = hasattr(select, "poll")
@@ -239,6 +242,22 @@ class Engine:
         self._wake_namespace = f"{self.namespace}\x1fwakeups"
         where = f"{self.settings.schema}.{self.settings.table}\0{self.namespace}"
         self._wake_channel = "twat_cache_wake_" + _digest(where.encode())
+        # a waiter holds a pooled connection while it LISTENs: at most half the pool
+        # does, so the holder's release (and every other call) always finds one
+        self._listeners = 0
+        self._listeners_lock = threading.Lock()
+
+    def _start_listening(self) -> bool:
+        """Count one more listening waiter; False when half the pool already listens."""
+        with self._listeners_lock:
+            if self._listeners >= self.settings.max_size // 2:
+                return False
+            self._listeners += 1
+            return True
+
+    def _stop_listening(self) -> None:
+        with self._listeners_lock:
+            self._listeners -= 1
 
     namespace: str
 

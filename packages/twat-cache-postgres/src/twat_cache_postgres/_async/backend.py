@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from twat_cache.engines.base import BaseAsyncBackend
 from twat_cache.engines.resources import AsyncResource
 from twat_cache.exceptions import TwatCacheError
+from twat_cache.locking import asleep
 from twat_cache.protocols import NEVER_EXPIRES
 
 from twat_cache_postgres.channel import PostgresChannel
@@ -33,6 +34,7 @@ from twat_cache_postgres.engine import (
     CREATION_RACE,
     KEYS_PAGE,
     PURGE_BATCH,
+    WAKE_POLL,
     AsyncConnection,
     AsyncLeases,
     AsyncWork,
@@ -260,10 +262,14 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
 
         The waiter LISTENs on a pooled connection, then looks for the release's
         wake row (a release just before), then waits for its NOTIFY; the
-        connection UNLISTENs before it goes back to the pool. Return False when
-        ``timeout`` ran out.
+        connection UNLISTENs before it goes back to the pool. At most half the
+        pool listens at once; a waiter beyond that looks for the wake row after
+        a short pause. Return False when ``timeout`` ran out.
         """
         wake = self._wake_key(key, value)
+        if not self._start_listening():  # half the pool listens: look after a pause
+            await asleep(min(max(timeout, 0.0), WAKE_POLL))
+            return await self._one(self._sql.woke, (self._wake_namespace, wake)) is not None
 
         async def work(conn: AsyncConnection) -> bool:
             await conn.execute(self._sql.listen(self._wake_channel))
@@ -278,7 +284,10 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             finally:
                 await conn.execute(self._sql.unlisten)
 
-        return await self._run(work)
+        try:
+            return await self._run(work)
+        finally:
+            self._stop_listening()
 
     async def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
         """Return the first ``size`` bytes of the live entries among ``keys``, in one query.
