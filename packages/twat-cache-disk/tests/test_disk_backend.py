@@ -264,6 +264,7 @@ def test_integers_are_kept_as_sqlite_integers_and_read_back_exactly(
     backend = make()
     backend.set("k", stored)
     assert backend.get("k") == stored
+    assert backend.get_heads(["k"], 2) == {"k": stored[:2]}
     ((_, _, kind, _),) = _rows(backend.directory)
     assert (kind == "integer") is native
     if native:

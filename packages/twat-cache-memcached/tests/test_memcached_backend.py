@@ -31,6 +31,8 @@ from twat_cache.testing import AsyncBackendConformance, BackendConformance
 from twat_cache_memcached import DEFAULT_ITEM_SIZE_LIMIT, MemcachedBackend
 from twat_cache_memcached.protocol import (
     MAX_KEY_LENGTH,
+    meta_delete_reply,
+    meta_delete_request,
     meta_ttl_reply,
     meta_ttl_request,
     physical_key,
@@ -663,6 +665,33 @@ def test_meta_ttl_request_and_reply() -> None:
         meta_ttl_reply(b"ERROR\r\n", 1)  # a server without meta commands
     with pytest.raises(ValueError, match="unknown request"):
         meta_ttl_reply(b"HD t5 O7\r\n", 2)
+
+
+def test_meta_delete_request_and_reply() -> None:
+    """A meta delete on a CAS number; only ``HD`` means removed."""
+    assert meta_delete_request("a:1:lock", b"42") == b"md a:1:lock C42"
+    with pytest.raises(ValueError, match="CAS"):
+        meta_delete_request("a:1:lock", b"42 noreply")
+    assert [meta_delete_reply(r) for r in (b"HD", b"EX", b"NF")] == [True, False, False]
+    with pytest.raises(ValueError, match="meta delete reply"):
+        meta_delete_reply(b"ERROR")  # a server without meta commands
+
+
+def test_delete_if_spares_an_entry_written_after_its_read(memcached_server: Any) -> None:
+    """The meta delete carries the CAS number read: a write in between keeps the new value."""
+    backend = MemcachedBackend.from_url(memcached_server.url, namespace="cas-delete")
+    try:
+        backend.set("lock", b"t1", ttl=60)
+        node, name = backend._locate("lock")
+        _, cas = backend._ring.call(node, Client.gets, name)
+        backend.set("lock", b"t1", ttl=60)  # another holder's write, same bytes, new CAS
+        reply = backend._ring.call(node, Client.raw_command, meta_delete_request(name, cas))
+        assert meta_delete_reply(reply) is False
+        assert backend.get("lock") == b"t1"
+        assert backend.delete_if("lock", b"t1") is True
+        assert backend.get("lock") is None
+    finally:
+        backend.close()
 
 
 def test_expiries_on_a_ring_and_server_version(memcached_ring: Any) -> None:

@@ -967,3 +967,56 @@ def test_timeout_is_the_clients_own_and_the_servers_statement_timeout(
     assert (kept.statement_timeout, kept.timeout, kept.connect_timeout) == (3.0, 2.0, 1)
     given.close()
     assert Cache(postgres_server.url)._raw.settings.statement_timeout is None  # type: ignore[union-attr]
+
+
+_LISTENING = b"SELECT pg_listening_channels()"
+
+
+def test_lock_waiters_leave_no_connection_listening(
+    postgres_server: PostgresServer, table: str
+) -> None:
+    # one connection open (a second only on demand): every call below runs on the one
+    # the waits used
+    url = _url(postgres_server, table=table, min_size=1, max_size=2)
+    with (
+        PostgresBackend(url, namespace="locks") as backend,
+        PostgresBackend(url, namespace="other") as other,
+    ):
+        backend.set("lock", b"t1", ttl=60)
+        assert backend.wait_deleted("lock", b"t1", 0.05) is False
+        assert backend._all(_LISTENING, ()) == []
+        assert backend.delete_if("lock", b"t1") is True
+        assert backend.wait_deleted("lock", b"t1", 5) is True
+        assert backend._all(_LISTENING, ()) == []
+        # the release's wake row: in no namespace's keys, and no other namespace's release
+        assert list(backend.keys()) == []
+        assert other.wait_deleted("lock", b"t1", 0.05) is False
+        assert backend.delete_if("lock", b"t1") is False
+
+
+async def test_async_lock_waiters_leave_no_connection_listening(
+    postgres_server: PostgresServer, table: str
+) -> None:
+    url = _url(postgres_server, table=table, min_size=1, max_size=2)
+    async with AsyncPostgresBackend(url, namespace="locks") as backend:
+        await backend.set("lock", b"t1", ttl=60)
+        assert await backend.wait_deleted("lock", b"t1", 0.05) is False
+        assert await backend._all(_LISTENING, ()) == []
+        assert await backend.delete_if("lock", b"t1") is True
+        assert await backend.wait_deleted("lock", b"t1", 5) is True
+        assert await backend._all(_LISTENING, ()) == []
+        assert [key async for key in backend.keys()] == []
+
+
+def test_lock_waiters_leave_half_the_pool_free(postgres_server: PostgresServer, table: str) -> None:
+    # a pool of one: no waiter may LISTEN on it (the release needs it); they look for the
+    # release's wake row instead
+    url = _url(postgres_server, table=table, min_size=1, max_size=1)
+    with PostgresBackend(url, namespace="locks") as backend:
+        backend.set("lock", b"t1", ttl=60)
+        # not released: the waiter looks once, after a short pause (not for its 30 s)
+        assert backend.wait_deleted("lock", b"t1", 30) is False
+        assert backend.delete_if("lock", b"t1") is True
+        assert backend.wait_deleted("lock", b"t1", 30) is True
+        assert backend.wait_deleted("lock", b"t2", 0) is False
+        assert backend._all(_LISTENING, ()) == []

@@ -56,8 +56,12 @@ DEFAULT_SIZE_LIMIT: Final = 2**30
 DEFAULT_MIN_FILE_SIZE: Final = 2**15
 """Values of at least this many bytes get a file of their own (32 KiB, diskcache's default)."""
 
-DEFAULT_TIMEOUT: Final = 1.0
-"""Seconds to wait for SQLite's lock before an operation fails with BackendError."""
+DEFAULT_TIMEOUT: Final = 10.0
+"""Seconds to wait for SQLite's lock before an operation fails with BackendError.
+
+Processes writing one folder queue for its write lock; a failed write opens core's
+breaker, so a short wait would drop that process's writes for a while (at 1 s,
+eight processes writing at full speed already hit it). diskcache's own default is 60 s."""
 
 _STORAGE_ERRORS: Final = (diskcache.Timeout, sqlite3.Error, OSError)
 # the canonical decimal form core writes with encode_int, at most 19 digits
@@ -323,6 +327,28 @@ class DiskBackend(BaseBackend):
         if hasattr(value, "close"):  # a value kept in a file of its own
             value.close()
         return NEVER_EXPIRES if expires is None else float(expires)
+
+    def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
+        """Return the first ``size`` bytes of the present entries among ``keys``.
+
+        ``keys()`` of the cache reads the entries' headers (their tags) this way:
+        a value kept in a file of its own (``min_file_size`` and up) is read up
+        to ``size`` bytes only; a smaller one is read with its row, as ``get``
+        does. Counts as a use under the ``least-recently-used`` and
+        ``least-frequently-used`` eviction policies, as ``get`` does.
+        """
+        heads: dict[str, bytes] = {}
+        with self._storage_errors("get_heads"):
+            for key in dict.fromkeys(keys):
+                value = self._shard(key).get(key, read=True)
+                if value is None:
+                    continue
+                if hasattr(value, "read"):  # a value kept in a file of its own
+                    with value:
+                        heads[key] = value.read(size)
+                else:
+                    heads[key] = _from_disk(value)[:size]
+        return heads
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``None``: until culled); True."""

@@ -36,6 +36,8 @@ from twat_cache_memcached.protocol import (
     DEFAULT_PORT,
     MAX_KEY_LENGTH,
     META_END,
+    meta_delete_reply,
+    meta_delete_request,
     meta_ttl_reply,
     meta_ttl_request,
     parse_size,
@@ -90,6 +92,7 @@ class MemcachedBackend(BaseBackend):
         max_key_length=MAX_KEY_LENGTH - Generations.overhead(64),
         max_value_size=DEFAULT_ITEM_SIZE_LIMIT,
         reports_expiry=True,  # meta commands (memcached 1.6+): see expiries()
+        compare_and_delete=True,  # gets, then a meta delete on its CAS value (1.6+)
     )
 
     def __init__(
@@ -367,6 +370,31 @@ class MemcachedBackend(BaseBackend):
         """Remove ``key``; return whether it was present."""
         node, name = self._locate(key)
         return bool(self._ring.call(node, Client.delete, name))
+
+    def delete_if(self, key: str, value: bytes) -> bool:
+        """Remove ``key`` only while it holds ``value``; return whether it was removed.
+
+        ``gets`` reads the value and its CAS number; the meta delete
+        ``md <key> C<cas>`` (memcached 1.6+) then removes the entry only if
+        nobody wrote it since: atomic, in two round trips.
+
+        Raises:
+            CacheOperationError: when the server answers something else than a meta reply.
+            BackendError: when the server fails.
+        """
+        node, name = self._locate(key)
+        found, cas = self._ring.call(node, Client.gets, name)
+        if found is None or cas is None or found != value:
+            return False
+        reply = self._ring.call(node, Client.raw_command, meta_delete_request(name, cas))
+        try:
+            return meta_delete_reply(reply)
+        except ValueError as exc:
+            raise CacheOperationError(
+                f"memcached {node.name} cannot delete on a CAS value (meta commands, "
+                f"memcached 1.6 or later): {exc}",
+                engine="memcached",
+            ) from exc
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys``; return how many were present.

@@ -19,6 +19,8 @@ __all__ = [
     "DEFAULT_PORT",
     "MAX_KEY_LENGTH",
     "META_END",
+    "meta_delete_reply",
+    "meta_delete_request",
     "meta_ttl_reply",
     "meta_ttl_request",
     "parse_size",
@@ -49,6 +51,34 @@ def physical_key(namespace: str, generation: int, key: str) -> str:
 
 META_END = b"MN\r\n"
 """The reply to ``mn``, the meta no-op that closes a pipeline of quiet meta commands."""
+
+
+def meta_delete_request(name: str, cas: bytes) -> bytes:
+    r"""The meta delete that removes ``name`` only while its CAS value is still ``cas``.
+
+    Example:
+        >>> meta_delete_request("app:1:lock", b"42")
+        b'md app:1:lock C42'
+    """
+    if not cas.isdigit():
+        raise ValueError(f"a CAS value is a number, not {cas!r}")
+    return b"md " + name.encode() + b" C" + cas
+
+
+def meta_delete_reply(reply: bytes) -> bool:
+    """Whether the meta delete removed the key (``HD``); ``EX``: replaced since, ``NF``: gone.
+
+    Raises:
+        ValueError: for a reply that is not a meta reply (a server before 1.6 answers ``ERROR``).
+
+    Example:
+        >>> meta_delete_reply(b"HD"), meta_delete_reply(b"EX")
+        (True, False)
+    """
+    status = reply.strip()
+    if status not in (b"HD", b"EX", b"NF"):
+        raise ValueError(f"not a meta delete reply: {reply[:60]!r}")
+    return status == b"HD"
 
 
 def meta_ttl_request(names: Sequence[str]) -> bytes:

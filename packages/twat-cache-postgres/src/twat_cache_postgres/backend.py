@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from twat_cache.engines.base import BaseBackend
 from twat_cache.engines.resources import Resource
 from twat_cache.exceptions import TwatCacheError
+from twat_cache.locking import sleep
 from twat_cache.protocols import NEVER_EXPIRES
 
 from twat_cache_postgres.channel import PostgresChannel
@@ -35,6 +36,7 @@ from twat_cache_postgres.engine import (
     CREATION_RACE,
     KEYS_PAGE,
     PURGE_BATCH,
+    WAKE_POLL,
     Connection,
     Engine,
     Leases,
@@ -253,8 +255,56 @@ class PostgresBackend(Engine, BaseBackend):
         return bool(row and row[0])
 
     def delete_if(self, key: str, value: bytes) -> bool:
-        """Remove a live ``key`` only while it holds ``value`` (one DELETE); return whether."""
-        return self._count(self._sql.delete_if, (self.namespace, key, value)) > 0
+        """Remove a live ``key`` only while it holds ``value``; wake its waiters. Return whether.
+
+        One statement: the DELETE, a wake row remembered for a few seconds, and a
+        NOTIFY to the waiters, all sent when it commits.
+        """
+        return self._count(self._sql.delete_if, self._delete_if_params(key, value)) > 0
+
+    def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
+        """Wait until ``delete_if(key, value)`` succeeded, at most ``timeout`` s (LISTEN/NOTIFY).
+
+        The waiter LISTENs on a pooled connection, then looks for the release's
+        wake row (a release just before), then waits for its NOTIFY; the
+        connection UNLISTENs before it goes back to the pool. At most half the
+        pool listens at once; a waiter beyond that looks for the wake row after
+        a short pause. Return False when ``timeout`` ran out.
+        """
+        wake = self._wake_key(key, value)
+        if not self._start_listening():  # half the pool listens: look after a pause
+            sleep(min(max(timeout, 0.0), WAKE_POLL))
+            return self._one(self._sql.woke, (self._wake_namespace, wake)) is not None
+
+        def work(conn: Connection) -> bool:
+            conn.execute(self._sql.listen(self._wake_channel))
+            try:
+                found = conn.execute(self._sql.woke, (self._wake_namespace, wake))
+                if found.fetchone() is not None:
+                    return True
+                for note in conn.notifies(timeout=max(timeout, 0.0)):
+                    if note.payload == wake:
+                        return True
+                return False
+            finally:
+                conn.execute(self._sql.unlisten)
+
+        try:
+            return self._run(work)
+        finally:
+            self._stop_listening()
+
+    def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
+        """Return the first ``size`` bytes of the live entries among ``keys``, in one query.
+
+        ``keys()`` of the cache reads the entries' headers (their tags) this way,
+        never their whole values.
+        """
+        self._check_open()
+        if not keys:
+            return {}
+        rows = self._all(self._sql.get_heads, (size, self.namespace, list(dict.fromkeys(keys))))
+        return {key: bytes(value) for key, value in rows}
 
     def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys`` in one statement; return how many live entries were there."""

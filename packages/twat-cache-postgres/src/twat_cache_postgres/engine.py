@@ -7,6 +7,7 @@ The engines themselves are written once, in ``_async/backend.py``
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import select
@@ -29,6 +30,7 @@ __all__ = [
     "CREATION_RACE",
     "KEYS_PAGE",
     "PURGE_BATCH",
+    "WAKE_POLL",
     "AsyncConnection",
     "AsyncLeases",
     "AsyncWork",
@@ -54,6 +56,10 @@ RECONNECT_TIMEOUT = 10.0
 CREATION_RACE = (errors.UniqueViolation, errors.DuplicateTable, errors.DuplicateObject)
 # a btree index entry holds at most about 2700 bytes: namespace and key share it
 MAX_KEY_LENGTH = 2048
+# how long a lock's release is remembered for a waiter that looks after it (its wake row)
+WAKE_TTL = 5.0
+# a waiter that finds half the pool listening looks for the wake row after this pause instead
+WAKE_POLL = 0.05
 MAX_VALUE_SIZE = 1024 * 1024 * 1024 - 1  # bytea's limit
 
 _HAS_POLL = hasattr(select, "poll")
@@ -201,6 +207,10 @@ class _Keeper:
     """Lives in a thread's locals as long as the thread keeps a connection."""
 
 
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 class Engine:
     """Settings, SQL and bookkeeping shared by the sync and the async engine."""
 
@@ -215,6 +225,7 @@ class Engine:
         max_value_size=MAX_VALUE_SIZE,
         invalidation_channel=True,  # LISTEN/NOTIFY keeps core's near tiers coherent (channel.py)
         compare_and_delete=True,  # DELETE ... WHERE value = token: one statement
+        delete_wakeups=True,  # the release NOTIFYs; waiters LISTEN (and find its wake row)
         reports_expiry=True,
     )
 
@@ -226,6 +237,38 @@ class Engine:
         )
         self._sql = Statements(self.settings.schema, self.settings.table, self.settings.unlogged)
         self._writes = itertools.count(1)
+        # releases of this namespace's locks: rows of a namespace no caller can name (a unit
+        # separator), and a NOTIFY channel named by a digest of table and namespace
+        self._wake_namespace = f"{self.namespace}\x1fwakeups"
+        where = f"{self.settings.schema}.{self.settings.table}\0{self.namespace}"
+        self._wake_channel = "twat_cache_wake_" + _digest(where.encode())
+        # a waiter holds a pooled connection while it LISTENs: at most half the pool
+        # does, so the holder's release (and every other call) always finds one
+        self._listeners = 0
+        self._listeners_lock = threading.Lock()
+
+    def _start_listening(self) -> bool:
+        """Count one more listening waiter; False when half the pool already listens."""
+        with self._listeners_lock:
+            if self._listeners >= self.settings.max_size // 2:
+                return False
+            self._listeners += 1
+            return True
+
+    def _stop_listening(self) -> None:
+        with self._listeners_lock:
+            self._listeners -= 1
+
+    namespace: str
+
+    def _wake_key(self, key: str, value: bytes) -> str:
+        """The wake row's key (and NOTIFY payload) of ``delete_if(key, value)``."""
+        return _digest(key.encode() + b"\0" + value)
+
+    def _delete_if_params(self, key: str, value: bytes) -> tuple[Any, ...]:
+        wake = self._wake_key(key, value)
+        namespace = self._wake_namespace
+        return (self.namespace, key, value, namespace, wake, WAKE_TTL, self._wake_channel, wake)
 
     def _purge_due(self) -> bool:
         every = self.settings.purge_every

@@ -98,9 +98,21 @@ class Statements:
         )
         # RETURNING tells a live row (present) from an expired one (absent, but removed anyway)
         self.delete = q("DELETE FROM {table} WHERE namespace = %s AND key = %s RETURNING {live}")
-        # compare-and-delete: one statement, so the row lock makes it atomic
+        # compare-and-delete: one statement, so the row lock makes it atomic. A success also
+        # leaves a short-lived wake row (in the engine's wake namespace, which no namespace's
+        # keys or clear see) and NOTIFYs the waiters: both happen when the statement commits
         self.delete_if = q(
-            "DELETE FROM {table} WHERE namespace = %s AND key = %s AND value = %s AND {live}"
+            "WITH gone AS (DELETE FROM {table} WHERE namespace = %s AND key = %s AND value = %s"
+            " AND {live} RETURNING 1), woke AS (INSERT INTO {table} (namespace, key, value,"
+            " expires_at) SELECT %s, %s, decode('00', 'hex'), {expires} FROM gone"
+            " ON CONFLICT (namespace, key) DO UPDATE SET expires_at = EXCLUDED.expires_at)"
+            " SELECT pg_notify(%s, %s) FROM gone"
+        )
+        self.woke = q("SELECT 1 FROM {table} WHERE namespace = %s AND key = %s AND {live}")
+        # the first bytes of each value (an entry's header), never the whole value
+        self.get_heads = q(
+            "SELECT key, substring(value FROM 1 FOR %s) FROM {table}"
+            " WHERE namespace = %s AND key = ANY(%s) AND {live}"
         )
         self.delete_many = q(
             "WITH gone AS (DELETE FROM {table} WHERE namespace = %s AND key = ANY(%s)"
@@ -129,3 +141,9 @@ class Statements:
             "SELECT ctid FROM {table} WHERE expires_at <= now() LIMIT %s FOR UPDATE SKIP LOCKED))"
             " AND expires_at <= now()"
         )
+        self.unlisten = b"UNLISTEN *"
+
+    @staticmethod
+    def listen(channel: str) -> bytes:
+        """The ``LISTEN`` statement of ``channel`` (a quoted identifier)."""
+        return sql.SQL("LISTEN {}").format(sql.Identifier(channel)).as_bytes()

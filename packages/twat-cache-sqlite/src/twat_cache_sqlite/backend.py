@@ -261,6 +261,15 @@ class SQLiteBackend(BaseBackend):
         """Return the present entries among ``keys``, a few hundred per query."""
         return {key: bytes(value) for key, value in self._select_in("get_many", "get_in", keys)}
 
+    def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
+        """Return the first ``size`` bytes of the present entries among ``keys``.
+
+        ``keys()`` of the cache reads the entries' headers (their tags) this way,
+        never their whole values.
+        """
+        rows = self._select_in("get_heads", "heads_in", keys, (size,))
+        return {key: bytes(value) for key, value in rows}
+
     def server_version(self) -> str:
         """The version of the SQLite library Python's sqlite3 module runs on."""
         return f"SQLite {sqlite3.sqlite_version}"
@@ -273,9 +282,12 @@ class SQLiteBackend(BaseBackend):
         }
 
     def _select_in(
-        self, operation: str, statement: str, keys: Sequence[str]
+        self, operation: str, statement: str, keys: Sequence[str], lead: tuple[Any, ...] = ()
     ) -> list[tuple[str, Any]]:
-        """Run the ``... key IN (...)`` ``statement`` over ``keys``, a few hundred at a time."""
+        """Run the ``... key IN (...)`` ``statement`` over ``keys``, a few hundred at a time.
+
+        ``lead``: the parameters the statement takes before the namespace.
+        """
         wanted = list(dict.fromkeys(keys))
         rows: list[tuple[str, Any]] = []
         if not wanted:
@@ -285,7 +297,7 @@ class SQLiteBackend(BaseBackend):
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
                 query = self._sql[statement] + "(" + ", ".join("?" * len(chunk)) + ")"
-                rows.extend(conn.execute(query, (self.namespace, now, *chunk)))
+                rows.extend(conn.execute(query, (*lead, self.namespace, now, *chunk)))
         return rows
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:

@@ -18,6 +18,9 @@ _TEMPLATES: Final = {
     "WHERE expires_at IS NOT NULL",
     "get": "SELECT value FROM {table} WHERE namespace = ? AND key = ? AND {live}",
     "get_in": "SELECT key, value FROM {table} WHERE namespace = ? AND {live} AND key IN ",
+    # the first bytes of each value (an entry's header), never the whole value
+    "heads_in": "SELECT key, substr(value, 1, ?) FROM {table} WHERE namespace = ? AND {live} "
+    "AND key IN ",
     "expiries_in": "SELECT key, expires_at FROM {table} WHERE namespace = ? AND {live} AND key IN ",
     "put": "INSERT OR REPLACE INTO {table} (namespace, key, value, expires_at) VALUES (?, ?, ?, ?)",
     "replace_value": "UPDATE {table} SET value = ? WHERE namespace = ? AND key = ?",

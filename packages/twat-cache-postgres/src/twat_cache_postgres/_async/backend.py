@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from twat_cache.engines.base import BaseAsyncBackend
 from twat_cache.engines.resources import AsyncResource
 from twat_cache.exceptions import TwatCacheError
+from twat_cache.locking import asleep
 from twat_cache.protocols import NEVER_EXPIRES
 
 from twat_cache_postgres.channel import PostgresChannel
@@ -33,6 +34,7 @@ from twat_cache_postgres.engine import (
     CREATION_RACE,
     KEYS_PAGE,
     PURGE_BATCH,
+    WAKE_POLL,
     AsyncConnection,
     AsyncLeases,
     AsyncWork,
@@ -253,8 +255,58 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         return bool(row and row[0])
 
     async def delete_if(self, key: str, value: bytes) -> bool:
-        """Remove a live ``key`` only while it holds ``value`` (one DELETE); return whether."""
-        return await self._count(self._sql.delete_if, (self.namespace, key, value)) > 0
+        """Remove a live ``key`` only while it holds ``value``; wake its waiters. Return whether.
+
+        One statement: the DELETE, a wake row remembered for a few seconds, and a
+        NOTIFY to the waiters, all sent when it commits.
+        """
+        return await self._count(self._sql.delete_if, self._delete_if_params(key, value)) > 0
+
+    async def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
+        """Wait until ``delete_if(key, value)`` succeeded, at most ``timeout`` s (LISTEN/NOTIFY).
+
+        The waiter LISTENs on a pooled connection, then looks for the release's
+        wake row (a release just before), then waits for its NOTIFY; the
+        connection UNLISTENs before it goes back to the pool. At most half the
+        pool listens at once; a waiter beyond that looks for the wake row after
+        a short pause. Return False when ``timeout`` ran out.
+        """
+        wake = self._wake_key(key, value)
+        if not self._start_listening():  # half the pool listens: look after a pause
+            await asleep(min(max(timeout, 0.0), WAKE_POLL))
+            return await self._one(self._sql.woke, (self._wake_namespace, wake)) is not None
+
+        async def work(conn: AsyncConnection) -> bool:
+            await conn.execute(self._sql.listen(self._wake_channel))
+            try:
+                found = await conn.execute(self._sql.woke, (self._wake_namespace, wake))
+                if await found.fetchone() is not None:
+                    return True
+                async for note in conn.notifies(timeout=max(timeout, 0.0)):
+                    if note.payload == wake:
+                        return True
+                return False
+            finally:
+                await conn.execute(self._sql.unlisten)
+
+        try:
+            return await self._run(work)
+        finally:
+            self._stop_listening()
+
+    async def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
+        """Return the first ``size`` bytes of the live entries among ``keys``, in one query.
+
+        ``keys()`` of the cache reads the entries' headers (their tags) this way,
+        never their whole values.
+        """
+        self._check_open()
+        if not keys:
+            return {}
+        rows = await self._all(
+            self._sql.get_heads, (size, self.namespace, list(dict.fromkeys(keys)))
+        )
+        return {key: bytes(value) for key, value in rows}
 
     async def delete_many(self, keys: Sequence[str]) -> int:
         """Remove ``keys`` in one statement; return how many live entries were there."""

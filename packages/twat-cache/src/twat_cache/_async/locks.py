@@ -6,11 +6,11 @@ computes and stores the value; the others wait for the entry to appear. The
 I/O-free steps (tokens, pauses) are in :mod:`twat_cache.locking`.
 
 Release is the engine's atomic compare-and-delete where its capabilities say
-``compare_and_delete`` (Redis, PostgreSQL, SQLite, disk); elsewhere it compares
+``compare_and_delete`` (Redis, PostgreSQL, SQLite, disk, memcached); elsewhere it compares
 the token, then deletes: two engine calls, so a holder never deletes a lock that
 has outlived ``lock_ttl`` (it may be another's by then). Waiters sleep on the
-engine's wake-up where its capabilities say ``delete_wakeups`` (Redis: the
-holder's release wakes them at once); elsewhere they poll with backoff.
+engine's wake-up where its capabilities say ``delete_wakeups`` (Redis,
+PostgreSQL: the holder's release wakes them at once); elsewhere they poll with backoff.
 """
 
 from __future__ import annotations

@@ -360,6 +360,15 @@ class BackendConformance(_Kit):
         assert {k: _decode(backend, v) for k, v in found.items()} == {"a": b"1", "c": b"3"}
         assert backend.get_many([]) == {}
 
+    def test_get_heads(self, backend: Any) -> None:
+        """``get_heads`` (where the engine has it): the first bytes of present entries only."""
+        if getattr(backend, "get_heads", None) is None:
+            pytest.skip("the engine reads no heads (keys() reads whole entries)")
+        backend.set_many({"a": b"0123456789", "b": b"xy"}, ttl=None)
+        assert backend.get_heads(["a", "missing", "b"], 4) == {"a": b"0123", "b": b"xy"}
+        assert backend.get_heads(["a"], 64) == {"a": b"0123456789"}
+        assert backend.get_heads([], 4) == {}
+
     def test_set_many_ttl(self, backend: Any) -> None:
         """``set_many`` gives every item the ttl."""
         backend.set_many({"a": b"1", "b": b"2"}, ttl=self.short_ttl())
@@ -623,6 +632,14 @@ class AsyncBackendConformance(_Kit):
         assert await abackend.delete_many(["a", "b", "missing"]) == 2
         assert await abackend.delete("c") is True
         assert await abackend.delete("c") is False
+
+    async def test_get_heads(self, abackend: Any) -> None:
+        """``get_heads`` (where the engine has it): the first bytes of present entries only."""
+        if getattr(abackend, "get_heads", None) is None:
+            pytest.skip("the engine reads no heads (keys() reads whole entries)")
+        await abackend.set_many({"a": b"0123456789", "b": b"xy"}, ttl=None)
+        assert await abackend.get_heads(["a", "missing", "b"], 4) == {"a": b"0123", "b": b"xy"}
+        assert await abackend.get_heads([], 4) == {}
 
     async def test_touch(self, abackend: Any) -> None:
         """``touch`` sets a new ttl on a present key."""
