@@ -1,4 +1,4 @@
-"""Records the terminal sessions of docs/cli.md as asciinema v2 casts, from real runs.
+"""Records the terminal sessions of docs/user-guide/cli.md as asciinema v2 casts, from real runs.
 
     bash tools/casts                        rewrite docs/casts/*.cast
     bash tools/casts --out DIR [NAME...]    write them (or some) to DIR instead

@@ -1824,5 +1824,5 @@ def test_recorded_sessions_are_current(tmp_path: Any) -> None:
     player = root / "docs" / "assets" / "asciinema-player"
     assert (player / "asciinema-player.min.js").stat().st_size > 100_000
     assert (player / "asciinema-player.css").exists()
-    page = (root / "docs" / "cli.md").read_text(encoding="utf-8")
+    page = (root / "docs" / "user-guide" / "cli.md").read_text(encoding="utf-8")
     assert "://" not in page.split("## Options of every command")[0].replace("disk://", "")
