@@ -90,7 +90,7 @@ def meta_ttl_request(names: Sequence[str]) -> bytes:
 
     Example:
         >>> meta_ttl_request(["app:1:a"])
-        b'mg app:1:a t q O0\\r\\nmn'
+        b'mg app:1:a t q O0\r\nmn'
     """
     lines = [f"mg {name} t q O{index}".encode() for index, name in enumerate(names)]
     return b"\r\n".join([*lines, b"mn"])
@@ -103,7 +103,7 @@ def meta_ttl_reply(reply: bytes, count: int) -> dict[int, int]:
         ValueError: for a reply that is not a meta reply (a server before 1.6 answers ``ERROR``).
 
     Example:
-        >>> meta_ttl_reply(b"HD t59 O0\\r\\nHD t-1 O2\\r\\n", 3)
+        >>> meta_ttl_reply(b"HD t59 O0\r\nHD t-1 O2\r\n", 3)
         {0: 59, 2: -1}
     """
     left: dict[int, int] = {}
