@@ -312,7 +312,8 @@ class PostgresBackend(Engine, BaseBackend):
         return self._pages()
 
     def _pages(self) -> Iterator[str]:
-        rows = self._run(self._fetch_all, self._sql.keys_first, (self.namespace, KEYS_PAGE), True)
+        first = (self.namespace, KEYS_PAGE)
+        rows = self._run(self._fetch_all, self._sql.keys_first, first, read=True)
         while True:
             for (key,) in rows:
                 yield key

@@ -129,9 +129,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             return exc
         return None
 
-    async def _run(
-        self, work: AsyncWork[_T], query: bytes, params: Any, read: bool = False
-    ) -> _T:
+    async def _run(self, work: AsyncWork[_T], query: bytes, params: Any, read: bool = False) -> _T:
         """Run ``work(conn, query, params)`` on a pooled connection.
 
         If the table vanished, it is created and ``work`` runs again. A read
@@ -314,7 +312,8 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         return self._pages()
 
     async def _pages(self) -> AsyncIterator[str]:
-        rows = await self._run(self._fetch_all, self._sql.keys_first, (self.namespace, KEYS_PAGE), True)
+        first = (self.namespace, KEYS_PAGE)
+        rows = await self._run(self._fetch_all, self._sql.keys_first, first, read=True)
         while True:
             for (key,) in rows:
                 yield key
