@@ -163,3 +163,23 @@ def test_batch_entries_carry_the_caches_own_tags() -> None:
     users.invalidate_tags("users")
     assert users([1, 2]) == {1: 1, 2: 2}
     assert calls == [[1, 2], [1, 2]]
+
+
+def test_computed_tags_hit_of_an_entry_written_under_other_tags() -> None:
+    # Cache.set(tags=...) under a computed-tags function's key: its hit checks those tags too
+    calls: list[int] = []
+
+    @ucache("memory://", tags=lambda x: [f"user:{x}"])
+    def f(x: int) -> int:
+        calls.append(x)
+        return x * 10
+
+    f.cache.set(f.cache_key(1), 99, tags=["other"])
+    assert f(1) == 99  # live under "other", which the call's own read did not ask for
+    f.cache.invalidate_tags("other")
+    assert f(1) == 10
+    assert f(1) == 10
+    f.cache.invalidate_tags("user:1")
+    assert f(1) == 10
+    assert calls == [1, 1]
+    f.cache.close()

@@ -13,7 +13,9 @@ construction); the first use also creates the table when it is absent, and a
 table that vanishes later (dropped, or lost in a crash) is created again on the
 next call. A pooled connection whose server went away (a restart closes every
 connection) is noticed at checkout without a round trip -- its socket is
-readable while idle -- and replaced, so the call after a restart succeeds.
+readable while idle -- and replaced, so the call after a restart succeeds. Reads
+(safe to repeat) skip that check on the connection their thread keeps: when the
+server closed it, the read fails at once and runs again on a checked connection.
 """
 
 from __future__ import annotations
@@ -134,8 +136,13 @@ class PostgresBackend(Engine, BaseBackend):
             return exc
         return None
 
-    def _run(self, work: Work[_T]) -> _T:
-        """Run ``work`` on a pooled connection; if the table vanished, create it and run again.
+    def _run(self, work: Work[_T], query: bytes, params: Any, read: bool = False) -> _T:
+        """Run ``work(conn, query, params)`` on a pooled connection.
+
+        If the table vanished, it is created and ``work`` runs again. A read
+        (``read=True``: safe to repeat) takes the connection its thread keeps
+        without checking it first; when the server closed that connection while
+        it sat idle (a restart), the read runs once more on a checked one.
 
         Raises:
             BackendError: for any failure of the server or the client, naming the server.
@@ -143,19 +150,25 @@ class PostgresBackend(Engine, BaseBackend):
         self._check_open()
         try:
             leases = self._pools.get()
-            retried = False
+            retried, check = False, not read
             while True:
-                conn = leases.acquire()
+                conn = leases.acquire(check)
                 try:
-                    return work(conn)
+                    return work(conn, query, params)
                 except errors.UndefinedTable:
                     if retried:
                         raise
                     retried = True
                     self._log_table_gone()
+                    create = True
+                except psycopg.OperationalError:
+                    if check or not conn.closed:
+                        raise
+                    check, create = True, False  # closed while idle: a checked connection now
                 finally:
                     leases.release(conn)
-                self._create_table()
+                if create:
+                    self._create_table()
         except PoolTimeout as exc:
             cause = self._diagnose() or exc
             raise self.settings.error(cause, "no connection within the pool timeout") from cause
@@ -171,34 +184,33 @@ class PostgresBackend(Engine, BaseBackend):
             except psycopg.Error as exc:  # a purge that fails must not fail the write
                 logger.debug("lazy purge of expired rows failed: %s", exc)
 
-    def _one(self, query: bytes, params: Sequence[Any], write: bool = False) -> Row | None:
-        def work(conn: Connection) -> Row | None:
-            row = (conn.execute(query, params)).fetchone()
-            if write:
-                self._after_write(conn)
-            return row
+    # what runs on a connection: methods, so that a call builds no closure
+    @staticmethod
+    def _fetch_one(conn: Connection, query: bytes, params: Any) -> Row | None:
+        return (conn.execute(query, params)).fetchone()
 
-        return self._run(work)
+    def _write_one(self, conn: Connection, query: bytes, params: Any) -> Row | None:
+        row = (conn.execute(query, params)).fetchone()
+        self._after_write(conn)
+        return row
 
-    def _all(self, query: bytes, params: Sequence[Any]) -> list[Row]:
-        def work(conn: Connection) -> list[Row]:
-            return (conn.execute(query, params)).fetchall()
+    @staticmethod
+    def _fetch_all(conn: Connection, query: bytes, params: Any) -> list[Row]:
+        return (conn.execute(query, params)).fetchall()
 
-        return self._run(work)
+    @staticmethod
+    def _rowcount(conn: Connection, query: bytes, params: Any) -> int:
+        return (conn.execute(query, params)).rowcount
 
-    def _count(self, query: bytes, params: Sequence[Any], write: bool = False) -> int:
-        def work(conn: Connection) -> int:
-            count = (conn.execute(query, params)).rowcount
-            if write:
-                self._after_write(conn)
-            return count
-
-        return self._run(work)
+    def _write_count(self, conn: Connection, query: bytes, params: Any) -> int:
+        count = (conn.execute(query, params)).rowcount
+        self._after_write(conn)
+        return count
 
     # -- the backend protocol --------------------------------------------------------------
     def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None`` when absent or expired."""
-        row = self._one(self._sql.get, (self.namespace, key))
+        row = self._run(self._fetch_one, self._sql.get, (self.namespace, key), read=True)
         return None if row is None else bytes(row[0])
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
@@ -206,13 +218,14 @@ class PostgresBackend(Engine, BaseBackend):
         self._check_open()
         if not keys:
             return {}
-        rows = self._all(self._sql.get_many, (self.namespace, list(dict.fromkeys(keys))))
+        params = (self.namespace, list(dict.fromkeys(keys)))
+        rows = self._run(self._fetch_all, self._sql.get_many, params, read=True)
         return {key: bytes(value) for key, value in rows}
 
     def server_version(self) -> str:
         """The server's ``SHOW server_version``."""
         self._check_open()
-        rows = self._all(self._sql.server_version, ())
+        rows = self._run(self._fetch_all, self._sql.server_version, (), read=True)
         return f"PostgreSQL {rows[0][0]}"
 
     def expiries(self, keys: Sequence[str]) -> dict[str, float]:
@@ -220,13 +233,14 @@ class PostgresBackend(Engine, BaseBackend):
         self._check_open()
         if not keys:
             return {}
-        rows = self._all(self._sql.expiries, (self.namespace, list(dict.fromkeys(keys))))
+        params = (self.namespace, list(dict.fromkeys(keys)))
+        rows = self._run(self._fetch_all, self._sql.expiries, params, read=True)
         now = time.time()
         return {key: NEVER_EXPIRES if left is None else now + left for key, left in rows}
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` (an upsert) for ``ttl`` seconds (``None``: forever)."""
-        self._count(self._sql.set, (self.namespace, key, value, ttl), write=True)
+        self._run(self._write_count, self._sql.set, (self.namespace, key, value, ttl))
         return True
 
     def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
@@ -235,23 +249,22 @@ class PostgresBackend(Engine, BaseBackend):
         if not items:
             return True
         rows = [(self.namespace, key, value, ttl) for key, value in items.items()]
-
-        def work(conn: Connection) -> None:
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(self._sql.set, rows)
-            self._after_write(conn)
-
-        self._run(work)
+        self._run(self._write_rows, self._sql.set, rows)
         return True
+
+    def _write_rows(self, conn: Connection, query: bytes, rows: Any) -> None:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(query, rows)
+        self._after_write(conn)
 
     def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent or expired; atomic. Return whether stored."""
-        row = self._one(self._sql.add, (self.namespace, key, value, ttl), write=True)
+        row = self._run(self._write_one, self._sql.add, (self.namespace, key, value, ttl))
         return row is not None
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; return whether a live entry was there."""
-        row = self._one(self._sql.delete, (self.namespace, key))
+        row = self._run(self._fetch_one, self._sql.delete, (self.namespace, key))
         return bool(row and row[0])
 
     def delete_if(self, key: str, value: bytes) -> bool:
@@ -260,7 +273,8 @@ class PostgresBackend(Engine, BaseBackend):
         One statement: the DELETE, a wake row remembered for a few seconds, and a
         NOTIFY to the waiters, all sent when it commits.
         """
-        return self._count(self._sql.delete_if, self._delete_if_params(key, value)) > 0
+        params = self._delete_if_params(key, value)
+        return self._run(self._rowcount, self._sql.delete_if, params) > 0
 
     def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
         """Wait until ``delete_if(key, value)`` succeeded, at most ``timeout`` s (LISTEN/NOTIFY).
@@ -274,12 +288,13 @@ class PostgresBackend(Engine, BaseBackend):
         wake = self._wake_key(key, value)
         if not self._start_listening():  # half the pool listens: look after a pause
             sleep(min(max(timeout, 0.0), WAKE_POLL))
-            return self._one(self._sql.woke, (self._wake_namespace, wake)) is not None
+            woke = (self._wake_namespace, wake)
+            return self._run(self._fetch_one, self._sql.woke, woke, read=True) is not None
 
-        def work(conn: Connection) -> bool:
+        def work(conn: Connection, query: bytes, params: Any) -> bool:
             conn.execute(self._sql.listen(self._wake_channel))
             try:
-                found = conn.execute(self._sql.woke, (self._wake_namespace, wake))
+                found = conn.execute(query, params)
                 if found.fetchone() is not None:
                     return True
                 for note in conn.notifies(timeout=max(timeout, 0.0)):
@@ -290,7 +305,7 @@ class PostgresBackend(Engine, BaseBackend):
                 conn.execute(self._sql.unlisten)
 
         try:
-            return self._run(work)
+            return self._run(work, self._sql.woke, (self._wake_namespace, wake))
         finally:
             self._stop_listening()
 
@@ -303,7 +318,8 @@ class PostgresBackend(Engine, BaseBackend):
         self._check_open()
         if not keys:
             return {}
-        rows = self._all(self._sql.get_heads, (size, self.namespace, list(dict.fromkeys(keys))))
+        params = (size, self.namespace, list(dict.fromkeys(keys)))
+        rows = self._run(self._fetch_all, self._sql.get_heads, params, read=True)
         return {key: bytes(value) for key, value in rows}
 
     def delete_many(self, keys: Sequence[str]) -> int:
@@ -311,12 +327,13 @@ class PostgresBackend(Engine, BaseBackend):
         self._check_open()
         if not keys:
             return 0
-        row = self._one(self._sql.delete_many, (self.namespace, list(dict.fromkeys(keys))))
+        params = (self.namespace, list(dict.fromkeys(keys)))
+        row = self._run(self._fetch_one, self._sql.delete_many, params)
         return int(row[0]) if row else 0
 
     def touch(self, key: str, ttl: float | None = None) -> bool:
         """Give a live ``key`` a new ``ttl``; return whether it was there."""
-        return self._count(self._sql.touch, (ttl, self.namespace, key)) > 0
+        return self._run(self._rowcount, self._sql.touch, (ttl, self.namespace, key)) > 0
 
     def incr(self, key: str, delta: int = 1) -> int:
         """Add ``delta`` to the integer under ``key`` in one atomic ``UPDATE … RETURNING``.
@@ -326,24 +343,25 @@ class PostgresBackend(Engine, BaseBackend):
             TypeError: when the value is not a 64-bit integer.
             OverflowError: when the result leaves the signed 64-bit range (the value stays).
         """
-
-        def work(conn: Connection) -> Row | Exception | None:
-            try:
-                cur = conn.execute(self._sql.incr, (delta, self.namespace, key))
-            except errors.DataError as exc:  # autocommit: the failed statement changed nothing
-                return incr_refusal(key, delta, exc)
-            return cur.fetchone()
-
-        row = self._run(work)
+        row = self._run(self._add_to, self._sql.incr, (delta, self.namespace, key))
         if isinstance(row, Exception):
             raise row
         if row is None:
             raise ValueError(f"key {key!r} not found")
         return int(row[0])
 
+    @staticmethod
+    def _add_to(conn: Connection, query: bytes, params: Any) -> Row | Exception | None:
+        try:
+            cur = conn.execute(query, params)
+        except errors.DataError as exc:  # autocommit: the failed statement changed nothing
+            delta, _, key = params
+            return incr_refusal(key, delta, exc)
+        return cur.fetchone()
+
     def clear(self) -> None:
         """Remove every row of this namespace, and nothing else."""
-        self._count(self._sql.clear, (self.namespace,))
+        self._run(self._rowcount, self._sql.clear, (self.namespace,))
 
     def keys(self) -> Iterator[str]:
         """Iterate over this namespace's live keys, in pages of 1000 (one query each)."""
@@ -351,13 +369,15 @@ class PostgresBackend(Engine, BaseBackend):
         return self._pages()
 
     def _pages(self) -> Iterator[str]:
-        rows = self._all(self._sql.keys_first, (self.namespace, KEYS_PAGE))
+        first = (self.namespace, KEYS_PAGE)
+        rows = self._run(self._fetch_all, self._sql.keys_first, first, read=True)
         while True:
             for (key,) in rows:
                 yield key
             if len(rows) < KEYS_PAGE:
                 return
-            rows = self._all(self._sql.keys_after, (self.namespace, rows[-1][0], KEYS_PAGE))
+            params = (self.namespace, rows[-1][0], KEYS_PAGE)
+            rows = self._run(self._fetch_all, self._sql.keys_after, params, read=True)
 
     def purge_expired(self, batch: int = PURGE_BATCH) -> int:
         """Delete expired rows of the whole table (every namespace), ``batch`` rows per statement.
@@ -378,7 +398,7 @@ class PostgresBackend(Engine, BaseBackend):
             raise ValueError(f"batch must be >= 1, not {batch}")
         total, deleted = 0, batch
         while deleted == batch:
-            deleted = self._count(self._sql.purge, (batch,))
+            deleted = self._run(self._rowcount, self._sql.purge, (batch,))
             total += deleted
         return total
 

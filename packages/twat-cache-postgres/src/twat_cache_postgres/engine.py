@@ -68,8 +68,8 @@ Connection = psycopg.Connection[TupleRow]
 AsyncConnection = psycopg.AsyncConnection[TupleRow]
 Row = tuple[Any, ...]
 # what runs on one pooled connection (the async source's AsyncWork is Work in its sync twin)
-Work = Callable[[Connection], _T]
-AsyncWork = Callable[[AsyncConnection], Awaitable[_T]]
+Work = Callable[[Connection, bytes, Any], _T]
+AsyncWork = Callable[[AsyncConnection, bytes, Any], Awaitable[_T]]
 
 
 def incr_refusal(key: str, delta: int, exc: psycopg.errors.DataError) -> Exception:
@@ -125,11 +125,16 @@ class Leases:
         self._lock = threading.Lock()
         self._closed = False
 
-    def acquire(self) -> Connection:
-        """Return this thread's connection, or one checked out of the pool (alive, both)."""
+    def acquire(self, check: bool = True) -> Connection:
+        """Return this thread's connection, or one checked out of the pool (alive, both).
+
+        Args:
+            check: Check that this thread's connection is alive (``False``: a read,
+                which runs again on a checked connection when it finds it closed).
+        """
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
-            if is_alive(conn):
+            if not check or is_alive(conn):
                 return conn
             self._local.conn = self._local.keeper = None
             conn.close()  # the server closed it: the pool replaces a closed connection
@@ -183,8 +188,13 @@ class AsyncLeases:
         self.pool = pool
         self._max_size = max_size
 
-    async def acquire(self) -> AsyncConnection:
-        """Return a live connection checked out of the pool."""
+    async def acquire(self, check: bool = True) -> AsyncConnection:
+        """Return a live connection checked out of the pool.
+
+        Args:
+            check: Unused: an asyncio pool's connections are always checked (the
+                sync :class:`Leases` skips the check of a thread's own connection).
+        """
         conn = await self.pool.getconn()
         for _ in range(self._max_size):
             if is_alive(conn):

@@ -14,7 +14,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from twat_cache.config import CacheConfig, _check_ttl
@@ -280,15 +280,22 @@ class Pipeline:
     ) -> dict[str, int | None]:
         return {tag: _counter(found.get(self._tag_key(tag))) for tag in tags}
 
-    def _current_in(self, stored: dict[str, int], found: Mapping[Any, Any] | None) -> bool | None:
+    def _current_in(
+        self,
+        stored: dict[str, int],
+        found: Mapping[Any, Any] | None,
+        asked: Container[str] | None = None,
+    ) -> bool | None:
         """Whether the tag versions ``stored`` are current, from a combined read's ``found``.
 
         ``None`` when that read did not ask for every one of those tags' counters
         (then they are read on their own). An absent or unreadable counter is not current.
+        ``asked``: the counters that read asked for (default: the cache's own tags').
         """
         if found is None:
             return None
-        asked = self._tag_keys
+        if asked is None:
+            asked = self._tag_keys
         for tag, version in stored.items():
             counter = TAG_PREFIX + tag
             if counter not in asked:

@@ -11,7 +11,9 @@ construction); the first use also creates the table when it is absent, and a
 table that vanishes later (dropped, or lost in a crash) is created again on the
 next call. A pooled connection whose server went away (a restart closes every
 connection) is noticed at checkout without a round trip -- its socket is
-readable while idle -- and replaced, so the call after a restart succeeds.
+readable while idle -- and replaced, so the call after a restart succeeds. Reads
+(safe to repeat) skip that check on the connection their thread keeps: when the
+server closed it, the read fails at once and runs again on a checked connection.
 """
 
 from __future__ import annotations
@@ -134,8 +136,13 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             return exc
         return None
 
-    async def _run(self, work: AsyncWork[_T]) -> _T:
-        """Run ``work`` on a pooled connection; if the table vanished, create it and run again.
+    async def _run(self, work: AsyncWork[_T], query: bytes, params: Any, read: bool = False) -> _T:
+        """Run ``work(conn, query, params)`` on a pooled connection.
+
+        If the table vanished, it is created and ``work`` runs again. A read
+        (``read=True``: safe to repeat) takes the connection its thread keeps
+        without checking it first; when the server closed that connection while
+        it sat idle (a restart), the read runs once more on a checked one.
 
         Raises:
             BackendError: for any failure of the server or the client, naming the server.
@@ -143,19 +150,25 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         self._check_open()
         try:
             leases = await self._pools.get()
-            retried = False
+            retried, check = False, not read
             while True:
-                conn = await leases.acquire()
+                conn = await leases.acquire(check)
                 try:
-                    return await work(conn)
+                    return await work(conn, query, params)
                 except errors.UndefinedTable:
                     if retried:
                         raise
                     retried = True
                     self._log_table_gone()
+                    create = True
+                except psycopg.OperationalError:
+                    if check or not conn.closed:
+                        raise
+                    check, create = True, False  # closed while idle: a checked connection now
                 finally:
                     await leases.release(conn)
-                await self._create_table()
+                if create:
+                    await self._create_table()
         except PoolTimeout as exc:
             cause = await self._diagnose() or exc
             raise self.settings.error(cause, "no connection within the pool timeout") from cause
@@ -171,34 +184,33 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             except psycopg.Error as exc:  # a purge that fails must not fail the write
                 logger.debug("lazy purge of expired rows failed: %s", exc)
 
-    async def _one(self, query: bytes, params: Sequence[Any], write: bool = False) -> Row | None:
-        async def work(conn: AsyncConnection) -> Row | None:
-            row = await (await conn.execute(query, params)).fetchone()
-            if write:
-                await self._after_write(conn)
-            return row
+    # what runs on a connection: methods, so that a call builds no closure
+    @staticmethod
+    async def _fetch_one(conn: AsyncConnection, query: bytes, params: Any) -> Row | None:
+        return await (await conn.execute(query, params)).fetchone()
 
-        return await self._run(work)
+    async def _write_one(self, conn: AsyncConnection, query: bytes, params: Any) -> Row | None:
+        row = await (await conn.execute(query, params)).fetchone()
+        await self._after_write(conn)
+        return row
 
-    async def _all(self, query: bytes, params: Sequence[Any]) -> list[Row]:
-        async def work(conn: AsyncConnection) -> list[Row]:
-            return await (await conn.execute(query, params)).fetchall()
+    @staticmethod
+    async def _fetch_all(conn: AsyncConnection, query: bytes, params: Any) -> list[Row]:
+        return await (await conn.execute(query, params)).fetchall()
 
-        return await self._run(work)
+    @staticmethod
+    async def _rowcount(conn: AsyncConnection, query: bytes, params: Any) -> int:
+        return (await conn.execute(query, params)).rowcount
 
-    async def _count(self, query: bytes, params: Sequence[Any], write: bool = False) -> int:
-        async def work(conn: AsyncConnection) -> int:
-            count = (await conn.execute(query, params)).rowcount
-            if write:
-                await self._after_write(conn)
-            return count
-
-        return await self._run(work)
+    async def _write_count(self, conn: AsyncConnection, query: bytes, params: Any) -> int:
+        count = (await conn.execute(query, params)).rowcount
+        await self._after_write(conn)
+        return count
 
     # -- the backend protocol --------------------------------------------------------------
     async def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None`` when absent or expired."""
-        row = await self._one(self._sql.get, (self.namespace, key))
+        row = await self._run(self._fetch_one, self._sql.get, (self.namespace, key), read=True)
         return None if row is None else bytes(row[0])
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
@@ -206,13 +218,14 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         self._check_open()
         if not keys:
             return {}
-        rows = await self._all(self._sql.get_many, (self.namespace, list(dict.fromkeys(keys))))
+        params = (self.namespace, list(dict.fromkeys(keys)))
+        rows = await self._run(self._fetch_all, self._sql.get_many, params, read=True)
         return {key: bytes(value) for key, value in rows}
 
     async def server_version(self) -> str:
         """The server's ``SHOW server_version``."""
         self._check_open()
-        rows = await self._all(self._sql.server_version, ())
+        rows = await self._run(self._fetch_all, self._sql.server_version, (), read=True)
         return f"PostgreSQL {rows[0][0]}"
 
     async def expiries(self, keys: Sequence[str]) -> dict[str, float]:
@@ -220,13 +233,14 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         self._check_open()
         if not keys:
             return {}
-        rows = await self._all(self._sql.expiries, (self.namespace, list(dict.fromkeys(keys))))
+        params = (self.namespace, list(dict.fromkeys(keys)))
+        rows = await self._run(self._fetch_all, self._sql.expiries, params, read=True)
         now = time.time()
         return {key: NEVER_EXPIRES if left is None else now + left for key, left in rows}
 
     async def set(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` under ``key`` (an upsert) for ``ttl`` seconds (``None``: forever)."""
-        await self._count(self._sql.set, (self.namespace, key, value, ttl), write=True)
+        await self._run(self._write_count, self._sql.set, (self.namespace, key, value, ttl))
         return True
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float | None = None) -> bool:
@@ -235,23 +249,22 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         if not items:
             return True
         rows = [(self.namespace, key, value, ttl) for key, value in items.items()]
-
-        async def work(conn: AsyncConnection) -> None:
-            async with conn.transaction(), conn.cursor() as cur:
-                await cur.executemany(self._sql.set, rows)
-            await self._after_write(conn)
-
-        await self._run(work)
+        await self._run(self._write_rows, self._sql.set, rows)
         return True
+
+    async def _write_rows(self, conn: AsyncConnection, query: bytes, rows: Any) -> None:
+        async with conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(query, rows)
+        await self._after_write(conn)
 
     async def add(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         """Store ``value`` only if ``key`` is absent or expired; atomic. Return whether stored."""
-        row = await self._one(self._sql.add, (self.namespace, key, value, ttl), write=True)
+        row = await self._run(self._write_one, self._sql.add, (self.namespace, key, value, ttl))
         return row is not None
 
     async def delete(self, key: str) -> bool:
         """Remove ``key``; return whether a live entry was there."""
-        row = await self._one(self._sql.delete, (self.namespace, key))
+        row = await self._run(self._fetch_one, self._sql.delete, (self.namespace, key))
         return bool(row and row[0])
 
     async def delete_if(self, key: str, value: bytes) -> bool:
@@ -260,7 +273,8 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         One statement: the DELETE, a wake row remembered for a few seconds, and a
         NOTIFY to the waiters, all sent when it commits.
         """
-        return await self._count(self._sql.delete_if, self._delete_if_params(key, value)) > 0
+        params = self._delete_if_params(key, value)
+        return await self._run(self._rowcount, self._sql.delete_if, params) > 0
 
     async def wait_deleted(self, key: str, value: bytes, timeout: float) -> bool:
         """Wait until ``delete_if(key, value)`` succeeded, at most ``timeout`` s (LISTEN/NOTIFY).
@@ -274,12 +288,13 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         wake = self._wake_key(key, value)
         if not self._start_listening():  # half the pool listens: look after a pause
             await asleep(min(max(timeout, 0.0), WAKE_POLL))
-            return await self._one(self._sql.woke, (self._wake_namespace, wake)) is not None
+            woke = (self._wake_namespace, wake)
+            return await self._run(self._fetch_one, self._sql.woke, woke, read=True) is not None
 
-        async def work(conn: AsyncConnection) -> bool:
+        async def work(conn: AsyncConnection, query: bytes, params: Any) -> bool:
             await conn.execute(self._sql.listen(self._wake_channel))
             try:
-                found = await conn.execute(self._sql.woke, (self._wake_namespace, wake))
+                found = await conn.execute(query, params)
                 if await found.fetchone() is not None:
                     return True
                 async for note in conn.notifies(timeout=max(timeout, 0.0)):
@@ -290,7 +305,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
                 await conn.execute(self._sql.unlisten)
 
         try:
-            return await self._run(work)
+            return await self._run(work, self._sql.woke, (self._wake_namespace, wake))
         finally:
             self._stop_listening()
 
@@ -303,9 +318,8 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         self._check_open()
         if not keys:
             return {}
-        rows = await self._all(
-            self._sql.get_heads, (size, self.namespace, list(dict.fromkeys(keys)))
-        )
+        params = (size, self.namespace, list(dict.fromkeys(keys)))
+        rows = await self._run(self._fetch_all, self._sql.get_heads, params, read=True)
         return {key: bytes(value) for key, value in rows}
 
     async def delete_many(self, keys: Sequence[str]) -> int:
@@ -313,12 +327,13 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         self._check_open()
         if not keys:
             return 0
-        row = await self._one(self._sql.delete_many, (self.namespace, list(dict.fromkeys(keys))))
+        params = (self.namespace, list(dict.fromkeys(keys)))
+        row = await self._run(self._fetch_one, self._sql.delete_many, params)
         return int(row[0]) if row else 0
 
     async def touch(self, key: str, ttl: float | None = None) -> bool:
         """Give a live ``key`` a new ``ttl``; return whether it was there."""
-        return await self._count(self._sql.touch, (ttl, self.namespace, key)) > 0
+        return await self._run(self._rowcount, self._sql.touch, (ttl, self.namespace, key)) > 0
 
     async def incr(self, key: str, delta: int = 1) -> int:
         """Add ``delta`` to the integer under ``key`` in one atomic ``UPDATE … RETURNING``.
@@ -328,24 +343,25 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             TypeError: when the value is not a 64-bit integer.
             OverflowError: when the result leaves the signed 64-bit range (the value stays).
         """
-
-        async def work(conn: AsyncConnection) -> Row | Exception | None:
-            try:
-                cur = await conn.execute(self._sql.incr, (delta, self.namespace, key))
-            except errors.DataError as exc:  # autocommit: the failed statement changed nothing
-                return incr_refusal(key, delta, exc)
-            return await cur.fetchone()
-
-        row = await self._run(work)
+        row = await self._run(self._add_to, self._sql.incr, (delta, self.namespace, key))
         if isinstance(row, Exception):
             raise row
         if row is None:
             raise ValueError(f"key {key!r} not found")
         return int(row[0])
 
+    @staticmethod
+    async def _add_to(conn: AsyncConnection, query: bytes, params: Any) -> Row | Exception | None:
+        try:
+            cur = await conn.execute(query, params)
+        except errors.DataError as exc:  # autocommit: the failed statement changed nothing
+            delta, _, key = params
+            return incr_refusal(key, delta, exc)
+        return await cur.fetchone()
+
     async def clear(self) -> None:
         """Remove every row of this namespace, and nothing else."""
-        await self._count(self._sql.clear, (self.namespace,))
+        await self._run(self._rowcount, self._sql.clear, (self.namespace,))
 
     def keys(self) -> AsyncIterator[str]:
         """Iterate over this namespace's live keys, in pages of 1000 (one query each)."""
@@ -353,13 +369,15 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
         return self._pages()
 
     async def _pages(self) -> AsyncIterator[str]:
-        rows = await self._all(self._sql.keys_first, (self.namespace, KEYS_PAGE))
+        first = (self.namespace, KEYS_PAGE)
+        rows = await self._run(self._fetch_all, self._sql.keys_first, first, read=True)
         while True:
             for (key,) in rows:
                 yield key
             if len(rows) < KEYS_PAGE:
                 return
-            rows = await self._all(self._sql.keys_after, (self.namespace, rows[-1][0], KEYS_PAGE))
+            params = (self.namespace, rows[-1][0], KEYS_PAGE)
+            rows = await self._run(self._fetch_all, self._sql.keys_after, params, read=True)
 
     async def purge_expired(self, batch: int = PURGE_BATCH) -> int:
         """Delete expired rows of the whole table (every namespace), ``batch`` rows per statement.
@@ -380,7 +398,7 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             raise ValueError(f"batch must be >= 1, not {batch}")
         total, deleted = 0, batch
         while deleted == batch:
-            deleted = await self._count(self._sql.purge, (batch,))
+            deleted = await self._run(self._rowcount, self._sql.purge, (batch,))
             total += deleted
         return total
 

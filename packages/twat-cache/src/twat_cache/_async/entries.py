@@ -16,7 +16,7 @@ from twat_cache.entries import ABSENT, call_of, learn_tags, seen_tags
 from twat_cache.exceptions import CacheValueError
 from twat_cache.keys import one_shot_error
 from twat_cache.locking import uses_lock
-from twat_cache.pipeline import DEFAULT, MISSING, TTL, AsyncCached, Tagged, acaller
+from twat_cache.pipeline import DEFAULT, MISSING, TAG_PREFIX, TTL, AsyncCached, Tagged, acaller
 from twat_cache.policies import AsyncBatchFlight, AsyncSingleFlight
 from twat_cache.serializers.frame import HEAD_SIZE, ShortHeadError, head_tags
 
@@ -168,12 +168,30 @@ def atagged_path(ctl: Controller) -> AsyncCached:
             ctl.not_stored(exc)
         return result
 
+    own = cache._tag_keys
+    stats = cache.stats
+
     async def cached(*args: Any, **kwargs: Any) -> Any:
         key = ctl.key(args, kwargs)
         tags = tags_of(args, kwargs)
-        live, found = await aread_many(cache, [key], tags)
-        if key in live:
-            return live[key]
+        asked = [*own, *[TAG_PREFIX + tag for tag in tags]]
+        # one read: the entry and its tag counters (like a static-tags hit)
+        get_many = cache.async_backend.get_many  # looked up per call: an engine may be wrapped
+        found: Mapping[Any, Any] = await cache._acall({}, get_many, [key, *asked])
+        raw = found.get(key)
+        if raw is not None:
+            value, stored = cache._decode(key, raw)
+            if value is not MISSING and stored:
+                current = cache._current_in(stored, found, asked)
+                if current is None:  # an entry written under other tags (Cache.set(tags=...))
+                    versions = await cache._acurrent_versions(stored, create=False)
+                    value = cache._fresh(value, stored, versions)
+                elif not current:
+                    value = MISSING
+            if value is not MISSING:
+                stats.hits += 1
+                return value
+        stats.misses += 1
         return await flight.run(key, lambda: arun_and_store(key, tags, found, args, kwargs))
 
     return cached

@@ -18,7 +18,7 @@ from twat_cache.entries import ABSENT, call_of, learn_tags, seen_tags
 from twat_cache.exceptions import CacheValueError
 from twat_cache.keys import one_shot_error
 from twat_cache.locking import uses_lock
-from twat_cache.pipeline import DEFAULT, MISSING, TTL, Cached, Tagged, caller
+from twat_cache.pipeline import DEFAULT, MISSING, TAG_PREFIX, TTL, Cached, Tagged, caller
 from twat_cache.policies import BatchFlight, SingleFlight
 from twat_cache.serializers.frame import HEAD_SIZE, ShortHeadError, head_tags
 
@@ -170,12 +170,30 @@ def tagged_path(ctl: Controller) -> Cached:
             ctl.not_stored(exc)
         return result
 
+    own = cache._tag_keys
+    stats = cache.stats
+
     def cached(*args: Any, **kwargs: Any) -> Any:
         key = ctl.key(args, kwargs)
         tags = tags_of(args, kwargs)
-        live, found = read_many(cache, [key], tags)
-        if key in live:
-            return live[key]
+        asked = [*own, *[TAG_PREFIX + tag for tag in tags]]
+        # one read: the entry and its tag counters (like a static-tags hit)
+        get_many = cache.backend.get_many  # looked up per call: an engine may be wrapped
+        found: Mapping[Any, Any] = cache._call({}, get_many, [key, *asked])
+        raw = found.get(key)
+        if raw is not None:
+            value, stored = cache._decode(key, raw)
+            if value is not MISSING and stored:
+                current = cache._current_in(stored, found, asked)
+                if current is None:  # an entry written under other tags (Cache.set(tags=...))
+                    versions = cache._current_versions(stored, create=False)
+                    value = cache._fresh(value, stored, versions)
+                elif not current:
+                    value = MISSING
+            if value is not MISSING:
+                stats.hits += 1
+                return value
+        stats.misses += 1
         return flight.run(key, lambda: run_and_store(key, tags, found, args, kwargs))
 
     return cached
