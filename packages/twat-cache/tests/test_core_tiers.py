@@ -361,8 +361,9 @@ def test_the_other_process_of_the_tier_scenario_starts_without_warnings(tmp_path
     assert callable(reader.serve)
     with Cache(f"disk://{tmp_path}", namespace="reader") as cache:
         cache.set("k", "v")
+    url = f"disk://{tmp_path}"
     done = subprocess.run(  # noqa: S603 - this interpreter, no shell
-        [sys.executable, "-W", "error", "-m", READER_MODULE, f"disk://{tmp_path}", "reader", "null"],
+        [sys.executable, "-W", "error", "-m", READER_MODULE, url, "reader", "null"],
         input="get k\n",
         capture_output=True,
         text=True,

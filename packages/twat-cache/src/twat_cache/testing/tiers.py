@@ -186,4 +186,3 @@ class TierBehaviour:
             other.start_watch("k")
             tiered.invalidate_tags("group")
             assert other.watched() is not None
-
