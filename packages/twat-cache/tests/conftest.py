@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pytest
@@ -79,11 +79,11 @@ class BytesEngine(BuiltinMemoryBackend):
 class AsyncOverSync(BaseAsyncBackend):
     """A native async engine (written on BaseAsyncBackend) over a sync engine of ``inner``."""
 
-    inner: ClassVar[Callable[[str], Any]]
+    inner: ClassVar[type[Any]]
 
     def __init__(self, namespace: str = "default") -> None:
         super().__init__(namespace)
-        self._inner = self.inner(namespace)
+        self._inner: Any = self.inner(namespace)
 
     async def get(self, key: Any) -> Any:
         self._check_open()

@@ -194,7 +194,9 @@ def test_a_closer_collected_with_a_loop_closed_without_shutdown_forgets_its_clie
     loop.run_until_complete(clients.get())
     closer = next(iter(clients._closers.values()))
     loop.close()  # no shutdown: the closer task is still pending
-    closer.get_coro().close()  # what collecting the pending task does to its coroutine
+    coroutine = closer.get_coro()
+    assert coroutine is not None
+    coroutine.close()  # what collecting the pending task does to its coroutine
     assert not made[0].closed  # a closed loop cannot close it
     assert clients._by_loop == {}  # forgotten
 
