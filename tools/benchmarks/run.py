@@ -125,13 +125,25 @@ class Bench:
                     else:
                         p.best = min(p.best, min(timeit.Timer(p.func).repeat(1, p.number)))
         finally:
-            loop.close()
+            _shut_down(loop)
         for row, p in self._pending:
             row.ns = p.best / p.number * 1e9
         self._pending.clear()
 
     def missing(self, group: str, name: str, reference: str, exc: BaseException) -> None:
         self.add(group, name, None, reference, f"not measured: {type(exc).__name__}: {exc}"[:120])
+
+
+def _shut_down(loop: asyncio.AbstractEventLoop) -> None:
+    """Close the loop as asyncio.run does: its tasks (the engines' client closers) are
+    cancelled and run to their end first, so that they close their clients."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:  # gather() of nothing would belong to another loop
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
 
 
 async def _async_loop(make: Callable[[], Awaitable[Any]], number: int) -> float:

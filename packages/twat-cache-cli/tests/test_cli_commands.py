@@ -49,6 +49,7 @@ from twat_cache_cli.profile import parse_argument
 from twat_cache_cli.reply import Reply
 from twat_cache_cli.report import bar_chart, size_buckets
 from twat_cache_cli.values import format_key, format_value, parse_value
+from twat_cache_cli.warm import read_calls, warm_item
 
 # the harness lives in tools/ (on pytest's pythonpath and mypy's mypy_path)
 from twat_cache_harness import free_port  # type: ignore[import-not-found,unused-ignore]
@@ -1534,6 +1535,19 @@ async def cube(x):
     await asyncio.sleep(0)
     CALLS.append(x)
     return x ** 3
+
+
+BATCHES = []
+
+
+@ucache(batch=True)
+def doubles(ids):
+    BATCHES.append(list(ids))
+    return {i: 2 * i for i in ids}
+
+
+def plain(x):
+    return x
 """
 
 
@@ -1572,6 +1586,71 @@ def test_warm_fills_the_cache(
     assert code == ExitCode.FAILED
     assert json.loads(out)["errors"] == ["ValueError: negative"]
     assert "1 of 2 calls" in err
+
+
+def test_warm_uses_the_functions_warm(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines already cached are not called again; a batch function gets --batch-size ids a call."""
+    (tmp_path / "cli_warm_batch.py").write_text(WARM_MODULE)
+    monkeypatch.chdir(tmp_path)
+    args = tmp_path / "args.jsonl"
+    args.write_text("[1]\n[2]\n")
+    target = ["--args-file", str(args), "-n", "warm-own", "--json"]
+    code, out, _ = run(capsys, "warm", URL, "cli_warm_batch:square", *target)
+    assert (code, json.loads(out)["warmed"]) == (0, 2)
+    args.write_text("[1]\n[2]\n[3]\n")
+    code, out, _ = run(capsys, "warm", URL, "cli_warm_batch:square", *target)
+    assert {k: json.loads(out)[k] for k in ("calls", "warmed", "cached")} == {
+        "calls": 3,
+        "warmed": 1,
+        "cached": 2,
+    }
+    import cli_warm_batch  # type: ignore[import-not-found]
+
+    assert cli_warm_batch.CALLS == [1, 2, 3]  # 1 and 2 were not computed again
+
+    args.write_text("".join(f"{n}\n" for n in range(5)))
+    code, out, _ = run(capsys, "warm", URL, "cli_warm_batch:doubles", *target, "--batch-size", "2")
+    assert (code, json.loads(out)["warmed"]) == (0, 5)
+    assert cli_warm_batch.BATCHES == [[0, 1], [2, 3], [4]]
+
+    code, _, err = run(capsys, "warm", URL, "cli_warm_batch:square", *target, "--batch-size", "2")
+    assert code == ExitCode.USAGE
+    assert "batch_size" in err
+    code, _, err = run(capsys, "warm", URL, "cli_warm_batch:plain", *target)
+    assert code == ExitCode.USAGE
+    assert "not a cached function" in err
+    code, _, err = run(capsys, "warm", URL, "cli_warm_batch:square", *target, "--batch-size", "0")
+    assert (code, "--batch-size 0" in err) == (ExitCode.USAGE, True)
+
+
+@pytest.mark.parametrize(
+    ("line", "item"),
+    [
+        ('{"args": [3], "kwargs": {"offset": 1}}', (3, 1)),  # all fit positionally
+        ('{"args": [3], "kwargs": {"scale": 2}}', {"x": 3, "scale": 2}),
+        ('{"kwargs": {"x": 3}}', {"x": 3}),
+        ("[3, 1]", (3, 1)),
+    ],
+)
+def test_warm_items_key_as_the_calls_would(tmp_path: Any, line: str, item: Any) -> None:
+    def square(x: int, offset: int = 0, *, scale: int = 1) -> int:
+        return (x * x + offset) * scale
+
+    (tmp_path / "a.jsonl").write_text(line + "\n")
+    assert warm_item(square, read_calls(tmp_path / "a.jsonl")[0]) == item
+
+
+def test_warm_items_that_cannot_be_given_by_keyword() -> None:
+    def positional(x: int, /, y: int) -> int:
+        return x + y
+
+    assert warm_item(positional, ((1,), {"y": 2})) == (1, 2)  # all fit positionally
+    with pytest.raises(UsageError, match="give every argument in args"):
+        warm_item(lambda *xs, **kw: 0, ((1,), {"y": 2}))
+    with pytest.raises(UsageError, match="missing a required argument"):
+        warm_item(positional, ((1,), {"z": 2}))
 
 
 @pytest.mark.parametrize(

@@ -333,6 +333,33 @@ def test_a_dead_server_answers_like_a_miss(dead_url: str) -> None:
     backend.close()
 
 
+def test_delete_many_is_not_failed_by_another_calls_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only this call's own outcome counts: another call failing meanwhile is not its failure."""
+    backend = TwatCache("memory://", key_prefix=_prefix(), retry_after=0)
+    cache = backend._cache
+    engine = cache.backend
+    backend.set("k", 1)
+    real_get, real_delete_many = engine.get, engine.delete_many
+
+    def get(key: Any) -> Any:
+        if str(key).endswith("other"):
+            raise OSError("another call's connection broke")
+        return real_get(key)
+
+    def delete_many(keys: Any) -> int:
+        backend.get("other")  # a concurrent call fails while this delete runs (fail-open)
+        return int(real_delete_many(keys))
+
+    monkeypatch.setattr(engine, "get", get)
+    monkeypatch.setattr(engine, "delete_many", delete_many)
+    assert backend.delete_many("k", "missing") == ["k", "missing"]
+    assert cache.stats.errors == 1  # the other call's failure, counted as ever
+    assert backend.has("k") is False
+    backend.close()
+
+
 def test_a_dead_server_leaves_views_working(dead_url: str) -> None:
     app = Flask(__name__)
     app.config.update(CACHE_TYPE="twat_cache_flask.TwatCache", CACHE_TWAT_URL=dead_url)

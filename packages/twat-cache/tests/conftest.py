@@ -13,6 +13,8 @@ namespace, as a server would, without needing one:
   compare-and-delete and its wake-ups (a condition variable shared per namespace);
 * ``coretest-failing://`` and ``coretest-failing-local://``: engines whose every
   call raises BackendError while ``down`` is true.
+* ``coretest-nokeys://`` and ``coretest-anokeys://``: engines (sync, native async)
+  that cannot list their keys, as memcached cannot.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, ClassVar
 import pytest
 from twat_cache.engines.base import BaseAsyncBackend, check_int64
 from twat_cache.engines.builtin import BuiltinMemoryBackend
-from twat_cache.exceptions import BackendError
+from twat_cache.exceptions import BackendError, CacheOperationError
 from twat_cache.protocols import Capabilities
 from twat_cache.registry import register_engine
 from twat_cache.serializers import encode_int
@@ -74,15 +76,14 @@ class BytesEngine(BuiltinMemoryBackend):
         """Entries outlive the connection, as on a server."""
 
 
-class AsyncBytesEngine(BaseAsyncBackend):
-    """A native async engine over the same storage (written on BaseAsyncBackend)."""
+class AsyncOverSync(BaseAsyncBackend):
+    """A native async engine (written on BaseAsyncBackend) over a sync engine of ``inner``."""
 
-    stores_objects = False
-    capabilities = Capabilities(native_ttl=False, native_async=True, persistent=False)
+    inner: ClassVar[type[Any]]
 
     def __init__(self, namespace: str = "default") -> None:
         super().__init__(namespace)
-        self._inner = BytesEngine(namespace)
+        self._inner: Any = self.inner(namespace)
 
     async def get(self, key: Any) -> Any:
         self._check_open()
@@ -90,27 +91,23 @@ class AsyncBytesEngine(BaseAsyncBackend):
 
     async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
-        return self._inner.set(key, value, ttl)
+        return bool(self._inner.set(key, value, ttl))
 
     async def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
         self._check_open()
-        return self._inner.add(key, value, ttl)
+        return bool(self._inner.add(key, value, ttl))
 
     async def delete(self, key: Any) -> bool:
         self._check_open()
-        return self._inner.delete(key)
+        return bool(self._inner.delete(key))
 
     async def touch(self, key: Any, ttl: float | None = None) -> bool:
         self._check_open()
-        return self._inner.touch(key, ttl)
+        return bool(self._inner.touch(key, ttl))
 
     async def incr(self, key: Any, delta: int = 1) -> int:
         self._check_open()
-        return self._inner.incr(key, delta)
-
-    async def get_heads(self, keys: Sequence[Any], size: int) -> dict[Any, bytes]:
-        self._check_open()
-        return self._inner.get_heads(keys, size)
+        return int(self._inner.incr(key, delta))
 
     async def clear(self) -> None:
         self._check_open()
@@ -123,6 +120,41 @@ class AsyncBytesEngine(BaseAsyncBackend):
 
     async def _close(self) -> None:
         self._inner.close()
+
+
+class AsyncBytesEngine(AsyncOverSync):
+    """A native async engine over the byte engine's storage."""
+
+    inner = BytesEngine
+    stores_objects = False
+    capabilities = Capabilities(native_ttl=False, native_async=True, persistent=False)
+
+    async def get_heads(self, keys: Sequence[Any], size: int) -> dict[Any, bytes]:
+        self._check_open()
+        heads: dict[Any, bytes] = self._inner.get_heads(keys, size)
+        return heads
+
+
+class NoKeysEngine(BuiltinMemoryBackend):
+    """An engine that cannot list its keys (as memcached cannot), and says so."""
+
+    capabilities = Capabilities(
+        lists_keys=False, native_ttl=False, stores_objects=True, blocking=False, shared=False
+    )
+
+    def keys(self) -> Iterator[Any]:
+        raise CacheOperationError("this engine cannot list its keys")
+
+
+class AsyncNoKeysEngine(AsyncOverSync):
+    """The engine without keys as a native async engine."""
+
+    inner = NoKeysEngine
+    stores_objects = True
+    capabilities = NoKeysEngine.capabilities
+
+    def keys(self) -> Any:
+        raise CacheOperationError("this engine cannot list its keys")
 
 
 class WakingEngine(BytesEngine):
@@ -252,6 +284,8 @@ register_engine("coretest-abytes", AsyncBytesEngine)
 register_engine("coretest-waking", WakingEngine)
 register_engine("coretest-awaking", AsyncWakingEngine)
 register_engine("coretest-failing", FailingEngine)
+register_engine("coretest-nokeys", NoKeysEngine)
+register_engine("coretest-anokeys", AsyncNoKeysEngine)
 register_engine("coretest-failing-local", FailingLocalEngine)
 
 

@@ -22,6 +22,7 @@ from twat_cache import (
     mcache,
     ucache,
 )
+from twat_cache.constants import DEFAULT_MAXSIZE
 from twat_cache.serializers import Codec
 
 LOCAL_AND_SHARED = ["memory://", "builtin://", "coretest-bytes://", "coretest-abytes://"]
@@ -308,6 +309,27 @@ def test_maxsize_bounds_the_builtin_engine() -> None:
         f(x)
     assert f.cache_info().currsize == 3
     assert f.cache_info().maxsize == 3
+
+
+def test_cache_info_maxsize_is_the_bound_the_engine_enforces(tmp_path: Any) -> None:
+    """As functools': the most entries kept, the engine's default when none was given."""
+
+    @mcache
+    def default(x: int) -> int:
+        return x
+
+    @ucache("memory://?maxsize=7")
+    def from_url(x: int) -> int:
+        return x
+
+    @ucache(f"disk://{tmp_path}")
+    def unbounded(x: int) -> int:
+        return x
+
+    assert default.cache_info().maxsize == DEFAULT_MAXSIZE == 4096
+    assert from_url.cache_info().maxsize == 7
+    assert unbounded.cache_info().maxsize is None
+    unbounded.cache.close()
 
 
 @pytest.mark.parametrize("url", ["memory://", "coretest-bytes://"])

@@ -176,6 +176,37 @@ def test_a_client_left_in_a_stopped_loop_is_dropped() -> None:
     loop.close()
 
 
+def test_a_closer_collected_with_a_loop_closed_without_shutdown_forgets_its_client() -> None:
+    """A loop closed without cancelling its tasks: when the closer's coroutine is closed (as
+    its collection does), it forgets the client and does not try to await its close."""
+    made: list[_Client] = []
+
+    async def make() -> _Client:
+        made.append(_Client())
+        return made[-1]
+
+    async def close(client: _Client) -> None:
+        await asyncio.sleep(0)  # a real close awaits I/O: impossible in a closed loop
+        client.close()
+
+    clients = AsyncResource(make, close, name="probe")
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(clients.get())
+    closer = next(iter(clients._closers.values()))
+    loop.close()  # no shutdown: the closer task is still pending
+    coroutine = closer.get_coro()
+    assert coroutine is not None
+    coroutine.close()  # what collecting the pending task does to its coroutine
+    assert not made[0].closed  # a closed loop cannot close it
+    assert clients._by_loop == {}  # forgotten
+
+    async def again() -> _Client:
+        return await clients.get()
+
+    assert asyncio.run(again()) is made[1]
+    assert made[1].closed
+
+
 # -- Generations -----------------------------------------------------------------------------
 
 

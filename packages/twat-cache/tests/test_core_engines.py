@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ from twat_cache import Cache, CacheConfig, CacheOperationError
 from twat_cache.adapters import SyncAdapter, _LoopThread, as_async, as_sync, run_blocking
 from twat_cache.constants import DEFAULT_MAXSIZE
 from twat_cache.engines import BaseAsyncBackend, BaseBackend, BuiltinMemoryBackend
-from twat_cache.protocols import AsyncBackend, Backend, Capabilities
+from twat_cache.protocols import AsyncBackend, Backend
 from twat_cache.registry import engine_class
 from twat_cache.testing import AsyncBackendConformance, BackendConformance
 
@@ -175,61 +175,10 @@ def test_cache_of_an_async_engine_used_from_sync_code(namespace: str) -> None:
         assert cache.async_backend is cache._raw
 
 
-class NoKeysEngine(BuiltinMemoryBackend):
-    """An engine that cannot list its keys (as memcached cannot), and says so."""
-
-    capabilities = Capabilities(
-        lists_keys=False, native_ttl=False, stores_objects=True, blocking=False, shared=False
-    )
-
-    def keys(self) -> Iterator[Any]:
-        raise CacheOperationError("this engine cannot list its keys")
-
-
-class AsyncNoKeysEngine(BaseAsyncBackend):
-    stores_objects = True
-    capabilities = NoKeysEngine.capabilities
-
-    def __init__(self, namespace: str = "default") -> None:
-        super().__init__(namespace)
-        self._inner = NoKeysEngine(namespace)
-
-    async def get(self, key: Any) -> Any:
-        self._check_open()
-        return self._inner.get(key)
-
-    async def set(self, key: Any, value: Any, ttl: float | None = None) -> bool:
-        self._check_open()
-        return self._inner.set(key, value, ttl)
-
-    async def add(self, key: Any, value: Any, ttl: float | None = None) -> bool:
-        self._check_open()
-        return self._inner.add(key, value, ttl)
-
-    async def delete(self, key: Any) -> bool:
-        self._check_open()
-        return self._inner.delete(key)
-
-    async def touch(self, key: Any, ttl: float | None = None) -> bool:
-        self._check_open()
-        return self._inner.touch(key, ttl)
-
-    async def incr(self, key: Any, delta: int = 1) -> int:
-        self._check_open()
-        return self._inner.incr(key, delta)
-
-    async def clear(self) -> None:
-        self._check_open()
-        self._inner.clear()
-
-    def keys(self) -> Any:
-        raise CacheOperationError("this engine cannot list its keys")
-
-
 class _NoKeys:
     @pytest.fixture
     def make_backend(self) -> Callable[[str], Any]:
-        return lambda namespace: NoKeysEngine(namespace=namespace)
+        return lambda namespace: engine_class("coretest-nokeys")(namespace=namespace)
 
 
 class TestEngineWithoutKeysConformance(_NoKeys, BackendConformance):
@@ -239,4 +188,4 @@ class TestEngineWithoutKeysConformance(_NoKeys, BackendConformance):
 class TestEngineWithoutKeysAsyncConformance(AsyncBackendConformance):
     @pytest.fixture
     def make_backend(self) -> Callable[[str], Any]:
-        return lambda namespace: AsyncNoKeysEngine(namespace=namespace)
+        return lambda namespace: engine_class("coretest-anokeys")(namespace=namespace)

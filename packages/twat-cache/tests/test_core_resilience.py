@@ -130,6 +130,27 @@ def test_cache_api_fallbacks_when_the_backend_fails(namespace: str) -> None:
         assert cache.stats.errors >= 10
 
 
+def test_try_delete_many_tells_a_failure_from_absent_keys(namespace: str) -> None:
+    with Cache("coretest-failing://", namespace=namespace, retry_after=0) as cache:
+        assert cache.try_delete_many(["a"]) is None  # the engine failed
+        cache.backend.down = False  # type: ignore[attr-defined]
+        assert cache.try_delete_many(["a"]) == 0  # it answered: nothing was there
+        cache.set("a", 1)
+        assert cache.try_delete_many(["a", "b"]) == 1
+        assert cache.stats.deletes == 1
+    with Cache(["memory://", "coretest-failing://"], namespace=namespace, retry_after=0) as tiered:
+        assert tiered.try_delete_many(["a"]) is None  # the lowest tier failed
+        assert tiered.delete_many(["a"]) == 0
+
+
+async def test_async_try_delete_many_tells_a_failure_from_absent_keys(namespace: str) -> None:
+    async with Cache("coretest-failing://", namespace=namespace, retry_after=0) as cache:
+        assert await cache.atry_delete_many(["a"]) is None
+        cache.backend.down = False  # type: ignore[attr-defined]
+        await cache.aset("a", 1)
+        assert await cache.atry_delete_many(["a", "b"]) == 1
+
+
 async def test_async_cache_api_fallbacks_when_the_backend_fails(namespace: str) -> None:
     async with Cache("coretest-failing://", namespace=namespace, retry_after=0) as cache:
         await cache.aset("k", 1)

@@ -27,6 +27,7 @@ from twat_cache.protocols import Capabilities
 from twat_cache.registry import register_engine
 from twat_cache.serializers import encode_int
 from twat_cache.testing import TierBehaviour
+from twat_cache.testing.tiers import READER_MODULE
 from twat_cache.tiers import TieredCache
 
 
@@ -348,6 +349,29 @@ class TestDiskTiers(TierBehaviour):
     @pytest.fixture
     def cache_url(self, tmp_path: Path) -> str:
         return f"disk://{tmp_path}"
+
+
+def test_the_other_process_of_the_tier_scenario_starts_without_warnings(tmp_path: Path) -> None:
+    """``python -m`` finds the reader module fresh: no runpy warning, even as an error."""
+    import subprocess
+    import sys
+
+    import twat_cache.testing._reader as reader  # the same module, imported here as well
+
+    assert callable(reader.serve)
+    with Cache(f"disk://{tmp_path}", namespace="reader") as cache:
+        cache.set("k", "v")
+    url = f"disk://{tmp_path}"
+    done = subprocess.run(  # noqa: S603 - this interpreter, no shell
+        [sys.executable, "-W", "error", "-m", READER_MODULE, url, "reader", "null"],
+        input="get k\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == ['"ready"', '"v"']
 
 
 @dataclasses.dataclass(frozen=True)

@@ -290,7 +290,7 @@ def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> N
     )
     warm = command(
         "warm",
-        "fill the cache: call module:function once per line of --args-file (JSON lines)",
+        "fill the cache: warm module:function with each line of --args-file (JSON lines)",
         ("function", "FUNCTION", "the decorated function, as module:function"),
     )
     warm.add_argument(
@@ -301,6 +301,12 @@ def _add_operator_commands(command: Callable[..., argparse.ArgumentParser]) -> N
     )
     warm.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="calls at a time (default 4)"
+    )
+    warm.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="ids per call of a batch=True function (default 100)",
     )
     profile = command(
         "profile",

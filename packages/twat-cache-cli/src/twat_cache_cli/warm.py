@@ -2,9 +2,9 @@
 
 The function is imported with ``TWAT_CACHE_URL`` (and ``TWAT_CACHE_NAMESPACE``
 with ``--namespace``) set, so a function decorated without an explicit URL
-caches where the command says; then it is called once per line of the
-arguments file, ``--concurrency`` calls at a time, through its decorator, which
-stores each result as any call would.
+caches where the command says; then its ``f.warm`` (docs/entries.md) runs one
+call per line of the arguments file that is not cached yet, ``--concurrency``
+at a time; a ``batch=True`` function gets ``--batch-size`` ids per call.
 
 Each line of the file is JSON: an array of positional arguments, an object
 ``{"args": [...], "kwargs": {...}}``, or any other value as the only argument.
@@ -20,16 +20,17 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from twat_cache import AsyncCachedFunction, CachedFunction, ConfigurationError, WarmReport
 
 from twat_cache_cli.commands import URL_VARIABLE, cache_url, check_scheme
 from twat_cache_cli.outcome import CommandError, ExitCode, UsageError
 from twat_cache_cli.reply import Reply
 
-__all__ = ["cmd_warm", "load_function", "read_calls"]
+__all__ = ["cmd_warm", "load_function", "read_calls", "warm_item"]
 
 Call = tuple[tuple[Any, ...], dict[str, Any]]
 SHOWN_ERRORS = 5
@@ -112,55 +113,77 @@ def load_function(target: str) -> Callable[..., Any]:
     return found  # type: ignore[no-any-return]
 
 
-def _run_sync(
-    function: Callable[..., Any], calls: list[Call], workers: int, advance: Callable[[int], None]
-) -> list[str]:
-    errors: list[str] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(function, *args, **kwargs) for args, kwargs in calls]
-        for future in as_completed(futures):
-            error = future.exception()
-            if error is not None:
-                errors.append(f"{type(error).__name__}: {error}")
-            advance(1)
-    return errors
+def warm_item(function: Callable[..., Any], call: Call) -> Any:
+    """The item of ``f.warm`` that stands for one call (see :func:`twat_cache.entries.call_of`).
 
+    Positional arguments become a tuple, keyword arguments a dict; a call with
+    both is bound to the function's signature and given by keyword, which keys
+    the same entry.
 
-async def _run_async(
-    function: Callable[..., Any], calls: list[Call], workers: int, advance: Callable[[int], None]
-) -> list[str]:
-    limit = asyncio.Semaphore(workers)
-    errors: list[str] = []
-
-    async def one(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        async with limit:
-            try:
-                await function(*args, **kwargs)
-            except Exception as exc:  # a failed call is counted; the others go on
-                errors.append(f"{type(exc).__name__}: {exc}")
-            advance(1)
-
-    await asyncio.gather(*(one(args, kwargs) for args, kwargs in calls))
-    return errors
+    Raises:
+        UsageError: when the call does not fit the signature, or cannot be given by keyword.
+    """
+    args, kwargs = call
+    if not kwargs:
+        return args
+    if not args:
+        return kwargs
+    try:
+        bound = inspect.signature(function).bind(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"args {list(args)} with kwargs {kwargs}: {exc}") from None
+    if not bound.kwargs:
+        return tuple(bound.args)
+    named: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        elif kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL):
+            raise UsageError(
+                f"args {list(args)} with kwargs {kwargs}: {name} cannot be given by keyword; "
+                "give every argument in args"
+            )
+        else:
+            named[name] = value
+    return named
 
 
 def cmd_warm(args: argparse.Namespace, reply: Reply) -> int:
-    """Call ``module:function`` once per line of ``--args-file``, filling its cache."""
+    """Warm ``module:function`` with one call per line of ``--args-file`` (``f.warm``)."""
     if args.concurrency < 1:
         raise UsageError(f"--concurrency {args.concurrency}: give a number >= 1")
+    batch_size = getattr(args, "batch_size", None)
+    if batch_size is not None and batch_size < 1:
+        raise UsageError(f"--batch-size {batch_size}: give a number >= 1")
     url = cache_url(args)
     check_scheme(url)
     calls = read_calls(Path(args.args_file))
     with _cache_environment(url, getattr(args, "namespace", None)):
         function = load_function(args.function)
+        if not isinstance(function, (CachedFunction, AsyncCachedFunction)):
+            raise UsageError(f"{args.function} is not a cached function (no decorator on it)")
+        items = [warm_item(function.__wrapped__, call) for call in calls]
+        options: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
         with reply.progress(f"warm {args.function}", len(calls)) as advance:
-            if inspect.iscoroutinefunction(function):
-                errors = asyncio.run(_run_async(function, calls, args.concurrency, advance))
-            else:
-                errors = _run_sync(function, calls, args.concurrency, advance)
+
+            def progress(item: Any, outcome: str) -> None:
+                advance(1)
+
+            try:
+                warming = function.warm(items, args.concurrency, progress, **options)
+                report: WarmReport = (
+                    asyncio.run(warming) if inspect.iscoroutine(warming) else warming
+                )
+            except ConfigurationError as exc:  # batch_size on a function without batch=True
+                raise UsageError(f"--batch-size {batch_size}: {exc}") from None
+    errors = [f"{type(exc).__name__}: {exc}" for _, exc in report.failed]
     data = {
         "function": args.function,
         "calls": len(calls),
+        "warmed": report.warmed,
+        "cached": report.cached,
+        "absent": report.absent,
         "failed": len(errors),
         "errors": errors[:SHOWN_ERRORS],
     }

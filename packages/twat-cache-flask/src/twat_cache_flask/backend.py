@@ -141,10 +141,7 @@ class TwatCache(BaseCache):
 
     def _removed(self, keys: list[str]) -> bool:
         """Delete ``keys``; return False when the backend failed (an absent key is no failure)."""
-        errors = self._cache.stats.errors
-        self._cache.delete_many(keys)
-        # delete_many counts the keys that were present, so a failure shows in the error count
-        return self._cache.stats.errors == errors
+        return self._cache.try_delete_many(keys) is not None
 
     def get(self, key: str) -> Any:
         """Return the value under ``key``, or ``None``."""

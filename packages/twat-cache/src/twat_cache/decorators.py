@@ -59,6 +59,14 @@ class _Info(NamedTuple):
     currsize: int
 
 
+def _bound(cache: Cache) -> int | None:
+    """The most entries the cache's engine keeps: its own ``maxsize`` when it has one."""
+    bound = getattr(cache._raw, "maxsize", cache.config.maxsize)
+    if bound is None or (isinstance(bound, int) and not isinstance(bound, bool)):
+        return bound
+    return cache.config.maxsize  # an engine attribute of another meaning
+
+
 class CacheInfo(_Info):
     """Like :func:`functools.lru_cache`'s: hits, misses, maxsize, currsize (``-1`` if unknown).
 
@@ -250,6 +258,8 @@ class Controller:
     def cache_info(self) -> CacheInfo:
         """Return hits, misses, maxsize and current size.
 
+        ``maxsize`` is the bound the engine enforces (the built-in engine's default
+        when none was configured; ``None``: no bound by count), as functools' is.
         The size is counted on in-process engines that list their keys; on
         shared ones (where counting means a scan of the server) it is ``-1``.
         """
@@ -260,7 +270,7 @@ class Controller:
             # a closed in-process engine has dropped its entries
             keys = [] if cache.closed else list(cache.keys())
             size = len(keys) if self.owns_cache else sum(map(self._mine, keys))
-        info = CacheInfo(self.stats.hits, self.stats.misses, cache.config.maxsize, size)
+        info = CacheInfo(self.stats.hits, self.stats.misses, _bound(cache), size)
         info.stats = self.stats.as_dict()
         return info
 

@@ -274,17 +274,18 @@ class AsyncTiers(Pipeline):
                     await tier.adelete_many(list(made))
         return written
 
-    async def adelete_many(self, keys: Iterable[Hashable]) -> int:
-        """Remove ``keys`` from every tier; return how many the lowest tier held."""
+    async def atry_delete_many(self, keys: Iterable[Hashable]) -> int | None:
+        """Remove ``keys`` from every tier; how many the lowest tier held (``None``: it failed)."""
         made = [self._key(k) for k in keys]
         *upper, lowest = self.tiers
-        count = await lowest.adelete_many(made)
+        count = await lowest.atry_delete_many(made)
         if upper:
             for key in made:
                 await self._apublish("k", key)
             for tier in upper:
                 await tier.adelete_many(made)
-        self.stats.deletes += count
+        if count is not None:
+            self.stats.deletes += count
         return count
 
     async def aincr(self, key: Hashable, delta: int = 1) -> int:

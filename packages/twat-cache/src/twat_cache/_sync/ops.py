@@ -411,10 +411,20 @@ class SyncOps(Pipeline):
         return self._wrote(written, len(encoded))
 
     def delete_many(self, keys: Iterable[Hashable]) -> int:
-        """Remove ``keys``; return how many were present."""
+        """Remove ``keys``; return how many were present (0 when the engine failed)."""
+        return self.try_delete_many(keys) or 0
+
+    def try_delete_many(self, keys: Iterable[Hashable]) -> int | None:
+        """Remove ``keys``; return how many were present, ``None`` when the engine failed.
+
+        :meth:`adelete_many`'s fail-open answer (0) is also that of keys that were
+        all absent; this call's answer tells the two apart (``strict=True`` raises
+        as ever). The failure is counted and logged as any other.
+        """
         made = [self._key(k) for k in keys]
-        count = self._call(0, self.backend.delete_many, made)
-        self.stats.deletes += count
+        count: int | None = self._call(None, self.backend.delete_many, made)
+        if count is not None:
+            self.stats.deletes += count
         return count
 
     def incr(self, key: Hashable, delta: int = 1) -> int:

@@ -272,17 +272,18 @@ class SyncTiers(Pipeline):
                     tier.delete_many(list(made))
         return written
 
-    def delete_many(self, keys: Iterable[Hashable]) -> int:
-        """Remove ``keys`` from every tier; return how many the lowest tier held."""
+    def try_delete_many(self, keys: Iterable[Hashable]) -> int | None:
+        """Remove ``keys`` from every tier; how many the lowest tier held (``None``: it failed)."""
         made = [self._key(k) for k in keys]
         *upper, lowest = self.tiers
-        count = lowest.delete_many(made)
+        count = lowest.try_delete_many(made)
         if upper:
             for key in made:
                 self._publish("k", key)
             for tier in upper:
                 tier.delete_many(made)
-        self.stats.deletes += count
+        if count is not None:
+            self.stats.deletes += count
         return count
 
     def incr(self, key: Hashable, delta: int = 1) -> int:

@@ -142,9 +142,15 @@ class AsyncResource(Generic[_T]):
     async def _close_at_shutdown(self, loop: asyncio.AbstractEventLoop, value: _T) -> None:
         try:
             await loop.create_future()  # never set: this task only waits to be cancelled
-        finally:
+        except asyncio.CancelledError:  # the loop's shutdown (or aclose): close it here
             if self._take(loop, value):
                 await _aquietly(self._close, value, self._name)
+            raise
+        except GeneratorExit:
+            # the loop was closed without cancelling its tasks and this coroutine is being
+            # collected: it cannot await any more, so the client is only forgotten
+            self._take(loop, value)
+            raise
 
     async def aclose(self) -> None:
         """Close every loop's client: this loop's here, another running loop's in that loop."""

@@ -6,7 +6,7 @@ near tier, writes, deletes and tags reach every tier, ``l1_ttl`` caps the near
 copy, and another process stops serving a deleted value -- through the
 engine's invalidation channel when it has one, after ``l1_ttl`` otherwise.
 
-The other process is ``python -m twat_cache.testing.tiers URL NAMESPACE L1_TTL``
+The other process is ``python -m twat_cache.testing._reader URL NAMESPACE L1_TTL``
 (:class:`Reader` drives it): it answers ``get KEY`` with the value it serves and
 ``watch KEY`` with the wall-clock time at which it first stopped serving the
 key's value -- also what ``tools/bench`` measures the invalidation latency with.
@@ -28,8 +28,9 @@ from twat_cache.tiers import TieredCache
 
 __all__ = ["Reader", "TierBehaviour"]
 
-_DEADLINE = 10.0  # seconds a near copy may take to go before the suite calls it a failure
-_WATCH_POLL = 0.0005
+READER_MODULE = "twat_cache.testing._reader"  # the child: a module nothing imports (runpy)
+DEADLINE = 10.0  # seconds a near copy may take to go before the suite calls it a failure
+WATCH_POLL = 0.0005  # seconds between the child's polls of a watched key
 
 
 class Reader:
@@ -47,7 +48,7 @@ class Reader:
 
     def __init__(self, url: str, namespace: str, l1_ttl: float | None = None) -> None:
         self._process = subprocess.Popen(  # noqa: S603  # nosec B603 - this interpreter, no shell
-            [sys.executable, "-m", "twat_cache.testing.tiers", url, namespace, json.dumps(l1_ttl)],
+            [sys.executable, "-m", READER_MODULE, url, namespace, json.dumps(l1_ttl)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -86,7 +87,7 @@ class Reader:
         if self._process.poll() is None:
             assert self._process.stdin is not None
             self._process.stdin.close()
-            self._process.wait(timeout=_DEADLINE)
+            self._process.wait(timeout=DEADLINE)
         if self._process.stdout is not None:
             self._process.stdout.close()
 
@@ -95,27 +96,6 @@ class Reader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _serve(url: str, namespace: str, l1_ttl: float | None) -> None:  # pragma: no cover - child
-    """The other process: answer ``get`` and ``watch`` commands on stdin, one JSON line each."""
-    with TieredCache(["memory://", url], namespace=namespace, ttl=600, l1_ttl=l1_ttl) as cache:
-        print(json.dumps("ready"), flush=True)
-        for line in sys.stdin:
-            command, _, key = line.strip().partition(" ")
-            if command == "get":
-                print(json.dumps(cache.get(key)), flush=True)
-            elif command == "watch":
-                old = cache.get(key)
-                print(json.dumps("watching"), flush=True)
-                deadline = time.monotonic() + _DEADLINE
-                gone: float | None = None
-                while time.monotonic() < deadline:
-                    if cache.get(key) != old:
-                        gone = time.time()
-                        break
-                    time.sleep(_WATCH_POLL)
-                print(json.dumps(gone), flush=True)
 
 
 class TierBehaviour:
@@ -176,7 +156,7 @@ class TierBehaviour:
         """The near copy goes after ``l1_ttl``; the engine keeps the entry."""
         with TieredCache(["memory://", cache_url], namespace=namespace, ttl=600, l1_ttl=0.2) as c:
             c.set("k", 1)
-            deadline = time.monotonic() + _DEADLINE
+            deadline = time.monotonic() + DEADLINE
             while c.tiers[0].get("k") is not None and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert c.tiers[0].get("k") is None
@@ -206,7 +186,3 @@ class TierBehaviour:
             other.start_watch("k")
             tiered.invalidate_tags("group")
             assert other.watched() is not None
-
-
-if __name__ == "__main__":  # pragma: no cover - the child process of Reader
-    _serve(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))
