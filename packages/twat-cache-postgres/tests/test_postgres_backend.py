@@ -984,10 +984,10 @@ def test_lock_waiters_leave_no_connection_listening(
     ):
         backend.set("lock", b"t1", ttl=60)
         assert backend.wait_deleted("lock", b"t1", 0.05) is False
-        assert backend._all(_LISTENING, ()) == []
+        assert backend._run(backend._fetch_all, _LISTENING, (), read=True) == []
         assert backend.delete_if("lock", b"t1") is True
         assert backend.wait_deleted("lock", b"t1", 5) is True
-        assert backend._all(_LISTENING, ()) == []
+        assert backend._run(backend._fetch_all, _LISTENING, (), read=True) == []
         # the release's wake row: in no namespace's keys, and no other namespace's release
         assert list(backend.keys()) == []
         assert other.wait_deleted("lock", b"t1", 0.05) is False
@@ -1001,10 +1001,10 @@ async def test_async_lock_waiters_leave_no_connection_listening(
     async with AsyncPostgresBackend(url, namespace="locks") as backend:
         await backend.set("lock", b"t1", ttl=60)
         assert await backend.wait_deleted("lock", b"t1", 0.05) is False
-        assert await backend._all(_LISTENING, ()) == []
+        assert await backend._run(backend._fetch_all, _LISTENING, (), read=True) == []
         assert await backend.delete_if("lock", b"t1") is True
         assert await backend.wait_deleted("lock", b"t1", 5) is True
-        assert await backend._all(_LISTENING, ()) == []
+        assert await backend._run(backend._fetch_all, _LISTENING, (), read=True) == []
         assert [key async for key in backend.keys()] == []
 
 
@@ -1019,4 +1019,4 @@ def test_lock_waiters_leave_half_the_pool_free(postgres_server: PostgresServer, 
         assert backend.delete_if("lock", b"t1") is True
         assert backend.wait_deleted("lock", b"t1", 30) is True
         assert backend.wait_deleted("lock", b"t2", 0) is False
-        assert backend._all(_LISTENING, ()) == []
+        assert backend._run(backend._fetch_all, _LISTENING, (), read=True) == []

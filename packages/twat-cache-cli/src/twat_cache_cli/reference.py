@@ -1,4 +1,4 @@
-"""The command reference (docs/user-guide/cli.md), written from the parser so that it never falls behind.
+"""The command reference (docs/user-guide/cli.md), written from the parser: it never falls behind.
 
 ``python tools/gen_cli_docs.py`` writes docs/user-guide/cli.md with :func:`reference`; the
 CLI's tests fail when the file differs from what the parser says today.
@@ -110,7 +110,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 
 def reference(parser: argparse.ArgumentParser, exit_codes: dict[ExitCode, str]) -> str:
-    """Return docs/user-guide/cli.md for ``parser``: every command, its arguments and options, exit codes.
+    """Return docs/user-guide/cli.md for ``parser``: commands, arguments, options, exit codes.
 
     Args:
         parser: The ``twat-cache`` parser (:func:`twat_cache_cli.main.build_parser`).
