@@ -159,7 +159,9 @@ def test_fresh_postgres_keeps_data_across_restart_and_crash(
     assert _psql(server, "select v from t") == "kept"
 
 
-def test_moto_s3_bucket_put_get(moto_server: MotoServer) -> None:
+def test_moto_s3_bucket_put_get(fresh_moto_server: MotoServer) -> None:
+    # a private server: reset() empties it, and the session's shared one holds other tests' buckets
+    moto_server = fresh_moto_server
     assert moto_server.endpoint_url == f"http://127.0.0.1:{moto_server.port}"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     # Without an Authorization header moto treats requests as anonymous (403 on private
