@@ -13,6 +13,7 @@ import pytest
 from twat_cache import Cache, ConfigurationError, freshness, ucache
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.pipeline import DEFAULT
+from twat_cache.testing import wait_for_refreshes
 
 URLS = ["builtin://", "coretest-bytes://"]
 
@@ -82,6 +83,49 @@ def test_failing_refresh_keeps_the_stale_value(
         assert f() == "old"
         _eventually(lambda: any("refreshing" in r.getMessage() for r in caplog.records))
     assert f() == "old"
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_a_failed_refresh_is_tried_again_by_a_later_hit(
+    url: str, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[int] = []
+
+    @ucache(url, namespace=namespace, ttl=0.1, stale_ttl=60)
+    def f() -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("source down")
+        return len(calls)
+
+    assert f() == 1
+    time.sleep(0.2)
+    with caplog.at_level(logging.WARNING, logger="twat_cache"):
+        assert f() == 1  # stale, served at once; its refresh fails
+        _eventually(lambda: any("refreshing" in r.getMessage() for r in caplog.records))
+    wait_for_refreshes()
+    _eventually(lambda: f() == 3)  # the next stale hit refreshed it again
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("url", ["builtin://", "coretest-abytes://"])
+async def test_async_held_stale_value_and_its_refresh(url: str, namespace: str) -> None:
+    calls: list[int] = []
+
+    @ucache(url, namespace=namespace, ttl=0.1, stale_ttl=60)
+    async def f() -> int | None:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return None if len(calls) == 1 else len(calls)
+
+    assert await f() is None
+    await asyncio.sleep(0.2)
+    assert await asyncio.gather(*(f() for _ in range(5))) == [None] * 5  # stale None, at once
+    deadline = time.monotonic() + 10
+    while await f() != 2:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    assert len(calls) == 2
 
 
 def test_json_entries_keep_their_frame(namespace: str) -> None:

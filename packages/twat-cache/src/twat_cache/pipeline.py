@@ -166,6 +166,17 @@ class Pipeline:
     _plain_load: Callable[[bytes], Any] | None  # the serializer's loads, for plain frames
 
     @property
+    def inline_hits(self) -> bool:
+        """Whether a decorated function's hits are one in-process dict read, inline.
+
+        True for an in-process engine that never blocks, when the cache has no tags
+        and its engine calls are not timed (see :meth:`~twat_cache.Cache.hit_path`).
+        """
+        return (
+            self.local and not self._tag_keys and not self.capabilities.blocking and not self._timed
+        )
+
+    @property
     def async_backend(self) -> AsyncBackend:
         """The engine, as an :class:`~twat_cache.protocols.AsyncBackend`."""
         raise NotImplementedError  # pragma: no cover - Cache provides it

@@ -26,7 +26,7 @@ from twat_cache.freshness import (
     unwrap,
 )
 from twat_cache.locking import uses_lock
-from twat_cache.pipeline import AsyncCached, AsyncMiss
+from twat_cache.pipeline import NONE_VALUE, AsyncCached, AsyncMiss
 
 if TYPE_CHECKING:
     from twat_cache._async.ops import AsyncOps
@@ -52,14 +52,17 @@ def afresh_path(
     config = cache.config
     if not refreshes(config):
         return cache.ahit_path(key_of, nargs, on_miss)
-    early = config.early_refresh
+    early, stale_ttl = config.early_refresh, config.stale_ttl or 0.0
     lock = uses_lock(cache)
+    # in-process hits are served inline: while a frame is refreshed, its value is stored as a
+    # plain entry, so that those hits cost a plain hit (the refresh's frame replaces it)
+    hold = cache.backend if cache.inline_hits else None
     refreshing: set[Any] = set()
     # frames under refresh, by identity: an in-process engine hands back the stored object
     # itself, so that repeated stale hits skip building the key
     frames: set[int] = set()
 
-    async def arefresh(key: Any, frame: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    async def arefresh(key: Any, got: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
             if lock:  # one refresh in the fleet: a busy lock means another is refreshing
                 await alocked(cache, key, lambda: store_result(key, args, kwargs), refresh=True)
@@ -70,9 +73,21 @@ def afresh_path(
                 "cache %s: refreshing %r failed, the stale value stays: %s", cache.name, key, exc,
                 extra={"cache": cache.name, "key": str(key), "error": repr(exc)},
             )  # fmt: skip
+            if hold is not None:  # the frame again, so that a later hit tries once more
+                put_back(key, got)
         finally:
             refreshing.discard(key)
-            frames.discard(frame)
+            frames.discard(id(got))
+
+    def held(got: Any) -> tuple[Any, float]:
+        """The plain entry that stands for a stale frame, and its remaining lifetime."""
+        value = got[3]
+        return NONE_VALUE if value is None else value, got[1] + stale_ttl - time()
+
+    def put_back(key: Any, got: Any) -> None:
+        plain, left = held(got)
+        if left > 0 and hold is not None and hold.get(key) is plain:
+            hold.set(key, got, left)
 
     def served(key: Any, got: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if type(got) is not tuple or len(got) != FRAME_SIZE or got[0] != FRESH_MARK:
@@ -89,7 +104,11 @@ def afresh_path(
             if key not in refreshing:
                 refreshing.add(key)
                 frames.add(id(got))
-                aspawn(lambda: arefresh(key, id(got), args, kwargs))
+                if hold is not None:
+                    plain, left = held(got)
+                    if left > 0:
+                        hold.set(key, plain, left)
+                aspawn(lambda: arefresh(key, got, args, kwargs))
         return value
 
     return cache.ahit_path(key_of, nargs, on_miss, Stale(frames, early, served))

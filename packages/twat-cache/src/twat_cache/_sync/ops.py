@@ -184,7 +184,7 @@ class SyncOps(Pipeline):
         """
         stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
         # timed (DEBUG records on, see twat_cache.observe): every hit goes through alookup
-        if not self.local or self._tag_keys or self.capabilities.blocking or self._timed:
+        if not self.inline_hits:
             lookup = self.lookup
             if stale is not None:
                 served = stale.served
@@ -234,15 +234,15 @@ class SyncOps(Pipeline):
     def _fresh_local(self, key_of: KeyOf, nargs: int, on_miss: Miss, stale: Stale) -> Cached:
         """The hit path's inline in-process path, for entries stored as frames.
 
-        A frame the engine hands back is the stored object itself: one fresh, or
-        under refresh already (by identity), is served at once, inline; only a frame
-        that is due for a refresh goes through ``stale.served``.
+        A frame the engine hands back is the stored object itself: a fresh one is
+        served at once, inline; one that is due for a refresh goes through
+        ``stale.served``, which stores its value as a plain entry while the refresh
+        runs, so that the hits in the meantime cost what a plain hit costs.
         """
         stats, local_get, local_miss = self.stats, self._local_get, self._local_miss
         get: Callable[[Any], Any] = self.backend.get
         settle = self._settle
-        refreshing, served = stale.frames, stale.served
-        early = stale.early
+        served, early = stale.served, stale.early
 
         def cached_fresh(*args: Any, **kwargs: Any) -> Any:
             key = args if not kwargs and len(args) == nargs else key_of(args, kwargs)
@@ -252,7 +252,7 @@ class SyncOps(Pipeline):
                 key, value = local_get(key, args, kwargs, key_of, exc)
             if type(value) is tuple and len(value) == FRAME_SIZE and value[0] is FRESH_MARK:
                 stats.hits += 1
-                if (not early and wall_time() < value[1]) or id(value) in refreshing:
+                if not early and wall_time() < value[1]:
                     return value[3]
                 return served(key, value, args, kwargs)
             if value is not None and type(value) is not Tagged:
