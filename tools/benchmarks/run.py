@@ -884,7 +884,7 @@ def run_groups(b: Bench, only: set[str]) -> None:
 
 
 def versions() -> str:
-    names = ["twat-cache", "cachetools", "diskcache", "redis", "aiocache", "cashews",
+    names = ["twat-cache", "cachetools", "diskcache", "redis", "hiredis", "aiocache", "cashews",
              "cachebox",
              "pymemcache", "psycopg", "boto3", "moto"]  # fmt: skip
     found = []

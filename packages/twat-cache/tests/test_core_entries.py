@@ -23,6 +23,19 @@ def test_tag_callables_take_parameters_by_name() -> None:
         TagsOf(f, (), [lambda a: [a]])((3,), {})
 
 
+def test_tag_callables_of_a_positional_call() -> None:
+    def f(a: int, b: int) -> None: ...
+
+    tags = TagsOf(f, ("all",), [lambda b, a: [f"b:{b}", f"a:{a}"], lambda b: f"b:{b}"])
+    assert tags((1, 2), {}) == ("all", "b:2", "a:1")  # each callable gets its own by name
+    assert tags((3,), {"b": 4}) == ("all", "b:4", "a:3")
+    for _ in range(2):  # a bad tag is refused every time, never remembered as checked
+        with pytest.raises(CacheKeyError, match="tag 'a b'"):
+            TagsOf(f, (), [lambda a: "a b"])((1, 2), {})
+        with pytest.raises(CacheKeyError, match=r"tag \['x'\]"):
+            TagsOf(f, (), [lambda a: [["x"]]])((1, 2), {})
+
+
 def test_entry_options_are_checked() -> None:
     def f(ids: list[int]) -> dict[int, int]:
         return {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from twat_cache import Cache, ucache
+from twat_cache import Cache, pipeline, ucache
 from twat_cache.constants import TAG_PREFIX
 
 URLS = ["builtin://", "coretest-bytes://", "coretest-abytes://"]
@@ -130,3 +130,59 @@ def test_an_unreadable_tag_counter_makes_its_entries_misses(namespace: str) -> N
         cache.set("k", 1, tags=["t"])
         cache.backend.set(TAG_PREFIX + "t", b"\xfegarbage")
         assert cache.get("k") is None
+
+
+@pytest.mark.parametrize("url", ["coretest-bytes://", "coretest-abytes://"])
+async def test_tagged_reads_of_every_kind_of_entry(
+    url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache with tags reads its entries with their counters; what it cannot check, it reads."""
+    monkeypatch.setattr(pipeline, "_TAG_CHECKS_KEPT", 2)  # forgetting checked blocks is harmless
+    writer = Cache(url, namespace=namespace)
+    async with Cache(url, namespace=namespace, tags=["all"]) as cache:
+        for i in range(4):  # blocks of other versions: the remembered checks are dropped
+            await cache.aset(f"own{i}", i)
+            await cache.ainvalidate_tags("all")
+        await cache.aset("own", "mine")
+        writer.set("more", "also", tags=["all", "other"])  # a tag the read does not ask for
+        writer.set("plain", "untagged")
+        assert await cache.aget("own") == "mine"
+        assert await cache.aget("more") == "also"
+        assert await cache.aget("plain") == "untagged"
+        assert await cache.aget("own0") is None
+        writer.invalidate_tags("other")
+        assert await cache.aget("more") is None  # read by the full decode, still checked
+        assert await cache.aget("own") == "mine"
+        stored = writer.backend.get("own")
+        assert isinstance(stored, bytes)
+        head, body = stored[:-4], stored[-4:]
+        writer.backend.set("own", head + b"\x00" * len(body))  # a corrupt payload
+        corrupt = cache.stats.corrupt
+        assert await cache.aget("own") is None
+        assert cache.stats.corrupt == corrupt + 1
+        frame_head = stored[: cache._plain_size]  # the tagged frame's header
+        writer.backend.set("bad", frame_head + b"\x00\x00\x00\x02{x" + b"payload")
+        assert await cache.aget("bad") is None  # a malformed tag block: a miss
+        hits, misses = cache.stats.hits, cache.stats.misses
+        await cache.ainvalidate_tags("all")
+        assert await cache.aget("own") is None
+        assert (cache.stats.hits, cache.stats.misses) == (hits, misses + 1)
+    writer.close()
+
+
+def test_tagged_reads_sync(namespace: str) -> None:
+    """The sync twin: entries it cannot check inline, stale ones, unreadable counters."""
+    writer = Cache("coretest-bytes://", namespace=namespace)
+    with Cache("coretest-bytes://", namespace=namespace, tags=["all"]) as cache:
+        cache.set("own", "mine")
+        writer.set("more", "also", tags=["all", "other"])
+        assert cache.get("own") == "mine"
+        assert cache.get("more") == "also"
+        writer.invalidate_tags("other")
+        assert cache.get("more") is None
+        writer.backend.set(TAG_PREFIX + "all", b"\xfegarbage")
+        assert cache.get("own") is None  # an unreadable counter is not current
+        writer.backend.delete(TAG_PREFIX + "all")  # lost: the next write starts a new one
+        cache.set("own", "again")
+        assert cache.get("own") == "again"
+    writer.close()

@@ -170,8 +170,9 @@ class RedisBackend(BaseBackend):
         physical = [prefix + k.encode() for k in keys]
         with self._errors("get_many"):
             client = self._clients.current() or self._redis()
-            if not self.settings.cluster:
-                return found(keys, client.mget(physical))
+            if not self.settings.cluster:  # MGET itself: mget() only adds argument handling
+                values = client.execute_command("MGET", *physical)
+                return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
             pipe = client.pipeline()
             groups = by_slot(physical)
             for group in groups:

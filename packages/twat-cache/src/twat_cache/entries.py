@@ -97,7 +97,7 @@ class TagsOf:
         ('profiles', 'user:7')
     """
 
-    __slots__ = ("_computed", "_names", "_signature", "static")
+    __slots__ = ("_computed", "_names", "_picks", "_signature", "static")
 
     def __init__(
         self, func: Callable[..., Any], static: tuple[str, ...], computed: Iterable[TagsFunc]
@@ -124,6 +124,16 @@ class TagsOf:
                     f"by name; it has no parameter {unknown[0]!r}",
                 )
             self._computed.append((tags_func, names))
+        # the hit path of a plain call: each callable's arguments picked by position, when
+        # both the function and the callable take them positionally (no dict per call)
+        self._picks: list[tuple[TagsFunc, tuple[int, ...]]] | None = None
+        if self._names is not None and all(
+            names is not None and _positional(tags_func) for tags_func, names in self._computed
+        ):
+            self._picks = [
+                (tags_func, tuple(self._names.index(n) for n in names or ()))
+                for tags_func, names in self._computed
+            ]
 
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, ...]:
         """Return the tags of a call with these arguments (static ones first, no repeats).
@@ -133,23 +143,49 @@ class TagsOf:
             TypeError: when the arguments do not fit the function (as the call would).
         """
         names = self._names
+        tags = dict.fromkeys(self.static)
         if names is not None and not kwargs and len(args) == len(names):
+            picks = self._picks
+            if picks is not None:  # the common case: arguments by position, no binding
+                for tags_func, where in picks:
+                    _add_tags(tags, tags_func, tags_func(*[args[i] for i in where]))
+                return tuple(tags)
             given: Mapping[str, Any] = dict(zip(names, args, strict=True))
         else:
             bound = self._signature.bind(*args, **kwargs)
             bound.apply_defaults()
             given = bound.arguments
-        tags = dict.fromkeys(self.static)
-        for tags_func, names in self._computed:
-            chosen = given if names is None else {n: given[n] for n in names}
-            made = tags_func(**chosen)
-            for tag in (made,) if isinstance(made, str) else made:
-                if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag):
-                    raise CacheKeyError(
-                        f"tag {tag!r} computed by {tags_func!r}: tags are {TAG_RULE}"
-                    )
-                tags[tag] = None
+        for tags_func, wanted in self._computed:
+            chosen = given if wanted is None else {n: given[n] for n in wanted}
+            _add_tags(tags, tags_func, tags_func(**chosen))
         return tuple(tags)
+
+
+# computed tags already checked (a bounded set: a tag per user stays cheap to check again)
+_checked_tags: set[str] = set()
+_CHECKED_KEPT: Final = 4096
+
+
+def _add_tags(tags: dict[str, None], tags_func: TagsFunc, made: Iterable[str] | str) -> None:
+    """Add what a tags callable returned to ``tags``, checking each tag.
+
+    Raises:
+        CacheKeyError: when a tag is not a string of the allowed characters.
+    """
+    for tag in (made,) if isinstance(made, str) else made:
+        if type(tag) is not str or tag not in _checked_tags:  # a list is not hashable
+            if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag):
+                raise CacheKeyError(f"tag {tag!r} computed by {tags_func!r}: tags are {TAG_RULE}")
+            if len(_checked_tags) >= _CHECKED_KEPT:
+                _checked_tags.clear()
+            _checked_tags.add(tag)
+        tags[tag] = None
+
+
+def _positional(tags_func: TagsFunc) -> bool:
+    """Whether every parameter of ``tags_func`` can be passed by position."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return all(p.kind in kinds for p in inspect.signature(tags_func).parameters.values())
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from twat_cache.observe import Observer
 from twat_cache.policies import CircuitBreaker, jittered
 from twat_cache.protocols import NEVER_EXPIRES, Capabilities
 from twat_cache.serializers import Codec, CorruptEntryError, encode_int
+from twat_cache.serializers.frame import tag_block
 from twat_cache.serializers.policy import build_codec, expect_return_type, value_type
 from twat_cache.stats import CacheStats
 from twat_cache.urls import redact_text
@@ -56,12 +57,17 @@ T = TypeVar("T")
 class _Sentinel(enum.Enum):
     MISSING = "MISSING"
     DEFAULT = "DEFAULT"
+    SLOW = "SLOW"
 
 
 MISSING: Final = _Sentinel.MISSING
 """Returned by internal lookups on a miss (``None`` is a valid cached value)."""
 DEFAULT: Final = _Sentinel.DEFAULT
 """``ttl=DEFAULT`` means: the cache's configured ttl."""
+SLOW: Final = _Sentinel.SLOW
+"""An entry the inline tagged read leaves to the full decode (see ``_tagged_read``)."""
+# tag blocks -> the counters to compare, per cache (see _tagged_read); bounded like the codec's
+_TAG_CHECKS_KEPT: Final = 1024
 
 # what incr answers about the stored value (absent, not an integer, out of range): not failures
 INCR_ANSWERS = (ValueError, TypeError, OverflowError)
@@ -164,6 +170,8 @@ class Pipeline:
     _plain_head: bytes  # the header of plain frames, read inline by lookups (b"": none)
     _plain_size: int  # its length (0: every frame goes through the codec)
     _plain_load: Callable[[bytes], Any] | None  # the serializer's loads, for plain frames
+    _tagged_head: bytes  # the header of tagged frames read inline (b"": none; as long as plain's)
+    _tag_checks: dict[bytes, tuple[tuple[str, int], ...]]  # tag block -> (counter key, version)
 
     @property
     def inline_hits(self) -> bool:
@@ -192,6 +200,9 @@ class Pipeline:
         plain = None if self._serializer is None else self._serializer.plain_reader()
         self._plain_head, self._plain_load = plain if plain is not None else (b"", None)
         self._plain_size = len(self._plain_head)
+        tagged = None if self._serializer is None else self._serializer.tagged_reader()
+        self._tagged_head = b"" if tagged is None else tagged[0]
+        self._tag_checks = {}
         self.value_types = {}  # serializer="typed": function prefix -> return annotation
         self.name = name or f"{config.engine}:{config.namespace}"
         self.stats = CacheStats()
@@ -314,6 +325,42 @@ class Pipeline:
             if _counter(found.get(counter)) != version:
                 return False
         return True
+
+    def _tagged_read(self, raw: bytes, found: Mapping[Any, Any], asked: Container[str]) -> Any:
+        """The value of a tagged frame whose head ``_tagged_head`` matched, read inline.
+
+        ``found`` is the read of the entry with the tag counters in ``asked``.
+        Returns MISSING when a tag was invalidated since the entry was written,
+        SLOW when the full decode must say (tags the read did not ask for, a
+        malformed or corrupt entry): the hit path of tagged entries, without a
+        Python call per tag.
+        """
+        size = self._plain_size
+        end = size + 4 + int.from_bytes(raw[size : size + 4], "big")
+        block = raw[size + 4 : end]
+        checks = self._tag_checks.get(block)
+        if checks is None:
+            try:
+                stored = tag_block(block)
+            except ValueError:
+                return SLOW
+            checks = tuple((TAG_PREFIX + tag, version) for tag, version in stored.items())
+            if len(self._tag_checks) >= _TAG_CHECKS_KEPT:
+                self._tag_checks.clear()
+            self._tag_checks[block] = checks
+        for counter, version in checks:
+            if counter not in asked:
+                return SLOW
+            got = found.get(counter)
+            try:
+                if got is None or int(got) != version:
+                    return MISSING
+            except (TypeError, ValueError):  # an unreadable counter is not current
+                return MISSING
+        try:
+            return self._plain_load(raw[end:])  # type: ignore[misc]
+        except Exception:  # corrupt: the full decode says why, and counts it
+            return SLOW
 
     @staticmethod
     def _fresh(value: Any, stored: dict[str, int], current: dict[str, int | None]) -> Any:

@@ -27,6 +27,7 @@ from twat_cache.pipeline import (
     INCR_ANSWERS,
     MISSING,
     NONE_VALUE,
+    SLOW,
     TAG_PREFIX,
     TTL,
     AsyncCached,
@@ -151,6 +152,15 @@ class AsyncOps(Pipeline):
                 value = self._plain_load(raw[size:])  # type: ignore[misc]
             except Exception:  # corrupt: the codec says why, and it counts as a miss
                 value = await self._asettle(key, raw, found, type_)
+            else:
+                self.stats.hits += 1
+        elif size and found is not None and type(raw) is bytes and raw[:size] == self._tagged_head:
+            # a tagged frame, read with its counters: inline too
+            value = self._tagged_read(raw, found, self._tag_keys)
+            if value is SLOW:
+                value = await self._asettle(key, raw, found, type_)
+            elif value is MISSING:
+                self.stats.misses += 1
             else:
                 self.stats.hits += 1
         else:

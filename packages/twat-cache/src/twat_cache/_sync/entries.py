@@ -18,7 +18,16 @@ from twat_cache.entries import ABSENT, call_of, learn_tags, seen_tags
 from twat_cache.exceptions import CacheValueError
 from twat_cache.keys import one_shot_error
 from twat_cache.locking import uses_lock
-from twat_cache.pipeline import DEFAULT, MISSING, TAG_PREFIX, TTL, Cached, Tagged, caller
+from twat_cache.pipeline import (
+    DEFAULT,
+    MISSING,
+    SLOW,
+    TAG_PREFIX,
+    TTL,
+    Cached,
+    Tagged,
+    caller,
+)
 from twat_cache.policies import BatchFlight, SingleFlight
 from twat_cache.serializers.frame import HEAD_SIZE, ShortHeadError, head_tags
 
@@ -172,6 +181,7 @@ def tagged_path(ctl: Controller) -> Cached:
 
     own = cache._tag_keys
     stats = cache.stats
+    size, tagged_head = cache._plain_size, cache._tagged_head
 
     def cached(*args: Any, **kwargs: Any) -> Any:
         key = ctl.key(args, kwargs)
@@ -182,14 +192,19 @@ def tagged_path(ctl: Controller) -> Cached:
         found: Mapping[Any, Any] = cache._call({}, get_many, [key, *asked])
         raw = found.get(key)
         if raw is not None:
-            value, stored = cache._decode(key, raw)
-            if value is not MISSING and stored:
-                current = cache._current_in(stored, found, asked)
-                if current is None:  # an entry written under other tags (Cache.set(tags=...))
-                    versions = cache._current_versions(stored, create=False)
-                    value = cache._fresh(value, stored, versions)
-                elif not current:
-                    value = MISSING
+            if size and type(raw) is bytes and raw[:size] == tagged_head:
+                value = cache._tagged_read(raw, found, asked)  # inline, as a static-tags hit
+            else:
+                value = SLOW
+            if value is SLOW:
+                value, stored = cache._decode(key, raw)
+                if value is not MISSING and stored:
+                    current = cache._current_in(stored, found, asked)
+                    if current is None:  # an entry written under other tags (Cache.set(tags=...))
+                        versions = cache._current_versions(stored, create=False)
+                        value = cache._fresh(value, stored, versions)
+                    elif not current:
+                        value = MISSING
             if value is not MISSING:
                 stats.hits += 1
                 return value

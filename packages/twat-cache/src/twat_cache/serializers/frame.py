@@ -51,6 +51,7 @@ __all__ = [
     "decode_int",
     "encode_int",
     "head_tags",
+    "tag_block",
 ]
 
 _MAGIC = 0xFD
@@ -64,12 +65,12 @@ _NONCE_SIZE = 12
 _DIGITS = frozenset(b"-0123456789")
 
 
-# parsed tag blocks: entries written together share one (read-only; see _tag_block)
+# parsed tag blocks: entries written together share one (read-only; see tag_block)
 _TAG_BLOCKS: dict[bytes, dict[str, int]] = {}
 _TAG_BLOCKS_KEPT = 1024
 
 
-def _tag_block(block: bytes) -> dict[str, int]:
+def tag_block(block: bytes) -> dict[str, int]:
     """Parse a frame's tag block, once for all the entries sharing it (issue 13).
 
     The dict returned is shared between those entries: callers only read it.
@@ -117,7 +118,7 @@ def head_tags(head: bytes | memoryview) -> dict[str, int] | None:
     if len(head) < end or len(head) < start + 4:
         raise ShortHeadError
     try:
-        return _tag_block(bytes(head[start + 4 : end]))
+        return tag_block(bytes(head[start + 4 : end]))
     except ValueError:  # also a JSON error; the entry is then listed as it is
         return None
 
@@ -270,6 +271,17 @@ class Codec:
             return None
         return self._plain_head, self._load
 
+    def tagged_reader(self) -> tuple[bytes, Callable[[bytes], Any]] | None:
+        """``(header, load)`` when tagged frames can be read without checks, else ``None``.
+
+        A tagged frame with nothing else (no signature, encryption or compression)
+        is ``header + length + tag block + payload`` (see :func:`tag_block`); the
+        conditions are those of :meth:`plain_reader`.
+        """
+        if not self._fast:
+            return None
+        return self._tagged_head, self._load
+
     def __repr__(self) -> str:  # keys and secrets are never shown
         return (
             f"Codec(serializer={self.name!r}, compress={CODECS[self.codec]!r}, "
@@ -344,7 +356,7 @@ class Codec:
             # a tagged entry, as common as a plain one where tags are used: no memoryview
             try:
                 end = size + 4 + int.from_bytes(data[size : size + 4], "big")
-                tags = _tag_block(data[size + 4 : end])
+                tags = tag_block(data[size + 4 : end])
                 return self._load(data[end:]), tags
             except Exception as exc:
                 raise CorruptEntryError(f"entry cannot be decoded by {self.name}: {exc}") from exc
@@ -376,7 +388,7 @@ class Codec:
             try:
                 length = int.from_bytes(body[:4], "big")
                 block = bytes(body[: 4 + length])
-                tags = _tag_block(block[4:])
+                tags = tag_block(block[4:])
             except Exception as exc:
                 raise CorruptEntryError(f"entry has a malformed tag block: {exc}") from exc
             if len(block) != 4 + length:
