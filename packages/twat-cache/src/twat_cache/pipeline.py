@@ -171,7 +171,8 @@ class Pipeline:
     _plain_size: int  # its length (0: every frame goes through the codec)
     _plain_load: Callable[[bytes], Any] | None  # the serializer's loads, for plain frames
     _tagged_head: bytes  # the header of tagged frames read inline (b"": none; as long as plain's)
-    _tag_checks: dict[bytes, tuple[tuple[str, int], ...]]  # tag block -> (counter key, version)
+    # tag block -> (counter key, version, version as decimal bytes) per tag
+    _tag_checks: dict[bytes, tuple[tuple[str, int, bytes], ...]]
 
     @property
     def inline_hits(self) -> bool:
@@ -344,19 +345,24 @@ class Pipeline:
                 stored = tag_block(block)
             except ValueError:
                 return SLOW
-            checks = tuple((TAG_PREFIX + tag, version) for tag, version in stored.items())
+            own = {k: k for k in self._tag_keys}  # the same strings: `in` finds them by identity
+            checks = tuple(
+                (own.get(TAG_PREFIX + tag, TAG_PREFIX + tag), version, b"%d" % version)
+                for tag, version in stored.items()
+            )
             if len(self._tag_checks) >= _TAG_CHECKS_KEPT:
                 self._tag_checks.clear()
             self._tag_checks[block] = checks
-        for counter, version in checks:
+        for counter, version, text in checks:
             if counter not in asked:
                 return SLOW
             got = found.get(counter)
-            try:
-                if got is None or int(got) != version:
+            if got != text:  # a server's counter is its decimal bytes: compared as they are
+                try:
+                    if got is None or int(got) != version:
+                        return MISSING
+                except (TypeError, ValueError):  # an unreadable counter is not current
                     return MISSING
-            except (TypeError, ValueError):  # an unreadable counter is not current
-                return MISSING
         try:
             return self._plain_load(raw[end:])  # type: ignore[misc]
         except Exception:  # corrupt: the full decode says why, and counts it

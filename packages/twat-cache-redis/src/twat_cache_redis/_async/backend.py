@@ -24,6 +24,7 @@ from twat_cache.engines.redis_scripts import (
     wake_key,
 )
 from twat_cache.engines.resources import AsyncResource
+from twat_cache.exceptions import TwatCacheError
 from twat_cache.protocols import Capabilities
 from twat_cache.timeouts import client_timeouts
 
@@ -152,21 +153,27 @@ class AsyncRedisBackend(BaseAsyncBackend):
 
     async def get(self, key: str) -> bytes | None:
         """Return the value under ``key``, or ``None``."""
-        with self._errors("get"):
-            # the hit path: the client at hand without another coroutine (a closed engine has none)
+        # the hit path: Translate's work as a plain try (no context manager object per read);
+        # the client at hand without another coroutine (a closed engine has none)
+        try:
             client = self._clients.current() or await self._redis()
             value: bytes | None = await client.get(self._keyspace.key(key))
-            return value
+        except TwatCacheError:
+            raise
+        except Exception as exc:
+            raise self.settings.error("get", exc) from exc
+        return value
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Return the present entries: one MGET (on a Cluster, one per slot, pipelined per node)."""
-        keys = list(keys)
+        if type(keys) is not list:
+            keys = list(keys)
         if not keys:
             self._check_open()
             return {}
         prefix = self._keyspace.prefix  # Keyspace.key, inline: a tagged hit is a get_many
         physical = [prefix + k.encode() for k in keys]
-        with self._errors("get_many"):
+        try:  # a tagged hit is a get_many: a plain try, as in get
             client = self._clients.current() or await self._redis()
             if not self.settings.cluster:  # MGET itself: mget() only adds argument handling
                 values = await client.execute_command("MGET", *physical)
@@ -175,8 +182,12 @@ class AsyncRedisBackend(BaseAsyncBackend):
             groups = by_slot(physical)
             for group in groups:
                 pipe.execute_command("MGET", *group)
-            values = by_key(groups, await pipe.execute())
-            return found(keys, [values[k] for k in physical])
+            by_name = by_key(groups, await pipe.execute())
+            return found(keys, [by_name[k] for k in physical])
+        except TwatCacheError:
+            raise
+        except Exception as exc:
+            raise self.settings.error("get_many", exc) from exc
 
     async def get_heads(self, keys: Sequence[str], size: int) -> dict[str, bytes]:
         """Return the first ``size`` bytes of the present entries, in one script call.
