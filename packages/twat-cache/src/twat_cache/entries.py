@@ -126,12 +126,18 @@ class TagsOf:
             self._computed.append((tags_func, names))
         # the hit path of a plain call: each callable's arguments picked by position, when
         # both the function and the callable take them positionally (no dict per call)
-        self._picks: list[tuple[TagsFunc, tuple[int, ...]]] | None = None
+        # (None: the callable takes the function's own parameters, in order: the call's args)
+        self._picks: list[tuple[TagsFunc, tuple[int, ...] | None]] | None = None
         if self._names is not None and all(
             names is not None and _positional(tags_func) for tags_func, names in self._computed
         ):
             self._picks = [
-                (tags_func, tuple(self._names.index(n) for n in names or ()))
+                (
+                    tags_func,
+                    None
+                    if names == self._names
+                    else tuple(self._names.index(n) for n in names or ()),
+                )
                 for tags_func, names in self._computed
             ]
 
@@ -148,7 +154,10 @@ class TagsOf:
             picks = self._picks
             if picks is not None:  # the common case: arguments by position, no binding
                 for tags_func, where in picks:
-                    _add_tags(tags, tags_func, tags_func(*[args[i] for i in where]))
+                    made = (
+                        tags_func(*args) if where is None else tags_func(*[args[i] for i in where])
+                    )
+                    _add_tags(tags, tags_func, made)
                 return tuple(tags)
             given: Mapping[str, Any] = dict(zip(names, args, strict=True))
         else:

@@ -186,8 +186,7 @@ def atagged_path(ctl: Controller) -> AsyncCached:
         tags = tags_of(args, kwargs)
         asked = [*own, *[TAG_PREFIX + tag for tag in tags]]
         # one read: the entry and its tag counters (like a static-tags hit)
-        get_many = cache.async_backend.get_many  # looked up per call: an engine may be wrapped
-        found: Mapping[Any, Any] = await cache._acall({}, get_many, [key, *asked])
+        found = await cache._aread_with(key, asked)
         raw = found.get(key)
         if raw is not None:
             if size and type(raw) is bytes and raw[:size] == tagged_head:

@@ -50,7 +50,8 @@ class AsyncOps(Pipeline):
 
     async def _acall(self, fallback: T, call: AsyncCall[T], *args: Any) -> T:
         """Call the engine; a failure answers ``fallback`` (fail-open) or raises (strict)."""
-        if self._unavailable():
+        breaker = self._breaker
+        if breaker.open_until and self._unavailable():  # closed: no call to ask it
             return fallback
         start = time.perf_counter() if self._timed else 0.0
         try:
@@ -61,7 +62,8 @@ class AsyncOps(Pipeline):
             except Exception as last:
                 self._failed(last)
                 return fallback
-        self._breaker.success()
+        if breaker.open_until:  # a half-open breaker closes again
+            breaker.success()
         if start:
             self._obs.called(call, args, start)
         return result
@@ -78,6 +80,35 @@ class AsyncOps(Pipeline):
         except Exception as last:
             self._read_failed(key, last)
             return None, None
+
+    async def _aread_with(self, key: Any, asked: Sequence[str]) -> Mapping[Any, Any]:
+        """Read ``key`` and the tag counters ``asked`` in one ``get_many``, as lookups read.
+
+        Fail-open like :meth:`_acall` (``{}`` when the engine fails), timed like
+        :meth:`alookup`: the hit path of computed tags.
+        """
+        breaker = self._breaker
+        if breaker.open_until and self._unavailable():
+            return {}
+        start = perf_counter() if self._timed else 0.0
+        keys = [key, *asked]
+        get_many = self.async_backend.get_many
+        try:
+            found = await get_many(keys)
+        except Exception as exc:
+            try:  # retries= tries again after a transient error
+                found = await aretry(self.config.retries, exc, get_many, keys)
+            except Exception as last:
+                self._failed(last)
+                return {}
+        if breaker.open_until:
+            breaker.success()
+        if start:
+            if self._watched:  # logged or traced too
+                self._obs.called(get_many, (keys,), start)
+            else:
+                self.stats.reads.record(perf_counter() - start)
+        return found
 
     async def _acurrent_versions(self, tags: Iterable[str], create: bool) -> dict[str, int | None]:
         tags = list(tags)
