@@ -34,6 +34,7 @@ __all__ = [
     "IN_PROCESS_CAPABILITIES",
     "BaseAsyncBackend",
     "BaseBackend",
+    "ClosesOnExit",
     "check_int64",
     "check_limit",
 ]
@@ -87,6 +88,30 @@ Each entry's expiry is the engine's own record, checked on read; the engine
 counts the entries it drops to stay within its limits (the built-in engine and
 twat-cache-memory declare it).
 """
+
+
+class ClosesOnExit:
+    """``with obj:`` gives ``obj`` and calls its ``close()`` on the way out.
+
+    Shared by :class:`BaseBackend` and :class:`~twat_cache.Cache`.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        def close(self) -> None: ...  # the subclass's
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class _Lifecycle:
@@ -148,7 +173,7 @@ class _Lifecycle:
         return f"<{type(self).__name__} namespace={self.namespace!r}{state}>"
 
 
-class BaseBackend(_Lifecycle):
+class BaseBackend(_Lifecycle, ClosesOnExit):
     """Base class of synchronous engines (see :class:`~twat_cache.protocols.Backend`).
 
     Subclasses implement ``get``, ``set``, ``add``, ``delete``, ``touch``,
@@ -254,16 +279,6 @@ class BaseBackend(_Lifecycle):
         """Return a native async twin sharing this engine's settings, if the client has one."""
         return None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class BaseAsyncBackend(_Lifecycle):
