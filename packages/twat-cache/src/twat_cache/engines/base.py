@@ -100,7 +100,8 @@ class ClosesOnExit:
 
     if TYPE_CHECKING:
 
-        def close(self) -> None: ...  # the subclass's
+        def close(self) -> None:
+            """Release the object's resources (the subclass's own ``close``)."""
 
     def __enter__(self) -> Self:
         return self
@@ -278,7 +279,6 @@ class BaseBackend(_Lifecycle, ClosesOnExit):
     def make_async(self) -> AsyncBackend | None:
         """Return a native async twin sharing this engine's settings, if the client has one."""
         return None
-
 
 
 class BaseAsyncBackend(_Lifecycle):
