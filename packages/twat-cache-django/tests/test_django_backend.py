@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory, override_settings
 from django.views.decorators.cache import cache_page
 from twat_cache import BackendError, ConfigurationError, SerializationError
+from twat_cache.testing import wait_until
 from twat_cache_django import DEFAULT_NAMESPACE, TwatCache, close_shared_caches
 
 # the harness lives in tools/ (on pytest's pythonpath); mypy is not pointed there
@@ -30,16 +31,6 @@ _names = itertools.count()
 
 def _namespace() -> str:
     return f"dj{next(_names)}-{time.monotonic_ns() % 10**9}"
-
-
-def _wait_until(condition: Callable[[], bool], limit: float = 10.0) -> bool:
-    """Poll ``condition`` every 50 ms for at most ``limit`` seconds."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture(params=["builtin", "redis", "disk"])
@@ -154,7 +145,7 @@ def test_expiry_default_none_and_touch(make: Callable[..., TwatCache]) -> None:
     short.set("touched", "x", None)
     assert short.touch("touched", 0.3) is True
     assert short.touch("missing", 5) is False
-    assert _wait_until(lambda: not short.has_key("default") and not short.has_key("touched"))
+    assert wait_until(lambda: not short.has_key("default") and not short.has_key("touched"))
     assert short.get_many(["never", "pinned", "explicit-none"]) == {
         "never": "x",
         "pinned": "x",

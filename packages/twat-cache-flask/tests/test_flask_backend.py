@@ -17,7 +17,7 @@ import pytest
 from flask import Flask, Response, request
 from flask_caching import Cache as FlaskCache
 from twat_cache import BackendError, ConfigurationError, SerializationError
-from twat_cache.testing import frozen_clock
+from twat_cache.testing import frozen_clock, wait_until
 from twat_cache_flask import DEFAULT_NAMESPACE, TwatCache
 
 # the harness lives in tools/ (on pytest's pythonpath); mypy is not pointed there
@@ -30,16 +30,6 @@ MakeApp = Callable[..., tuple[Flask, FlaskCache]]
 
 def _prefix() -> str:
     return f"fl{next(_names)}-{time.monotonic_ns() % 10**9}"
-
-
-def _wait_until(condition: Callable[[], bool], limit: float = 10.0) -> bool:
-    """Poll ``condition`` every 50 ms for at most ``limit`` seconds."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def _backend(app: Flask, cache: FlaskCache) -> TwatCache:
@@ -186,7 +176,7 @@ def test_timeouts(make_app: MakeApp) -> None:
         backend.set("delta", "x", timeout=dt.timedelta(minutes=5))
         assert backend.set_many({"many": "x"}, timeout=0) == ["many"]
         assert backend.add("added", "x", timeout=0) is True
-        assert _wait_until(lambda: not backend.has("default"))
+        assert wait_until(lambda: not backend.has("default"))
         assert backend.get_many("never", "delta", "many", "added") == ["x"] * 4
         backend.set("gone", "old")
         assert backend.set("gone", "new", timeout=-1) is True

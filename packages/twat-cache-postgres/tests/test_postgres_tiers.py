@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from twat_cache.testing import TierBehaviour
+from twat_cache.testing import TierBehaviour, wait_until
 from twat_cache.tiers import TieredCache
 from twat_cache_postgres import PostgresBackend
 from twat_cache_postgres.channel import PostgresChannel
-
-
-def _until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 class TestPostgresTiers(TierBehaviour):
@@ -37,7 +26,7 @@ def test_the_engine_declares_its_channel(postgres_server: Any) -> None:
     assert len(channel.name) <= 63
     subscription = channel.subscribe()
     channel.publish("one")
-    assert _until(lambda: subscription.receive(0.1) == ["one"])
+    assert wait_until(lambda: subscription.receive(0.1) == ["one"])
     subscription.close()
     channel.close()
     backend.close()
@@ -52,8 +41,8 @@ def test_a_restarted_server_flushes_the_near_tier_until_listening_again(
         cache.set("k", "old")
         assert cache.tiers[0].get("k") == "old"
         fresh_postgres_server.restart()
-        assert _until(lambda: cache.tiers[0].get("k") is None)
-        assert _until(lambda: cache.coherent)
+        assert wait_until(lambda: cache.tiers[0].get("k") is None)
+        assert wait_until(lambda: cache.coherent)
         assert cache.get("k") == "old"  # the server kept it: refilled from below
         assert cache.tiers[0].get("k") == "old"
 
@@ -65,7 +54,7 @@ def test_a_publisher_whose_server_went_away_connects_again(fresh_postgres_server
     with pytest.raises(Exception):  # noqa: B017, PT011 - psycopg's own error for a dead server
         channel.publish("during")
     fresh_postgres_server.start()
-    assert _until(lambda: _published(channel))
+    assert wait_until(lambda: _published(channel))
     channel.close()
 
 

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from twat_cache import ucache
-from twat_cache.testing import TierBehaviour
+from twat_cache.testing import TierBehaviour, wait_until
 from twat_cache.tiers import TieredCache
 from twat_cache_redis import RedisBackend
 from twat_cache_redis.channel import RedisChannel
-
-
-def _until(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 class TestRedisTiers(TierBehaviour):
@@ -38,7 +27,7 @@ def test_the_engine_declares_its_channel(redis_server: Any) -> None:
     assert channel.name == "twat_cache:invalidate:0:app"
     subscription = channel.subscribe()
     channel.publish("one")
-    assert _until(lambda: subscription.receive(0.1) == ["one"])
+    assert wait_until(lambda: subscription.receive(0.1) == ["one"])
     subscription.close()
     channel.close()
     channel.close()
@@ -54,8 +43,8 @@ def test_a_restarted_server_flushes_the_near_tier_until_resubscribed(
         cache.set("k", "old")
         assert cache.tiers[0].get("k") == "old"
         fresh_redis_server.restart()  # no persistence: the server comes back empty
-        assert _until(lambda: cache.tiers[0].get("k") is None)
-        assert _until(lambda: cache.coherent)
+        assert wait_until(lambda: cache.tiers[0].get("k") is None)
+        assert wait_until(lambda: cache.coherent)
         assert cache.get("k") is None  # never the near copy of an entry the server lost
 
 

@@ -1,4 +1,4 @@
-"""What network engines share from core: clients per event loop, generation names, integers."""
+"""What engines share from core: clients per loop, generation names, integers, base classes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from typing import Any
 
 import pytest
 from twat_cache.engines import generations as generations_module
+from twat_cache.engines.base import (
+    IN_PROCESS_CAPABILITIES,
+    BaseAsyncBackend,
+    BaseBackend,
+    check_limit,
+)
 from twat_cache.engines.generations import COUNTER_DIGITS, Generations
 from twat_cache.engines.integers import (
     INT64_MAX,
@@ -20,6 +26,8 @@ from twat_cache.engines.integers import (
 )
 from twat_cache.engines.redis_scripts import INCR_SCRIPT, TOUCH_SCRIPT, incr_error
 from twat_cache.engines.resources import AsyncResource, Resource
+from twat_cache.exceptions import ConfigurationError
+from twat_cache.protocols import Capabilities
 
 
 class _Client:
@@ -270,3 +278,33 @@ def test_redis_answers_to_the_incr_script() -> None:
     assert isinstance(incr_error("k", 1, "ERR value is not an integer or out of range"), TypeError)
     assert isinstance(incr_error("k", 1, "WRONGTYPE Operation against a key"), TypeError)
     assert incr_error("k", 1, "ERR something else") is None
+
+
+# -- the base classes ------------------------------------------------------------------------
+
+
+def test_an_engine_gets_stores_objects_and_blocking_from_its_capabilities() -> None:
+    class InProcess(BaseBackend):
+        capabilities = IN_PROCESS_CAPABILITIES
+
+    class Network(BaseAsyncBackend):
+        capabilities = Capabilities(native_async=True)
+
+    class Explicit(BaseBackend):  # an engine setting the older attributes keeps its own
+        capabilities = IN_PROCESS_CAPABILITIES
+        stores_objects = False
+
+    assert (InProcess.stores_objects, InProcess.blocking) == (True, False)
+    assert (Network.stores_objects, Network.blocking) == (False, True)
+    assert (Explicit.stores_objects, Explicit.blocking) == (False, True)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, True, "10"])
+def test_check_limit_refuses_what_is_not_a_positive_int(limit: Any) -> None:
+    with pytest.raises(ConfigurationError, match="maxsize"):
+        check_limit("maxsize", limit)
+
+
+def test_check_limit_passes_a_positive_int_or_none() -> None:
+    assert check_limit("maxbytes", 1) == 1
+    assert check_limit("maxbytes", None) is None

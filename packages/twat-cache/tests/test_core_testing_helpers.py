@@ -1,4 +1,4 @@
-"""twat_cache.testing's helpers for users' suites: frozen clock, fixtures, refreshes, strategies."""
+"""twat_cache.testing's helpers for users' suites: clock, fixtures, waits, strategies."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from twat_cache.testing import (
     fresh_cache,
     frozen_clock,
     wait_for_refreshes,
+    wait_until,
 )
 from twat_cache.testing import clock as clock_module
 from twat_cache.testing import strategies as cs
@@ -359,3 +360,24 @@ def test_strategies_name_the_extra_when_hypothesis_is_missing(
     monkeypatch.delitem(sys.modules, "twat_cache.testing.strategies")
     with pytest.raises(ImportError, match=r'pip install "twat-cache\[testing\]"'):
         importlib.import_module("twat_cache.testing.strategies")
+
+
+def test_wait_until_sees_what_another_thread_does() -> None:
+    with fresh_cache("memory://") as cache:
+        writer = threading.Timer(0.05, cache.set, ("k", "v"))
+        writer.start()
+        try:
+            assert wait_until(lambda: cache.get("k") == "v")
+        finally:
+            writer.join()
+
+
+def test_wait_until_answers_false_when_the_condition_never_holds() -> None:
+    calls: list[None] = []
+
+    def never() -> bool:
+        calls.append(None)
+        return False
+
+    assert wait_until(never, timeout=0.05, interval=0.01) is False
+    assert len(calls) >= 2  # polled, then asked once more at the deadline

@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +25,7 @@ from twat_cache.exceptions import BackendError, ConfigurationError
 from twat_cache.protocols import Capabilities
 from twat_cache.registry import register_engine
 from twat_cache.serializers import encode_int
-from twat_cache.testing import TierBehaviour
+from twat_cache.testing import TierBehaviour, wait_until
 from twat_cache.testing.tiers import READER_MODULE
 from twat_cache.tiers import TieredCache
 
@@ -108,15 +107,6 @@ class ChannelEngine(BuiltinMemoryBackend):
 
 
 register_engine("coretest-channel", ChannelEngine)
-
-
-def _until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture
@@ -294,17 +284,17 @@ def test_another_cache_on_the_channel_drops_its_near_copy(namespace: str) -> Non
         assert two.get("k") == "old"
         assert two.tiers[0].get("k") == "old"
         one.set("k", "new")
-        assert _until(lambda: two.tiers[0].get("k") is None)
+        assert wait_until(lambda: two.tiers[0].get("k") is None)
         assert two.get("k") == "new"
         one.delete("k")
-        assert _until(lambda: two.get("k") is None)
+        assert wait_until(lambda: two.get("k") is None)
         two.set("t", 1, tags=["g"])
         assert one.get("t") == 1
         one.invalidate_tags("g")
-        assert _until(lambda: two.tiers[0].get("t") is None)
+        assert wait_until(lambda: two.tiers[0].get("t") is None)
         two.set("c", 1)
         one.clear()
-        assert _until(lambda: two.tiers[0].get("c") is None)
+        assert wait_until(lambda: two.tiers[0].get("c") is None)
         asyncio.run(one.adelete("nothing"))
 
 
@@ -315,12 +305,12 @@ def test_a_lost_channel_flushes_the_near_tier_and_bypasses_it_until_back(namespa
         cache.set("k", 1)
         hub.down = True
         hub.drop_all()
-        assert _until(lambda: not cache.coherent)
+        assert wait_until(lambda: not cache.coherent)
         assert cache.tiers[0].get("k") is None  # flushed
         assert cache.get("k") == 1  # served by the lowest tier, not refilled above
         assert cache.tiers[0].get("k") is None
         hub.down = False
-        assert _until(lambda: cache.coherent)
+        assert wait_until(lambda: cache.coherent)
         assert cache.get("k") == 1
         assert cache.tiers[0].get("k") == 1
 

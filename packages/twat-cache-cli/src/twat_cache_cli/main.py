@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from twat_cache.config import SERIALIZERS
 from twat_cache.exceptions import TwatCacheError
@@ -85,43 +85,41 @@ def build_parser() -> argparse.ArgumentParser:
     """
     common = _Parser(add_help=False)
     group = common.add_argument_group("cache options (before or after the command)")
-    # SUPPRESS: an option not given after the command keeps the value given before it
-    group.add_argument(
+
+    def option(*flags: str, **settings: Any) -> None:
+        # SUPPRESS: an option not given after the command keeps the value given before it
+        group.add_argument(*flags, default=argparse.SUPPRESS, **settings)
+
+    option(
         "-n",
         "--namespace",
         metavar="NS",
-        default=argparse.SUPPRESS,
         help="the namespace to work in (default: $TWAT_CACHE_NAMESPACE, else 'default')",
     )
-    group.add_argument(
+    option(
         "--serializer",
         choices=SERIALIZERS,
-        default=argparse.SUPPRESS,
         help="how values are encoded; must match the writers' (default: pickle)",
     )
-    group.add_argument(
+    option(
         "--secret-env",
         metavar="VAR",
-        default=argparse.SUPPRESS,
         help="read the HMAC signing secret from environment variable VAR "
         "(it is never taken from the command line, where ps would show it)",
     )
-    group.add_argument(
+    option(
         "--debug",
         action="store_true",
-        default=argparse.SUPPRESS,
         help="log what the twat_cache library does to stderr, and show tracebacks",
     )
-    group.add_argument(
+    option(
         "--json",
         action="store_true",
-        default=argparse.SUPPRESS,
         help="answer with JSON on stdout (errors too); set: VALUE is JSON",
     )
-    group.add_argument(
+    option(
         "--color",
         choices=COLOR_MODES,
-        default=argparse.SUPPRESS,
         help="tables, colour and progress bars: on a terminal (auto, the default), always, never",
     )
 

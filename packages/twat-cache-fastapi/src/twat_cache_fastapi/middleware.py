@@ -7,7 +7,6 @@ and sent with its validators. Server-sent event streams are passed through.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
@@ -27,12 +26,8 @@ from twat_cache_fastapi.http import (
     replay,
     request_directives,
     request_key,
-    storable,
-    validators,
 )
-from twat_cache_fastapi.routes import DEFAULT_NAMESPACE, ResponseCache
-
-logger = logging.getLogger("twat_cache")
+from twat_cache_fastapi.routes import DEFAULT_NAMESPACE, ResponseCache, store_response
 
 
 class CacheMiddleware:
@@ -163,14 +158,14 @@ async def run_and_store(
 
 
 async def _finish(store: Pending, start: Message, body: bytes, scope: Scope, send: Send) -> None:
-    rule = store.rule
-    status: int = start["status"]
-    raw = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in start.get("headers", [])]
-    headers, added, etag = validators(raw, body, rule.ttl, rule.vary)
-    stored = StoredResponse(status, headers, body, etag)
-    allowed = storable(status, Headers(raw=start.get("headers", [])), rule.statuses, rule.vary)
-    if allowed and not await store.cache.aset(store.key, stored, ttl=rule.ttl, tags=rule.tags):
-        logger.debug("response for %s not stored (the engine declined or failed)", store.key)
+    stored, added = await store_response(
+        store.cache,
+        store.rule,
+        store.key,
+        status=start["status"],
+        raw_headers=start.get("headers", []),
+        body=body,
+    )
     if is_current(stored, store.if_none_match):
         await not_modified(stored)(scope, _no_receive, send)
         return

@@ -11,11 +11,12 @@ import functools
 import inspect
 import logging
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from fastapi.encoders import jsonable_encoder
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from twat_cache import Cache, ConfigurationError
@@ -318,20 +319,53 @@ async def _store(
     cache: Cache, rule: Rule, key: str, response: Response, if_none_match: str | None
 ) -> Response:
     """Add validators to ``response``, store it when allowed, answer 304 when current."""
-    body = bytes(response.body)
-    raw = [
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in response.raw_headers
-    ]
-    headers, added, etag = validators(raw, body, rule.ttl, rule.vary)
-    stored = StoredResponse(response.status_code, headers, body, etag)
-    allowed = storable(response.status_code, response.headers, rule.statuses, rule.vary)
-    if allowed and not await cache.aset(key, stored, ttl=rule.ttl, tags=rule.tags):
-        logger.debug("response for %s not stored (the engine declined or failed)", key)
+    stored, added = await store_response(
+        cache,
+        rule,
+        key,
+        status=response.status_code,
+        raw_headers=response.raw_headers,
+        body=bytes(response.body),
+    )
     for name, value in added:
         response.headers.append(name, value)
     if is_current(stored, if_none_match):
         return not_modified(stored)
     return response
+
+
+async def store_response(
+    cache: Cache,
+    rule: Rule,
+    key: str,
+    *,
+    status: int,
+    raw_headers: Sequence[tuple[bytes, bytes]],
+    body: bytes,
+) -> tuple[StoredResponse, list[tuple[str, str]]]:
+    """Store a response under ``key`` when ``rule`` allows it.
+
+    The last step of the route decorator and of the middleware.
+
+    Args:
+        cache: Where to store it.
+        rule: Its ttl, tags, vary and statuses.
+        key: Its key.
+        status: Its status code.
+        raw_headers: Its headers as ASGI sends them (latin-1 bytes).
+        body: Its whole body.
+
+    Returns:
+        The response as stored (with its validators), and the headers to add to the
+        one sent (``ETag``, ``Cache-Control``, ``Vary``).
+    """
+    raw = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers]
+    headers, added, etag = validators(raw, body, rule.ttl, rule.vary)
+    stored = StoredResponse(status, headers, body, etag)
+    allowed = storable(status, Headers(raw=list(raw_headers)), rule.statuses, rule.vary)
+    if allowed and not await cache.aset(key, stored, ttl=rule.ttl, tags=rule.tags):
+        logger.debug("response for %s not stored (the engine declined or failed)", key)
+    return stored, added
 
 
 def _merge(sub: Response, response: Response) -> None:

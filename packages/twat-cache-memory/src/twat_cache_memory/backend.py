@@ -19,10 +19,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import cachetools
 from twat_cache.constants import DEFAULT_MAXSIZE
-from twat_cache.engines.base import BaseBackend, check_int64
+from twat_cache.engines.base import (
+    IN_PROCESS_CAPABILITIES,
+    BaseBackend,
+    check_int64,
+    check_limit,
+)
 from twat_cache.engines.builtin import estimate_size
 from twat_cache.exceptions import ConfigurationError
-from twat_cache.protocols import NEVER_EXPIRES, Capabilities
+from twat_cache.protocols import NEVER_EXPIRES
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
@@ -172,17 +177,7 @@ class MemoryBackend(BaseBackend):
     """
 
     # expiry is the engine's own record, checked on read (TLRUCache purges it under "ttl")
-    capabilities = Capabilities(
-        native_ttl=False,
-        stores_objects=True,
-        blocking=False,
-        shared=False,
-        persistent=False,
-        reports_evictions=True,
-        reports_expiry=True,
-    )
-    stores_objects = True
-    blocking = False
+    capabilities = IN_PROCESS_CAPABILITIES
 
     def __init__(
         self,
@@ -194,9 +189,8 @@ class MemoryBackend(BaseBackend):
     ) -> None:
         if policy not in POLICIES:
             raise ConfigurationError("policy", policy, "one of " + ", ".join(POLICIES))
-        for name, limit in (("maxsize", maxsize), ("maxbytes", maxbytes)):
-            if limit is not None and (type(limit) is not int or limit < 1):
-                raise ConfigurationError(name, limit, "a positive integer, or None for no limit")
+        check_limit("maxsize", maxsize)
+        check_limit("maxbytes", maxbytes)
         super().__init__(namespace)
         self.policy = policy
         self.maxsize = maxsize

@@ -24,6 +24,7 @@ from twat_cache._async.ops import AsyncOps
 from twat_cache._sync.ops import SyncOps
 from twat_cache.adapters import AsyncAdapter, as_async, as_sync, run_blocking
 from twat_cache.config import CacheConfig, resolve_config
+from twat_cache.engines.base import ClosesOnExit
 from twat_cache.legacy_names import module_getattr
 from twat_cache.pipeline import DEFAULT, MISSING, NONE_VALUE, TAG_PREFIX, Tagged
 from twat_cache.protocols import AsyncBackend, Backend, ReportsEvictions, capabilities_of
@@ -61,7 +62,7 @@ def live_caches() -> list[Cache]:
     return [cache for cache in list(_live) if not cache.closed]
 
 
-class Cache(SyncOps, AsyncOps):
+class Cache(SyncOps, AsyncOps, ClosesOnExit):
     """A cache: one namespace on one engine, with sync and async methods.
 
     Every sync method (``get``, ``set``, ``add``, ``incr``...) has an async twin
@@ -169,17 +170,6 @@ class Cache(SyncOps, AsyncOps):
             twin = self._abackend
             if twin is not None and twin is not self._raw and not isinstance(twin, AsyncAdapter):
                 run_blocking(twin.close())
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     async def aclose(self) -> None:
         """Close the engine (idempotent)."""

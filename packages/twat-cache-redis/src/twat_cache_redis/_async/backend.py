@@ -78,8 +78,6 @@ class AsyncRedisBackend(BaseAsyncBackend):
         True
     """
 
-    stores_objects = False
-    blocking = True
     # invalidation_channel: pub/sub keeps core's near tiers coherent (twat_cache_redis.channel);
     # compare_and_delete: a Lua script; delete_wakeups: a list per release, BLMOVE by waiters
     capabilities = Capabilities(

@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from twat_cache.constants import DEFAULT_NAMESPACE
-from twat_cache.exceptions import CacheOperationError
+from twat_cache.exceptions import CacheOperationError, ConfigurationError
 from twat_cache.legacy_names import module_getattr
 from twat_cache.protocols import Capabilities, derived_capabilities
 
@@ -28,7 +28,16 @@ if TYPE_CHECKING:
     from twat_cache.protocols import AsyncBackend, Backend
     from twat_cache.urls import EngineURL
 
-__all__ = ["INT64_MAX", "INT64_MIN", "BaseAsyncBackend", "BaseBackend", "check_int64"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "IN_PROCESS_CAPABILITIES",
+    "BaseAsyncBackend",
+    "BaseBackend",
+    "ClosesOnExit",
+    "check_int64",
+    "check_limit",
+]
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -45,11 +54,86 @@ def check_int64(value: int) -> int:
     return value
 
 
+def check_limit(name: str, limit: int | None) -> int | None:
+    """Return ``limit`` if it is None (no limit) or an ``int`` of at least 1.
+
+    Args:
+        name: The option's name, for the error.
+        limit: The value given (``maxsize``, ``maxbytes``...).
+
+    Raises:
+        ConfigurationError: for anything else (``True`` and floats included).
+
+    Example:
+        >>> check_limit("maxsize", 10), check_limit("maxbytes", None)
+        (10, None)
+    """
+    if limit is not None and (type(limit) is not int or limit < 1):
+        raise ConfigurationError(name, limit, "a positive integer, or None for no limit")
+    return limit
+
+
+IN_PROCESS_CAPABILITIES: Final = Capabilities(
+    native_ttl=False,
+    stores_objects=True,
+    blocking=False,
+    shared=False,
+    persistent=False,
+    reports_evictions=True,
+    reports_expiry=True,
+)
+"""What an in-process engine keeping Python objects in a dict can do.
+
+Each entry's expiry is the engine's own record, checked on read; the engine
+counts the entries it drops to stay within its limits (the built-in engine and
+twat-cache-memory declare it).
+"""
+
+
+class ClosesOnExit:
+    """``with obj:`` gives ``obj`` and calls its ``close()`` on the way out.
+
+    Shared by :class:`BaseBackend` and :class:`~twat_cache.Cache`.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        def close(self) -> None:
+            """Release the object's resources (the subclass's own ``close``)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 class _Lifecycle:
-    """What both base classes share: namespace, construction from config, closed state."""
+    """What both base classes share: namespace, construction from config, closed state.
+
+    An engine declaring ``capabilities`` as a class attribute gets ``stores_objects``
+    and ``blocking`` (the attributes engines had before the record) from it, unless
+    it sets either itself.
+    """
 
     stores_objects: bool = False
     blocking: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        declared = own.get("capabilities")
+        if isinstance(declared, Capabilities) and not own.keys() & {"stores_objects", "blocking"}:
+            # class attributes, as before: reading them costs what it did
+            cls.stores_objects = declared.stores_objects
+            cls.blocking = declared.blocking
 
     def __init__(self, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.namespace = namespace
@@ -90,7 +174,7 @@ class _Lifecycle:
         return f"<{type(self).__name__} namespace={self.namespace!r}{state}>"
 
 
-class BaseBackend(_Lifecycle):
+class BaseBackend(_Lifecycle, ClosesOnExit):
     """Base class of synchronous engines (see :class:`~twat_cache.protocols.Backend`).
 
     Subclasses implement ``get``, ``set``, ``add``, ``delete``, ``touch``,
@@ -195,17 +279,6 @@ class BaseBackend(_Lifecycle):
     def make_async(self) -> AsyncBackend | None:
         """Return a native async twin sharing this engine's settings, if the client has one."""
         return None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class BaseAsyncBackend(_Lifecycle):

@@ -21,9 +21,14 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 from twat_cache.constants import DEFAULT_MAXSIZE, DEFAULT_NAMESPACE
-from twat_cache.engines.base import BaseBackend, check_int64
+from twat_cache.engines.base import (
+    IN_PROCESS_CAPABILITIES,
+    BaseBackend,
+    check_int64,
+    check_limit,
+)
 from twat_cache.exceptions import ConfigurationError
-from twat_cache.protocols import NEVER_EXPIRES, Capabilities
+from twat_cache.protocols import NEVER_EXPIRES
 
 if TYPE_CHECKING:
     from twat_cache.config import CacheConfig
@@ -96,17 +101,7 @@ class BuiltinMemoryBackend(BaseBackend):
     """
 
     # the engine checks each entry's expiry on read: no storage expires it on its own
-    capabilities = Capabilities(
-        native_ttl=False,
-        stores_objects=True,
-        blocking=False,
-        shared=False,
-        persistent=False,
-        reports_evictions=True,
-        reports_expiry=True,
-    )
-    stores_objects = True
-    blocking = False
+    capabilities = IN_PROCESS_CAPABILITIES
 
     def __init__(
         self,
@@ -118,9 +113,8 @@ class BuiltinMemoryBackend(BaseBackend):
     ) -> None:
         if policy not in BUILTIN_POLICIES:
             raise _needs_memory_package("policy", policy)
-        for name, limit in (("maxsize", maxsize), ("maxbytes", maxbytes)):
-            if limit is not None and (type(limit) is not int or limit < 1):
-                raise ConfigurationError(name, limit, "a positive integer, or None for no limit")
+        check_limit("maxsize", maxsize)
+        check_limit("maxbytes", maxbytes)
         super().__init__(namespace)
         self.maxsize = maxsize
         self.maxbytes = maxbytes

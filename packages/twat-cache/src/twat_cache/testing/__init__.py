@@ -59,8 +59,10 @@ drives the expiry of in-process engines without sleeping; :func:`fresh_cache`
 (:func:`afresh_cache`) opens a cache in a namespace of its own and cleans it up,
 :func:`cache_fixture` and :func:`async_cache_fixture` make fixtures of them;
 :func:`wait_for_refreshes` and :func:`await_refreshes` wait for ``stale_ttl=``
-background refreshes; :mod:`twat_cache.testing.strategies` holds hypothesis
-strategies for keys, arguments and values.
+background refreshes; :func:`wait_until` polls for what another thread or process
+does (a message on an invalidation channel, a write) up to a generous deadline;
+:mod:`twat_cache.testing.strategies` holds hypothesis strategies for keys, arguments
+and values.
 
 Requires pytest, pytest-asyncio and hypothesis (``pip install "twat-cache[testing]"``).
 """
@@ -82,6 +84,7 @@ from twat_cache.testing.fixtures import (  # noqa: E402
     cache_fixture,
     fresh_cache,
 )
+from twat_cache.testing.polling import wait_until  # noqa: E402
 from twat_cache.testing.refreshes import await_refreshes, wait_for_refreshes  # noqa: E402
 from twat_cache.testing.tiers import TierBehaviour  # noqa: E402
 
@@ -98,4 +101,5 @@ __all__ = [
     "fresh_cache",
     "frozen_clock",
     "wait_for_refreshes",
+    "wait_until",
 ]
