@@ -279,8 +279,8 @@ class Pipeline:
 
         ``current(versions)`` judges the tag versions an entry was written under:
         live (``True``), invalidated (``False``: left out) or unknown yet (``None``:
-        the entry is undecided, ``(value, versions)``); entries written together
-        share their versions and are judged once. A corrupt entry is a miss, logged.
+        the entry is undecided, ``(value, versions)``); the entries written together
+        share their versions, judged once per batch. A corrupt entry is a miss, logged.
         """
         codec = self._serializer
         if codec is not None:
