@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import pytest
 from twat_cache import Cache, pipeline, ucache
 from twat_cache.constants import TAG_PREFIX
+from twat_cache.serializers import Codec
 
 URLS = ["builtin://", "coretest-bytes://", "coretest-abytes://"]
 
@@ -186,3 +190,108 @@ def test_tagged_reads_sync(namespace: str) -> None:
         cache.set("own", "again")
         assert cache.get("own") == "again"
     writer.close()
+
+
+UNPICKLED: list[int] = []
+
+
+def _unpickled(n: int) -> int:
+    UNPICKLED.append(n)
+    return n
+
+
+class Recorded:
+    """Read back as the integer ``n``, recording each time it is unpickled."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return _unpickled, (self.n,)
+
+
+@pytest.mark.parametrize("url", ["coretest-bytes://", "coretest-abytes://"])
+def test_get_many_never_unpickles_an_invalidated_entry(url: str, namespace: str) -> None:
+    with Cache(url, namespace=namespace) as cache:
+        for n in range(3):
+            cache.set(f"old{n}", Recorded(n), tags=["old"])
+        cache.set("new", Recorded(9), tags=["new"])
+        keys = ["old0", "old1", "old2", "new"]
+        assert cache.get_many(keys) == {"old0": 0, "old1": 1, "old2": 2, "new": 9}
+        UNPICKLED.clear()
+        cache.invalidate_tags("old")
+        assert cache.get_many(keys) == {"new": 9}
+        assert UNPICKLED == [9], "the invalidated entries were left unread"
+        assert (cache.stats.hits, cache.stats.misses) == (5, 3)
+
+
+def test_get_many_reads_corrupt_tagged_entries_as_logged_misses(
+    namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Cache("coretest-bytes://", namespace=namespace) as cache:
+        cache.set("good", 1, tags=["t"])
+        raw, counter = cache.backend.get("good"), cache.backend.get(TAG_PREFIX + "t")
+        assert isinstance(raw, bytes)
+        assert isinstance(counter, bytes)
+        version = int(counter)
+        header_and_tags = raw[: raw.index(b"}") + 1]
+        cache.backend.set("broken payload", header_and_tags + b"not a pickle")
+        cache.backend.set(
+            "broken tags", header_and_tags[:-1] + b"not json" + raw[len(header_and_tags) :]
+        )
+        cache.backend.set("json", Codec("json").dumps(1, {"t": version}))
+        keys = ["good", "broken payload", "broken tags", "json"]
+        with caplog.at_level(logging.WARNING, logger="twat_cache"):
+            assert cache.get_many(keys) == {"good": 1}
+        assert cache.stats.corrupt == 3
+        assert (cache.stats.hits, cache.stats.misses) == (1, 3)
+        rejected = [
+            r.getMessage() for r in caplog.records if "rejected as a miss" in r.getMessage()
+        ]
+        assert len(rejected) == 3
+        assert any("json" in message for message in rejected)
+
+
+@pytest.mark.parametrize("options", [{"secret": "s"}, {"compress": True}, {"serializer": "typed"}])
+def test_get_many_of_entries_under_tags_the_reader_never_saw(
+    options: dict[str, Any], namespace: str
+) -> None:
+    writer = Cache(
+        "coretest-bytes://", namespace=namespace, tags=["app"], compress_min_size=0, **options
+    )
+    writer.set("a", {"n": 1}, tags=["app", "x"])
+    writer.set("b", {"n": 2}, tags=["app", "y"])
+    writer.set("c", {"n": 3})
+    writer.invalidate_tags("y")
+    # another process: only its own tag ("app") is read with the entries at first
+    reader = Cache(
+        "coretest-bytes://", namespace=namespace, tags=["app"], compress_min_size=0, **options
+    )
+    found = reader.get_many(["c", "b", "a"])
+    assert list(found.items()) == [("c", {"n": 3}), ("a", {"n": 1})], "in the order asked"
+    writer.invalidate_tags("app")
+    assert reader.get_many(["a", "b", "c"]) == {}
+    assert (reader.stats.hits, reader.stats.misses) == (2, 4)
+    writer.close()
+    reader.close()
+
+
+async def test_async_get_many_of_entries_under_tags_the_reader_never_saw(namespace: str) -> None:
+    async with Cache("coretest-abytes://", namespace=namespace, tags=["app"]) as writer:
+        await writer.aset("a", 1, tags=["app", "x"])
+        await writer.aset("b", 2, tags=["app", "y"])
+        await writer.ainvalidate_tags("y")
+        async with Cache("coretest-abytes://", namespace=namespace, tags=["app"]) as reader:
+            assert await reader.aget_many(["a", "b"]) == {"a": 1}
+            await writer.ainvalidate_tags("app")
+            assert await reader.aget_many(["a", "b"]) == {}
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_get_many_of_entries_written_together(url: str, namespace: str) -> None:
+    with Cache(url, namespace=namespace, tags=["app"]) as cache:
+        cache.set_many({"a": 1, "b": 2, "c": 3})
+        assert cache.get_many(["a", "b", "c", "d"]) == {"a": 1, "b": 2, "c": 3}
+        cache.invalidate_tags("app")
+        assert cache.get_many(["a", "b", "c"]) == {}
+        assert (cache.stats.hits, cache.stats.misses) == (3, 4)

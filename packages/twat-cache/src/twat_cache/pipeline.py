@@ -96,6 +96,8 @@ class Tagged:
 
 
 TTL = float | None | _Sentinel
+# whether an entry's tag versions are current (None: a counter was not read)
+Verdict = Callable[[dict[str, int]], bool | None]
 # the tag versions an entry is written with; MISSING: do not write it
 WriteVersions = dict[str, int] | Literal[_Sentinel.MISSING] | None
 # an engine call: the sync form returns its result, the async form an awaitable of it
@@ -271,12 +273,52 @@ class Pipeline:
                 return self._serializer.loads(raw, type_)
             return self._serializer.loads(raw)
         except CorruptEntryError as exc:
-            self.stats.corrupt += 1
-            logger.warning(
-                "cache %s: entry %r rejected as a miss: %s", self.name, key, exc,
-                extra={"cache": self.name, "key": str(key)},
-            )  # fmt: skip
+            self._rejected(key, exc)
             return MISSING, None
+
+    def _rejected(self, key: Any, exc: CorruptEntryError) -> None:
+        """Count and log a corrupt entry (read as a miss)."""
+        self.stats.corrupt += 1
+        logger.warning(
+            "cache %s: entry %r rejected as a miss: %s", self.name, key, exc,
+            extra={"cache": self.name, "key": str(key)},
+        )  # fmt: skip
+
+    def _decode_many(
+        self, keys: Iterable[Any], found: Mapping[Any, Any], current: Verdict
+    ) -> tuple[dict[Any, Any], dict[Any, tuple[Any, dict[str, int]]]]:
+        """Decode the entries of a batch read: ``(live values, undecided)``.
+
+        ``current(versions)`` judges the tag versions an entry was written under:
+        live (``True``), invalidated (``False``: left out) or unknown yet (``None``:
+        the entry is undecided, ``(value, versions)``); the entries written together
+        share their versions, judged once per batch. A corrupt entry is a miss, logged.
+        """
+        codec = self._serializer
+        if codec is not None:
+            type_of = functools.partial(value_type, self.value_types) if codec.typed else None
+            live, undecided, corrupt = codec.loads_many(found, keys, current, type_of)
+            for key, exc in corrupt.items():
+                self._rejected(key, exc)
+            return live, undecided
+        live, undecided = {}, {}
+        verdicts: dict[int, bool | None] = {}  # found holds the shared dicts: their ids stay
+        for key in keys:
+            raw = found.get(key)
+            if raw is None:
+                continue
+            if type(raw) is not Tagged:
+                live[key] = None if raw is NONE_VALUE else raw
+                continue
+            stored = raw.versions
+            if id(stored) not in verdicts:
+                verdicts[id(stored)] = current(stored)
+            verdict = verdicts[id(stored)]
+            if verdict:
+                live[key] = raw.value
+            elif verdict is None:
+                undecided[key] = (raw.value, stored)
+        return live, undecided
 
     def _counted(self, value: Any) -> Any:
         """Count a lookup's outcome and return it."""

@@ -57,27 +57,6 @@ def no_tags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
-def _live(
-    cache: SyncOps, decoded: dict[Any, tuple[Any, dict[str, int] | None]], found: Mapping[Any, Any]
-) -> dict[Any, Any]:
-    """The decoded entries whose tag versions are current."""
-    live: dict[Any, Any] = {}
-    current: dict[str, int | None] = {}  # each counter decoded once for the batch
-    fresh: dict[int, bool] = {}  # entries written together share their versions' dict
-    for key, (value, stored) in decoded.items():
-        if stored:
-            known = fresh.get(id(stored))
-            if known is None:
-                for tag in stored:
-                    if tag not in current:
-                        current.update(cache._versions_from((tag,), found))
-                known = fresh[id(stored)] = cache._fresh(True, stored, current) is True
-            if not known:
-                continue
-        live[key] = value
-    return live
-
-
 def read_many(
     cache: SyncOps,
     keys: list[Any],
@@ -94,34 +73,32 @@ def read_many(
     more ``get_many`` for all the distinct counters of the batch together.
     """
     guessed = seen_tags(cache, len(keys)) if guess else []
-    tag_keys = dict.fromkeys([*cache._tag_keys, *map(cache._tag_key, (*tags, *guessed))])
+    tag_keys = dict.fromkeys([*cache._tag_keys, *[TAG_PREFIX + tag for tag in (*tags, *guessed)]])
     backend = cache.backend
     found: Mapping[Any, Any] = cache._call({}, backend.get_many, [*keys, *tag_keys])
-    decoded: dict[Any, tuple[Any, dict[str, int] | None]] = {}
-    unread: dict[str, None] = {}
-    learned: list[str] = []
-    checked: set[int] = set()
-    for key in keys:
-        raw = found.get(key)
-        if raw is None:
-            continue
-        value, stored = cache._decode(key, raw)
-        if value is MISSING:
-            continue
-        decoded[key] = (value, stored)
-        if not stored or id(stored) in checked:  # entries written together share one dict
-            continue
-        checked.add(id(stored))
-        for tag in stored:
-            tag_key = cache._tag_key(tag)
-            if tag_key not in tag_keys:
-                unread[tag_key] = None
-                learned.append(tag)
-    if unread:
-        learn_tags(cache, learned)
+
+    def current(stored: dict[str, int]) -> bool | None:  # None: a counter this read did not ask
+        return cache._current_in(stored, found, tag_keys)
+
+    live, undecided = cache._decode_many(keys, found, current)
+    if undecided:  # entries written under other tags: their counters, all in one more read
+        unread: dict[str, str] = {}  # counter -> its tag
+        for _, stored in undecided.values():
+            for tag in stored:
+                counter = cache._tag_key(tag)
+                if counter not in tag_keys:
+                    unread[counter] = tag
+        learn_tags(cache, unread.values())
         more: Mapping[Any, Any] = cache._call({}, backend.get_many, list(unread))
         found = {**found, **more}
-    live = _live(cache, decoded, found)
+        asked = {**tag_keys, **unread}
+        verdicts: dict[int, bool | None] = {}  # entries written together share one dict
+        for key, (value, stored) in undecided.items():
+            if id(stored) not in verdicts:
+                verdicts[id(stored)] = cache._current_in(stored, found, asked)
+            if verdicts[id(stored)]:
+                live[key] = value
+        live = {key: live[key] for key in keys if key in live}  # in the order asked
     if count:
         cache.stats.hits += len(live)
         cache.stats.misses += len(keys) - len(live)

@@ -34,8 +34,9 @@ import os
 
 # pickle is the default serializer; frames reach it only after their checks (docs/security.md)
 import pickle  # nosec B403
+import struct
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from twat_cache.constants import COMPRESS_THRESHOLD
@@ -63,6 +64,8 @@ _ENCRYPTED = 0x80
 _MAC_SIZE = 32
 _NONCE_SIZE = 12
 _DIGITS = frozenset(b"-0123456789")
+# a tag block's length, before its JSON
+_LENGTH = struct.Struct(">I").unpack_from
 
 
 # parsed tag blocks: entries written together share one (read-only; see tag_block)
@@ -368,6 +371,72 @@ class Codec:
             except ValueError:
                 raise CorruptEntryError("entry is neither an integer nor a frame") from None
         return self._frame(memoryview(data), type)
+
+    def loads_many(
+        self,
+        found: Mapping[Any, Any],
+        keys: Iterable[Any],
+        current: Callable[[dict[str, int]], bool | None],
+        type_of: Callable[[Any], Any] | None = None,
+    ) -> tuple[dict[Any, Any], dict[Any, tuple[Any, dict[str, int]]], dict[Any, CorruptEntryError]]:
+        """Decode the entries of a batch read: ``(live values, undecided, corrupt)``.
+
+        ``current(tags)`` tells whether an entry written under the tag versions
+        ``tags`` is live: ``True``; ``False``, the entry is left out (a plain
+        tagged frame without being deserialized); or ``None`` when it cannot tell
+        yet, the entry is then ``undecided``: ``(value, tags)``. A plain tagged
+        frame's block is parsed and judged once per batch: entries written
+        together share it. Nothing is raised: a corrupt entry is in ``corrupt``.
+
+        Args:
+            found: The stored bytes by key (the keys absent from it are left out).
+            keys: The keys to decode, in order.
+            current: The verdict on an entry's tag versions.
+            type_of: The type to rebuild per key (``serializer="typed"`` only).
+        """
+        live: dict[Any, Any] = {}
+        undecided: dict[Any, tuple[Any, dict[str, int]]] = {}
+        corrupt: dict[Any, CorruptEntryError] = {}
+        # per tag block: its versions and their verdict, once per batch (entries written together)
+        blocks: dict[bytes, tuple[dict[str, int], bool | None]] = {}
+        stored: dict[str, int] | None
+        size = self._fast  # 0: every frame goes through all its checks
+        start = size + 4
+        plain, tagged, load, get = self._plain_head, self._tagged_head, self._load, found.get
+        for key in keys:
+            data = get(key)
+            if data is None:
+                continue
+            try:
+                head = data[:size]
+                if head == plain:  # the common frames are read inline
+                    live[key] = load(data[size:])
+                    continue
+                if head == tagged:
+                    end = start + _LENGTH(data, size)[0]
+                    block = data[start:end]
+                    known = blocks.get(block)
+                    if known is None:
+                        tags = _tag_block(block)
+                        known = blocks[block] = (tags, current(tags))
+                    stored, verdict = known
+                    if verdict is False:  # invalidated: never deserialized
+                        continue
+                    value = load(data[end:])
+                else:  # any other frame goes through all its checks
+                    value, stored = self.loads(data, None if type_of is None else type_of(key))
+                    verdict = current(stored) if stored else True
+            except CorruptEntryError as exc:
+                corrupt[key] = exc
+                continue
+            except Exception as exc:
+                corrupt[key] = CorruptEntryError(f"entry cannot be decoded by {self.name}: {exc}")
+                continue
+            if verdict:
+                live[key] = value
+            elif verdict is None and stored:
+                undecided[key] = (value, stored)
+        return live, undecided, corrupt
 
     def _frame(self, data: memoryview, type_: Any) -> tuple[Any, dict[str, int] | None]:
         if len(data) < 3 or data[0] != _MAGIC:
