@@ -417,7 +417,7 @@ class Codec:
                     block = data[start:end]
                     known = blocks.get(block)
                     if known is None:
-                        tags = _tag_block(block)
+                        tags = tag_block(block)
                         known = blocks[block] = (tags, current(tags))
                     stored, verdict = known
                     if verdict is False:  # invalidated: never deserialized
