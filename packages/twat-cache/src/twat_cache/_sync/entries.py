@@ -188,7 +188,7 @@ def tagged_path(ctl: Controller) -> Cached:
         tags = tags_of(args, kwargs)
         asked = [*own, *[TAG_PREFIX + tag for tag in tags]]
         # one read: the entry and its tag counters (like a static-tags hit)
-        found = cache._aread_with(key, asked)
+        found = cache._read_with(key, asked)
         raw = found.get(key)
         if raw is not None:
             if size and type(raw) is bytes and raw[:size] == tagged_head:

@@ -83,7 +83,7 @@ class SyncOps(Pipeline):
             self._read_failed(key, last)
             return None, None
 
-    def _aread_with(self, key: Any, asked: Sequence[str]) -> Mapping[Any, Any]:
+    def _read_with(self, key: Any, asked: Sequence[str]) -> Mapping[Any, Any]:
         """Read ``key`` and the tag counters ``asked`` in one ``get_many``, as lookups read.
 
         Fail-open like :meth:`_acall` (``{}`` when the engine fails), timed like
