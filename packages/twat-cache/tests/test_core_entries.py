@@ -33,7 +33,7 @@ def test_tag_callables_of_a_positional_call() -> None:
         with pytest.raises(CacheKeyError, match="tag 'a b'"):
             TagsOf(f, (), [lambda a: "a b"])((1, 2), {})
         with pytest.raises(CacheKeyError, match=r"tag \['x'\]"):
-            TagsOf(f, (), [lambda a: [["x"]]])((1, 2), {})
+            TagsOf(f, (), [lambda a: [["x"]]])((1, 2), {})  # type: ignore[list-item]
 
 
 def test_entry_options_are_checked() -> None:
