@@ -18,6 +18,7 @@ from twat_cache import (
     get_stats,
     ucache,
 )
+from twat_cache.adapters import SyncAdapter, as_async
 from twat_cache.cache import live_caches
 from twat_cache.engines import BuiltinMemoryBackend
 from twat_cache.policies import CacheStats, jittered
@@ -347,6 +348,15 @@ def test_stats_count_the_engines_evictions(namespace: str) -> None:
         cache.set("k5", 5)
         cache.set("k6", 6)
         assert cache.stats.evictions == 1  # counted again from the reset
+
+
+def test_evictions_counted_through_the_adapters() -> None:
+    """A cache over an engine behind an adapter (as_async, then as_sync) counts its evictions."""
+    for adapt in (as_async, lambda engine: SyncAdapter(as_async(engine))):
+        with Cache(backend=adapt(BuiltinMemoryBackend(maxsize=2))) as cache:
+            for i in range(5):
+                cache.set(f"k{i}", i)
+            assert cache.stats.evictions == 3
 
 
 def test_cache_info_shows_evictions(namespace: str) -> None:

@@ -24,6 +24,7 @@ from twat_cache.protocols import (
     AsyncWakesOnDelete,
     Backend,
     Capabilities,
+    ReportsEvictions,
     ReportsExpiry,
     WakesOnDelete,
     capabilities_of,
@@ -56,6 +57,11 @@ class AsyncAdapter:
         self.namespace: str = backend.namespace
         self.stores_objects: bool = self.capabilities.stores_objects
         self._direct = not self.capabilities.blocking
+
+    @property
+    def evictions(self) -> int:
+        """See :class:`~twat_cache.protocols.ReportsEvictions` (only when declared)."""
+        return cast(ReportsEvictions, self.backend).evictions
 
     async def _run(self, call: Callable[..., _T], *args: Any) -> _T:
         if self._direct:
@@ -177,6 +183,11 @@ class SyncAdapter:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+    @property
+    def evictions(self) -> int:
+        """See :class:`~twat_cache.protocols.ReportsEvictions` (only when declared)."""
+        return cast(ReportsEvictions, self.backend).evictions
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         with self._lock:

@@ -27,6 +27,10 @@ whether values come back as objects or bytes; a key of ``max_key_length`` bytes
 works. It also pins the error types of ``incr``: a missing key raises
 ``ValueError``, a value that is not an integer ``TypeError``, and a result
 outside the signed 64-bit range ``OverflowError`` with the value unchanged.
+No test is skipped: where the engine does not declare an optional capability
+(``reports_expiry``, ``reports_evictions``, ``compare_and_delete``,
+``delete_wakeups``, or has no ``get_heads``), the test checks core's path
+without it instead.
 
 Class attributes tune the kit to what an engine honestly cannot do (each
 documented in the engine's README):

@@ -13,8 +13,15 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from twat_cache._async import entries as async_entries
+from twat_cache._async import locks as async_locks
+from twat_cache._sync import entries as sync_entries
+from twat_cache._sync import locks as sync_locks
 from twat_cache.adapters import as_async, as_sync, aserver_version_of, server_version_of
+from twat_cache.cache import Cache
+from twat_cache.constants import LOCK_PREFIX
 from twat_cache.exceptions import CacheOperationError
+from twat_cache.locking import new_token
 from twat_cache.protocols import NEVER_EXPIRES, Capabilities, capabilities_of
 from twat_cache.serializers import encode_int
 
@@ -68,10 +75,12 @@ def _check_expiries(kit: _Kit, found: dict[Any, float], before: float, after: fl
     )
 
 
-def _skip_unless_reported(backend: Any) -> None:
-    if not _caps(backend).reports_expiry:
-        # Cache.ttl refusing to answer on such an engine is checked by CacheBehaviour
-        pytest.skip("the engine does not report expiry times (capabilities.reports_expiry)")
+_NO_EXPIRY = "cannot tell when its entries expire"  # what Cache.ttl raises without reports_expiry
+
+
+def _lock_key(cache: Cache, key: Any) -> Any:
+    """The engine key of the fleet-wide lock core takes for the entry ``key``."""
+    return cache._key(LOCK_PREFIX + str(key))
 
 
 async def _akeys(backend: Any) -> list[Any]:
@@ -166,8 +175,19 @@ class BackendConformance(_Kit):
         assert _decode(backend, backend.get("forever")) == b"f"
 
     def test_expiries(self, backend: Any) -> None:
-        """reports_expiry: ``expiries`` tells when each present key expires, a touch moves it."""
-        _skip_unless_reported(backend)
+        """reports_expiry: ``expiries`` tells when each present key expires, a touch moves it.
+
+        Without it, ``Cache.ttl`` and ``Cache.ttl_many`` raise CacheOperationError.
+        """
+        if not _caps(backend).reports_expiry:
+            cache = Cache(backend=backend)
+            assert cache.set("short", 1, ttl=_TTL) is True
+            with pytest.raises(CacheOperationError, match=_NO_EXPIRY):
+                cache.ttl("short")
+            with pytest.raises(CacheOperationError, match=_NO_EXPIRY):
+                cache.ttl_many(["short", "absent"])
+            assert cache.get("short") == 1, "the entry itself is unharmed"
+            return
         before = time.time()
         backend.set("short", b"s", ttl=_TTL)
         backend.set("forever", b"f", ttl=None)
@@ -297,12 +317,19 @@ class BackendConformance(_Kit):
         """reports_evictions: filling past maxsize grows ``evictions`` by the entries dropped.
 
         Deleting an entry is not an eviction.
+        Without it, Cache's ``stats.evictions`` stays 0 as entries come and go.
         """
-        probe = make_backend(_namespace())
-        declared = _caps(probe).reports_evictions
-        as_sync(probe).close()
-        if not declared:
-            pytest.skip("the engine does not report evictions")
+        probe = as_sync(make_backend(_namespace()))
+        try:
+            if not _caps(probe).reports_evictions:
+                cache = Cache(backend=probe)
+                for i in range(10):
+                    assert cache.set(f"k{i}", i) is True
+                assert cache.delete("k9") is True
+                assert cache.stats.evictions == 0
+                return
+        finally:
+            probe.close()
         assert make_bounded_backend is not None, (
             "an engine with reports_evictions=True needs a make_bounded_backend fixture"
         )
@@ -361,13 +388,22 @@ class BackendConformance(_Kit):
         assert backend.get_many([]) == {}
 
     def test_get_heads(self, backend: Any) -> None:
-        """``get_heads`` (where the engine has it): the first bytes of present entries only."""
-        if getattr(backend, "get_heads", None) is None:
-            pytest.skip("the engine reads no heads (keys() reads whole entries)")
-        backend.set_many({"a": b"0123456789", "b": b"xy"}, ttl=None)
-        assert backend.get_heads(["a", "missing", "b"], 4) == {"a": b"0123", "b": b"xy"}
-        assert backend.get_heads(["a"], 64) == {"a": b"0123456789"}
-        assert backend.get_heads([], 4) == {}
+        """``get_heads`` (where the engine has it): the first bytes of present entries only.
+
+        Core's listing of live keys reads those heads, or whole entries without them.
+        """
+        if getattr(backend, "get_heads", None) is not None:
+            backend.set_many({"a": b"0123456789", "b": b"xy"}, ttl=None)
+            assert backend.get_heads(["a", "missing", "b"], 4) == {"a": b"0123", "b": b"xy"}
+            assert backend.get_heads(["a"], 64) == {"a": b"0123456789"}
+            assert backend.get_heads([], 4) == {}
+        cache = Cache(backend=backend)
+        cache.set("kept", 1, tags=["t"])
+        cache.set("gone", 2, tags=["gone"])
+        cache.set("plain", "p" * 5000)
+        cache.invalidate_tags("gone")
+        made = [cache._key(k) for k in ("kept", "gone", "plain", "absent")]
+        assert list(sync_entries.live_keys(cache, iter(made))) == [made[0], made[2]]
 
     def test_set_many_ttl(self, backend: Any) -> None:
         """``set_many`` gives every item the ttl."""
@@ -427,9 +463,23 @@ class BackendConformance(_Kit):
         assert sorted(other.keys()) == ["c"]
 
     def test_compare_and_delete(self, backend: Any) -> None:
-        """compare_and_delete: ``delete_if`` removes a key only while it holds the value."""
+        """compare_and_delete: ``delete_if`` removes a key only while it holds the value.
+
+        Without it, core releases its lock with a read, then a delete: the holder's
+        release frees it, another holder's lock (or one past ``lock_ttl``) is left alone.
+        """
         if not _caps(backend).compare_and_delete:
-            pytest.skip("the engine declares no compare-and-delete")
+            cache = Cache(backend=backend)
+            mine, other = new_token(), new_token()
+            backend.set("lock", mine, ttl=60)
+            sync_locks.release(cache, "lock", mine, time.monotonic())
+            assert backend.get("lock") is None, "the holder's release frees its lock"
+            backend.set("lock", other, ttl=60)
+            sync_locks.release(cache, "lock", mine, time.monotonic())
+            assert _decode(backend, backend.get("lock")) == other, "another's lock stays"
+            sync_locks.release(cache, "lock", other, time.monotonic() - cache.config.lock_ttl)
+            assert _decode(backend, backend.get("lock")) == other, "past lock_ttl: maybe not ours"
+            return
         assert backend.delete_if("lock", b"t1") is False
         backend.set("lock", b"t1", ttl=60)
         assert backend.delete_if("lock", b"t2") is False
@@ -441,9 +491,32 @@ class BackendConformance(_Kit):
         assert _decode(backend, backend.get("lock")) == b"t3"
 
     def test_compare_and_delete_is_atomic(self, backend: Any) -> None:
-        """Threads racing to ``delete_if`` the same value: exactly one removes it."""
+        """Threads racing to ``delete_if`` the same value: exactly one removes it.
+
+        Without compare_and_delete: threads racing to release a lock they do not
+        hold (core's read, then delete) leave the holder's lock alone.
+        """
         if not _caps(backend).compare_and_delete:
-            pytest.skip("the engine declares no compare-and-delete")
+            cache = Cache(backend=backend)
+            for _ in range(5):
+                holder = new_token()
+                backend.set("lock", holder, ttl=60)
+                start = threading.Barrier(_THREADS)
+
+                def release(start: threading.Barrier = start) -> None:
+                    token = new_token()
+                    start.wait()
+                    sync_locks.release(cache, "lock", token, time.monotonic())
+
+                threads = [threading.Thread(target=release) for _ in range(_THREADS)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(60)
+                assert _decode(backend, backend.get("lock")) == holder
+                sync_locks.release(cache, "lock", holder, time.monotonic())
+                assert backend.get("lock") is None
+            return
         for round_ in range(5):
             backend.set("lock", b"t%d" % round_, ttl=60)
             start = threading.Barrier(_THREADS)
@@ -464,24 +537,51 @@ class BackendConformance(_Kit):
                 t.join()
             assert sorted(removed) == [False] * (_THREADS - 1) + [True]
 
-    def test_delete_wakeups(self, backend: Any) -> None:
-        """delete_wakeups: ``wait_deleted`` returns True once ``delete_if`` succeeded."""
+    def test_delete_wakeups(self, backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        """delete_wakeups: ``wait_deleted`` returns True once ``delete_if`` succeeded.
+
+        On every engine, a waiter on core's lock gets the holder's value once it is
+        released: woken by the release, or (without delete_wakeups) by polling.
+        """
         caps = _caps(backend)
+        if caps.delete_wakeups:
+            assert caps.compare_and_delete, "delete_wakeups needs compare_and_delete"
+            backend.set("lock", b"t1", ttl=60)
+            assert backend.wait_deleted("lock", b"t1", 0.1) is False, "nobody released it"
+            woke: list[bool] = []
+            waiter = threading.Thread(
+                target=lambda: woke.append(backend.wait_deleted("lock", b"t1", 30))
+            )
+            waiter.start()
+            assert backend.delete_if("lock", b"t1") is True
+            waiter.join(60)
+            assert woke == [True], "a waiter wakes when the value is deleted (not at its timeout)"
+            assert backend.wait_deleted("lock", b"t1", 5) is True, "a late waiter learns it too"
+            assert backend.wait_deleted("lock", b"t2", 0.1) is False
+        cache = Cache(backend=backend, lock_timeout=60)
+        made, token = cache._key("k"), new_token()
+        lock_key = _lock_key(cache, made)
+        assert backend.add(lock_key, token, 60) is True  # another process holds the lock
         if not caps.delete_wakeups:
-            pytest.skip("the engine declares no delete wake-ups")
-        assert caps.compare_and_delete, "delete_wakeups needs compare_and_delete"
-        backend.set("lock", b"t1", ttl=60)
-        assert backend.wait_deleted("lock", b"t1", 0.1) is False, "nobody released it"
-        woke: list[bool] = []
+            assert not sync_locks.sleep_until_released(cache, lock_key, time.monotonic() + 60)
+        waiting = threading.Event()
+        next_turn = sync_locks.next_turn
+
+        def waits(*args: Any) -> bool | None:
+            waiting.set()
+            return next_turn(*args)
+
+        monkeypatch.setattr(sync_locks, "next_turn", waits)
+        got: list[Any] = []
         waiter = threading.Thread(
-            target=lambda: woke.append(backend.wait_deleted("lock", b"t1", 30))
+            target=lambda: got.append(sync_locks.locked(cache, made, lambda: "computed"))
         )
         waiter.start()
-        assert backend.delete_if("lock", b"t1") is True
+        assert waiting.wait(60), "the waiter found the lock taken"
+        assert cache.set("k", "stored") is True
+        sync_locks.release(cache, lock_key, token, time.monotonic())
         waiter.join(60)
-        assert woke == [True], "a waiter wakes when the value is deleted (not at its timeout)"
-        assert backend.wait_deleted("lock", b"t1", 5) is True, "a late waiter learns it too"
-        assert backend.wait_deleted("lock", b"t2", 0.1) is False
+        assert got == ["stored"], "the waiter gets the holder's value, computing nothing"
 
     def test_close_is_idempotent_and_final(self, make_backend: MakeBackend) -> None:
         """``close`` may be called twice; operations after it raise CacheOperationError."""
@@ -561,8 +661,19 @@ class AsyncBackendConformance(_Kit):
         assert _decode(abackend, await abackend.get("forever")) == b"f"
 
     async def test_expiries(self, abackend: Any) -> None:
-        """reports_expiry: ``expiries`` tells when each present key expires (async)."""
-        _skip_unless_reported(abackend)
+        """reports_expiry: ``expiries`` tells when each present key expires (async).
+
+        Without it, ``Cache.attl`` and ``Cache.attl_many`` raise CacheOperationError.
+        """
+        if not _caps(abackend).reports_expiry:
+            cache = Cache(backend=abackend)
+            assert await cache.aset("short", 1, ttl=_TTL) is True
+            with pytest.raises(CacheOperationError, match=_NO_EXPIRY):
+                await cache.attl("short")
+            with pytest.raises(CacheOperationError, match=_NO_EXPIRY):
+                await cache.attl_many(["short", "absent"])
+            assert await cache.aget("short") == 1, "the entry itself is unharmed"
+            return
         before = time.time()
         await abackend.set("short", b"s", ttl=_TTL)
         await abackend.set_many({"forever": b"f"}, ttl=None)
@@ -634,12 +745,28 @@ class AsyncBackendConformance(_Kit):
         assert await abackend.delete("c") is False
 
     async def test_get_heads(self, abackend: Any) -> None:
-        """``get_heads`` (where the engine has it): the first bytes of present entries only."""
-        if getattr(abackend, "get_heads", None) is None:
-            pytest.skip("the engine reads no heads (keys() reads whole entries)")
-        await abackend.set_many({"a": b"0123456789", "b": b"xy"}, ttl=None)
-        assert await abackend.get_heads(["a", "missing", "b"], 4) == {"a": b"0123", "b": b"xy"}
-        assert await abackend.get_heads([], 4) == {}
+        """``get_heads`` (where the engine has it): the first bytes of present entries only.
+
+        Core's listing of live keys reads those heads, or whole entries without them.
+        """
+        if getattr(abackend, "get_heads", None) is not None:
+            await abackend.set_many({"a": b"0123456789", "b": b"xy"}, ttl=None)
+            heads = await abackend.get_heads(["a", "missing", "b"], 4)
+            assert heads == {"a": b"0123", "b": b"xy"}
+            assert await abackend.get_heads([], 4) == {}
+        cache = Cache(backend=abackend)
+        await cache.aset("kept", 1, tags=["t"])
+        await cache.aset("gone", 2, tags=["gone"])
+        await cache.aset("plain", "p" * 5000)
+        await cache.ainvalidate_tags("gone")
+        made = [cache._key(k) for k in ("kept", "gone", "plain", "absent")]
+
+        async def listed() -> AsyncIterator[Any]:
+            for key in made:
+                yield key
+
+        live = [key async for key in async_entries.alive_keys(cache, listed())]
+        assert live == [made[0], made[2]]
 
     async def test_touch(self, abackend: Any) -> None:
         """``touch`` sets a new ttl on a present key."""
@@ -668,9 +795,23 @@ class AsyncBackendConformance(_Kit):
         assert _decode(other, await other.get("c")) == b"3"
 
     async def test_compare_and_delete(self, abackend: Any) -> None:
-        """compare_and_delete: ``delete_if`` removes a key only while it holds the value."""
+        """compare_and_delete: ``delete_if`` removes a key only while it holds the value.
+
+        Without it, core releases its lock with a read, then a delete: the holder's
+        release frees it, releases racing with another token leave it alone.
+        """
         if not _caps(abackend).compare_and_delete:
-            pytest.skip("the engine declares no compare-and-delete")
+            cache = Cache(backend=abackend)
+            mine, other = new_token(), new_token()
+            await abackend.set("lock", mine, ttl=60)
+            await async_locks.arelease(cache, "lock", mine, time.monotonic())
+            assert await abackend.get("lock") is None, "the holder's release frees its lock"
+            await abackend.set("lock", other, ttl=60)
+            await asyncio.gather(
+                *(async_locks.arelease(cache, "lock", mine, time.monotonic()) for _ in range(8))
+            )
+            assert _decode(abackend, await abackend.get("lock")) == other, "another's lock stays"
+            return
         assert await abackend.delete_if("lock", b"t1") is False
         await abackend.set("lock", b"t1", ttl=60)
         assert await abackend.delete_if("lock", b"t2") is False
@@ -679,18 +820,45 @@ class AsyncBackendConformance(_Kit):
         assert sorted(removed) == [False] * 7 + [True]
         assert await abackend.get("lock") is None
 
-    async def test_delete_wakeups(self, abackend: Any) -> None:
-        """delete_wakeups: ``wait_deleted`` returns True once ``delete_if`` succeeded."""
+    async def test_delete_wakeups(self, abackend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        """delete_wakeups: ``wait_deleted`` returns True once ``delete_if`` succeeded.
+
+        On every engine, a waiter on core's lock gets the holder's value once it is
+        released: woken by the release, or (without delete_wakeups) by polling.
+        """
         caps = _caps(abackend)
+        if caps.delete_wakeups:
+            await abackend.set("lock", b"t1", ttl=60)
+            assert await abackend.wait_deleted("lock", b"t1", 0.1) is False, "nobody released it"
+            woke = asyncio.ensure_future(abackend.wait_deleted("lock", b"t1", 30))
+            await asyncio.sleep(0)
+            assert await abackend.delete_if("lock", b"t1") is True
+            assert await asyncio.wait_for(woke, 60) is True
+            assert await abackend.wait_deleted("lock", b"t1", 5) is True, "a late waiter learns it"
+        cache = Cache(backend=abackend, lock_timeout=60)
+        made, token = cache._key("k"), new_token()
+        lock_key = _lock_key(cache, made)
+        assert await abackend.add(lock_key, token, 60) is True  # another process holds the lock
         if not caps.delete_wakeups:
-            pytest.skip("the engine declares no delete wake-ups")
-        await abackend.set("lock", b"t1", ttl=60)
-        assert await abackend.wait_deleted("lock", b"t1", 0.1) is False, "nobody released it"
-        waiter = asyncio.ensure_future(abackend.wait_deleted("lock", b"t1", 30))
-        await asyncio.sleep(0)
-        assert await abackend.delete_if("lock", b"t1") is True
-        assert await asyncio.wait_for(waiter, 60) is True
-        assert await abackend.wait_deleted("lock", b"t1", 5) is True, "a late waiter learns it"
+            deadline = time.monotonic() + 60
+            assert not await async_locks.asleep_until_released(cache, lock_key, deadline)
+        waiting = asyncio.Event()
+        anext_turn = async_locks.anext_turn
+
+        async def waits(*args: Any) -> bool | None:
+            waiting.set()
+            return await anext_turn(*args)
+
+        async def compute() -> str:
+            return "computed"
+
+        monkeypatch.setattr(async_locks, "anext_turn", waits)
+        waiter = asyncio.ensure_future(async_locks.alocked(cache, made, compute))
+        await asyncio.wait_for(waiting.wait(), 60)  # the waiter found the lock taken
+        assert await cache.aset("k", "stored") is True
+        await async_locks.arelease(cache, lock_key, token, time.monotonic())
+        got = await asyncio.wait_for(waiter, 60)
+        assert got == "stored", "the waiter gets the holder's value, computing nothing"
 
     async def test_close_is_idempotent_and_final(self, make_backend: MakeBackend) -> None:
         """``close`` may be called twice; operations after it raise CacheOperationError."""
