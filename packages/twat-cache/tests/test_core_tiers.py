@@ -128,6 +128,19 @@ def test_a_list_of_urls_makes_tiers_and_a_lower_hit_fills_the_tiers_above(folder
         assert cache.tiers[0].config.maxsize == 100
 
 
+def test_a_corrupt_lower_entry_is_a_miss_and_fills_nothing(folder: str) -> None:
+    with Cache(["memory://", folder], ttl=30) as cache:
+        assert cache.set("k", {"a": 1}) is True
+        lower = cache.tiers[-1]
+        stored = lower.backend.get("k")
+        assert isinstance(stored, bytes)
+        lower.backend.set("k", stored[: lower._plain_size] + b"not a pickle")
+        cache.tiers[0].clear()
+        assert cache.get("k") is None
+        assert lower.stats.corrupt == 1  # counted and logged by the full decode
+        assert cache.tiers[0].get("k") is None
+
+
 def test_deletes_clear_and_many_reach_every_tier(folder: str) -> None:
     with TieredCache(["memory://", folder], ttl=30) as cache:
         assert cache.set_many({"a": 1, "b": 2}) is True

@@ -316,9 +316,11 @@ class AsyncOps(Pipeline):
         Raises:
             SerializationError: when the value cannot be encoded (nothing is written).
         """
-        versions = await self._aversions_for_write(tags)
-        if versions is MISSING:
-            return False
+        versions: WriteVersions = None  # untagged (the common case): no versions to read
+        if tags or self._tag_keys:
+            versions = await self._aversions_for_write(tags)
+            if versions is MISSING:
+                return False
         data = self._encode(value, versions)
         return self._wrote(
             await self._acall(False, self.async_backend.set, key, data, self._ttl(ttl))

@@ -314,9 +314,11 @@ class SyncOps(Pipeline):
         Raises:
             SerializationError: when the value cannot be encoded (nothing is written).
         """
-        versions = self._versions_for_write(tags)
-        if versions is MISSING:
-            return False
+        versions: WriteVersions = None  # untagged (the common case): no versions to read
+        if tags or self._tag_keys:
+            versions = self._versions_for_write(tags)
+            if versions is MISSING:
+                return False
         data = self._encode(value, versions)
         return self._wrote(self._call(False, self.backend.set, key, data, self._ttl(ttl)))
 
