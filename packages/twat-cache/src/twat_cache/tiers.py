@@ -151,6 +151,8 @@ class TieredCache(SyncTiers, AsyncTiers, Cache):
         self.backend = lowest.backend
         self._abackend = None
         self._setup(shared, self._described(), label)
+        # a fill's ttl: the lowest entry's remaining life is unknown, l1_ttl bounds the overshoot
+        self._fill = _lowest([shared.ttl, shared.l1_ttl])
         self._finalizer = lowest._finalizer
         self._closed = False
         self._sender = uuid.uuid4().hex
@@ -191,8 +193,7 @@ class TieredCache(SyncTiers, AsyncTiers, Cache):
         return _lowest([ttl, self.config.l1_ttl])
 
     def _fill_ttl(self) -> float | None:
-        # the lowest entry's remaining life is unknown here: l1_ttl bounds the overshoot
-        return _lowest([self.config.ttl, self.config.l1_ttl])
+        return self._fill
 
     # -- the channel ------------------------------------------------------------------------
     def _publish(self, kind: str, payload: str = "") -> None:

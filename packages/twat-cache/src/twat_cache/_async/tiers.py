@@ -102,7 +102,7 @@ class AsyncTiers(Pipeline):
         ones above it were just read and missed).
         """
         epoch = self._epoch
-        readable = self._readable()
+        readable = self.tiers if self._coherent else self.tiers[-1:]  # as _readable(), inline
         for depth in range(start if len(readable) > 1 else 0, len(readable)):
             value, tags = await self._aread(readable[depth], key, type_)
             if value is MISSING:
@@ -111,7 +111,8 @@ class AsyncTiers(Pipeline):
                 ttl = self._fill_ttl()
                 for upper in readable[:depth]:
                     await upper.astore(key, value, ttl, tags)
-                await self._aunless_current(epoch, key, readable[:depth])
+                if self._epoch != epoch:  # an invalidation arrived meanwhile
+                    await self._aunless_current(epoch, key, readable[:depth])
             return self._counted(value)
         return self._counted(MISSING)
 

@@ -104,7 +104,7 @@ class SyncTiers(Pipeline):
         ones above it were just read and missed).
         """
         epoch = self._epoch
-        readable = self._readable()
+        readable = self.tiers if self._coherent else self.tiers[-1:]  # as _readable(), inline
         for depth in range(start if len(readable) > 1 else 0, len(readable)):
             value, tags = self._read(readable[depth], key, type_)
             if value is MISSING:
@@ -113,7 +113,8 @@ class SyncTiers(Pipeline):
                 ttl = self._fill_ttl()
                 for upper in readable[:depth]:
                     upper.store(key, value, ttl, tags)
-                self._unless_current(epoch, key, readable[:depth])
+                if self._epoch != epoch:  # an invalidation arrived meanwhile
+                    self._unless_current(epoch, key, readable[:depth])
             return self._counted(value)
         return self._counted(MISSING)
 
