@@ -227,7 +227,8 @@ class Pipeline:
 
     def _ttl(self, ttl: TTL) -> float | None:
         value = self.config.ttl if ttl is DEFAULT else _check_ttl("ttl", ttl)
-        return jittered(value, self.config.jitter)
+        jitter = self.config.jitter
+        return jittered(value, jitter) if jitter else value
 
     @staticmethod
     def _remaining(expiries: Mapping[Any, float]) -> dict[Any, float | None]:
