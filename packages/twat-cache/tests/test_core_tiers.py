@@ -129,7 +129,7 @@ def test_a_list_of_urls_makes_tiers_and_a_lower_hit_fills_the_tiers_above(folder
 
 
 def test_a_corrupt_lower_entry_is_a_miss_and_fills_nothing(folder: str) -> None:
-    with Cache(["memory://", folder], ttl=30) as cache:
+    with TieredCache(["memory://", folder], ttl=30) as cache:
         assert cache.set("k", {"a": 1}) is True
         lower = cache.tiers[-1]
         stored = lower.backend.get("k")

@@ -316,11 +316,12 @@ class AsyncOps(Pipeline):
         Raises:
             SerializationError: when the value cannot be encoded (nothing is written).
         """
-        versions: WriteVersions = None  # untagged (the common case): no versions to read
+        versions: dict[str, int] | None = None  # untagged (the common case): none to read
         if tags or self._tag_keys:
-            versions = await self._aversions_for_write(tags)
-            if versions is MISSING:
+            written = await self._aversions_for_write(tags)
+            if written is MISSING:
                 return False
+            versions = written
         data = self._encode(value, versions)
         return self._wrote(
             await self._acall(False, self.async_backend.set, key, data, self._ttl(ttl))

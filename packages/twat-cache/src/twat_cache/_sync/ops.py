@@ -314,11 +314,12 @@ class SyncOps(Pipeline):
         Raises:
             SerializationError: when the value cannot be encoded (nothing is written).
         """
-        versions: WriteVersions = None  # untagged (the common case): no versions to read
+        versions: dict[str, int] | None = None  # untagged (the common case): none to read
         if tags or self._tag_keys:
-            versions = self._versions_for_write(tags)
-            if versions is MISSING:
+            written = self._versions_for_write(tags)
+            if written is MISSING:
                 return False
+            versions = written
         data = self._encode(value, versions)
         return self._wrote(self._call(False, self.backend.set, key, data, self._ttl(ttl)))
 
