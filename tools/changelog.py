@@ -112,28 +112,26 @@ def check(names: list[str], root: Path = ROOT) -> list[str]:
     return problems
 
 
-def changed_files(base: str, head: str, root: Path = ROOT) -> list[str]:
-    """Paths added, changed or deleted between the merge base of ``base`` and ``head``."""
+def _diff_names(base: str, head: str, option: str, root: Path) -> list[str]:
+    """``git diff --name-only`` between the merge base of ``base`` and ``head``, with ``option``."""
     out = subprocess.run(
-        ["git", "diff", "--name-only", "--no-renames", f"{base}...{head}"],
+        ["git", "diff", "--name-only", option, f"{base}...{head}"],
         cwd=root,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     return [line for line in out.splitlines() if line]
+
+
+def changed_files(base: str, head: str, root: Path = ROOT) -> list[str]:
+    """Paths added, changed or deleted between the merge base of ``base`` and ``head``."""
+    return _diff_names(base, head, "--no-renames", root)
 
 
 def added_files(base: str, head: str, root: Path = ROOT) -> list[str]:
     """Paths added (or modified) between the merge base of ``base`` and ``head``."""
-    out = subprocess.run(
-        ["git", "diff", "--name-only", "--diff-filter=AM", f"{base}...{head}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line for line in out.splitlines() if line]
+    return _diff_names(base, head, "--diff-filter=AM", root)
 
 
 def missing_fragments(changed: list[str], added: list[str]) -> list[str]:

@@ -167,6 +167,11 @@ async def test_tagged_reads_of_every_kind_of_entry(
         frame_head = stored[: cache._plain_size]  # the tagged frame's header
         writer.backend.set("bad", frame_head + b"\x00\x00\x00\x02{x" + b"payload")
         assert await cache.aget("bad") is None  # a malformed tag block: a miss
+        writer.backend.set("short", frame_head + b"\x00")
+        assert await cache.aget("short") is None  # a frame cut short: a miss
+        block = b'{"all":"x"}'
+        writer.backend.set("text", frame_head + len(block).to_bytes(4, "big") + block + b"v")
+        assert await cache.aget("text") is None  # a version that is not an integer: a miss
         hits, misses = cache.stats.hits, cache.stats.misses
         await cache.ainvalidate_tags("all")
         assert await cache.aget("own") is None

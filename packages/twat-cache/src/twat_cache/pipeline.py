@@ -173,6 +173,7 @@ class Pipeline:
     _plain_size: int  # its length (0: every frame goes through the codec)
     _plain_load: Callable[[bytes], Any] | None  # the serializer's loads, for plain frames
     _tagged_head: bytes  # the header of tagged frames read inline (b"": none; as long as plain's)
+    _tagged_parts: Callable[[bytes], tuple[bytes, int]] | None  # a tagged frame's block, payload
     # tag block -> (counter key, version, version as decimal bytes) per tag
     _tag_checks: dict[bytes, tuple[tuple[str, int, bytes], ...]]
 
@@ -204,7 +205,7 @@ class Pipeline:
         self._plain_head, self._plain_load = plain if plain is not None else (b"", None)
         self._plain_size = len(self._plain_head)
         tagged = None if self._serializer is None else self._serializer.tagged_reader()
-        self._tagged_head = b"" if tagged is None else tagged[0]
+        self._tagged_head, self._tagged_parts = tagged if tagged is not None else (b"", None)
         self._tag_checks = {}
         self.value_types = {}  # serializer="typed": function prefix -> return annotation
         self.name = name or f"{config.engine}:{config.namespace}"
@@ -379,23 +380,13 @@ class Pipeline:
         malformed or corrupt entry): the hit path of tagged entries, without a
         Python call per tag.
         """
-        size = self._plain_size
-        end = size + 4 + int.from_bytes(raw[size : size + 4], "big")
-        block = raw[size + 4 : end]
-        checks = self._tag_checks.get(block)
-        if checks is None:
-            try:
-                stored = tag_block(block)
-            except ValueError:
-                return SLOW
-            own = {k: k for k in self._tag_keys}  # the same strings: `in` finds them by identity
-            checks = tuple(
-                (own.get(TAG_PREFIX + tag, TAG_PREFIX + tag), version, b"%d" % version)
-                for tag, version in stored.items()
-            )
-            if len(self._tag_checks) >= _TAG_CHECKS_KEPT:
-                self._tag_checks.clear()
-            self._tag_checks[block] = checks
+        try:
+            block, end = self._tagged_parts(raw)  # type: ignore[misc]
+            checks = self._tag_checks.get(block)
+            if checks is None:
+                checks = self._checks_of(block)
+        except Exception:  # a frame cut short, a malformed tag block: the full decode says why
+            return SLOW
         for counter, version, text in checks:
             if counter not in asked:
                 return SLOW
@@ -410,6 +401,22 @@ class Pipeline:
             return self._plain_load(raw[end:])  # type: ignore[misc]
         except Exception:  # corrupt: the full decode says why, and counts it
             return SLOW
+
+    def _checks_of(self, block: bytes) -> tuple[tuple[str, int, bytes], ...]:
+        """The counters a tag block's entries are checked against, worked out once per block.
+
+        Raises:
+            ValueError, TypeError: when the block is not an object of integer versions.
+        """
+        own = {k: k for k in self._tag_keys}  # the same strings: `in` finds them by identity
+        checks = tuple(
+            (own.get(TAG_PREFIX + tag, TAG_PREFIX + tag), version, b"%d" % version)
+            for tag, version in tag_block(block).items()
+        )
+        if len(self._tag_checks) >= _TAG_CHECKS_KEPT:
+            self._tag_checks.clear()
+        self._tag_checks[block] = checks
+        return checks
 
     @staticmethod
     def _fresh(value: Any, stored: dict[str, int], current: dict[str, int | None]) -> Any:

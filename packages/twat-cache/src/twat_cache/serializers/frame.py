@@ -274,16 +274,24 @@ class Codec:
             return None
         return self._plain_head, self._load
 
-    def tagged_reader(self) -> tuple[bytes, Callable[[bytes], Any]] | None:
-        """``(header, load)`` when tagged frames can be read without checks, else ``None``.
+    def tagged_reader(self) -> tuple[bytes, Callable[[bytes], tuple[bytes, int]]] | None:
+        """``(header, split)`` when tagged frames can be read without checks, else ``None``.
 
         A tagged frame with nothing else (no signature, encryption or compression)
-        is ``header + length + tag block + payload`` (see :func:`tag_block`); the
-        conditions are those of :meth:`plain_reader`.
+        is ``header + length + tag block + payload``; ``split(frame)`` returns its
+        tag block (see :func:`tag_block`) and where its payload starts, which the
+        loads of :meth:`plain_reader` reads. The conditions are those of
+        :meth:`plain_reader`.
         """
         if not self._fast:
             return None
-        return self._tagged_head, self._load
+        return self._tagged_head, self._tagged_parts
+
+    def _tagged_parts(self, data: bytes) -> tuple[bytes, int]:
+        """A tagged frame's tag block and the offset of its payload."""
+        start = self._fast + 4
+        end = start + _LENGTH(data, self._fast)[0]
+        return data[start:end], end
 
     def __repr__(self) -> str:  # keys and secrets are never shown
         return (
@@ -358,9 +366,8 @@ class Codec:
         if size and data[:size] == self._tagged_head:
             # a tagged entry, as common as a plain one where tags are used: no memoryview
             try:
-                end = size + 4 + int.from_bytes(data[size : size + 4], "big")
-                tags = tag_block(data[size + 4 : end])
-                return self._load(data[end:]), tags
+                block, end = self._tagged_parts(data)
+                return self._load(data[end:]), tag_block(block)
             except Exception as exc:
                 raise CorruptEntryError(f"entry cannot be decoded by {self.name}: {exc}") from exc
         if not data:
