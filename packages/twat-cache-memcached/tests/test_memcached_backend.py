@@ -516,16 +516,18 @@ def test_other_client_errors_become_backend_errors(
 ) -> None:
     client = Client
     server.set("k", b"v")
-    monkeypatch.setattr(client, "get_many", _raiser(MemcacheServerError(b"out of memory")))
+    # a hit's get is read by the engine itself (protocol.get_current), raising pymemcache's errors
+    read = "twat_cache_memcached.backend.get_current"
+    monkeypatch.setattr(read, _raiser(MemcacheServerError(b"out of memory")))
     with pytest.raises(BackendError, match="out of memory"):
         server.get("k")
-    monkeypatch.setattr(client, "get_many", _raiser(MemcacheUnknownError(b"GARBAGE")))
+    monkeypatch.setattr(read, _raiser(MemcacheUnknownError(b"GARBAGE")))
     with pytest.raises(BackendError, match="GARBAGE"):
         server.get("k")
-    monkeypatch.setattr(client, "get_many", _raiser(MemcacheUnexpectedCloseError()))
+    monkeypatch.setattr(read, _raiser(MemcacheUnexpectedCloseError()))
     with pytest.raises(BackendError, match="MemcacheUnexpectedCloseError"):
         server.get("k")
-    monkeypatch.setattr(client, "get_many", _raiser(AttributeError("a bug in the client")))
+    monkeypatch.setattr(read, _raiser(AttributeError("a bug in the client")))
     with pytest.raises(BackendError, match="a bug in the client") as info:
         server.get("k")
     assert isinstance(info.value.__cause__, AttributeError)

@@ -4,8 +4,9 @@ An entry lives under ``{namespace}:{generation}:{key}`` on the server its key
 hashes to; that server also keeps the namespace's generation under
 ``{namespace}:__gen__`` (core's :class:`~twat_cache.engines.generations.Generations`).
 ``clear()`` increments it on every server (never ``flush_all``). Reads send the
-generation seen last with the keys, in one ``get``; writes read the generation
-first. The README says why.
+generation seen last with the keys, in one ``get`` whose reply this package reads
+itself (:func:`~twat_cache_memcached.protocol.get_values`); writes read the
+generation first. The README says why.
 """
 
 from __future__ import annotations
@@ -35,14 +36,18 @@ from twat_cache_memcached.protocol import (
     DEFAULT_ITEM_SIZE_LIMIT,
     DEFAULT_PORT,
     MAX_KEY_LENGTH,
-    META_END,
+    Changed,
+    get_current,
+    get_values,
     meta_delete_reply,
     meta_delete_request,
+    meta_lines,
     meta_ttl_reply,
     meta_ttl_request,
     parse_size,
     physical_key,
     to_exptime,
+    value_reply,
 )
 from twat_cache_memcached.ring import Node, Ring, TooLarge
 
@@ -121,6 +126,7 @@ class MemcachedBackend(BaseBackend):
             )
         self._names = Generations(namespace, max_key_length=MAX_KEY_LENGTH)
         self._gen_key = self._names.counter_key
+        self._gen_name = self._gen_key.encode()  # as the reply names it
         self.client_options: dict[str, Any] = {
             "connect_timeout": connect_timeout,
             "timeout": timeout,
@@ -213,15 +219,19 @@ class MemcachedBackend(BaseBackend):
         raw = self._ring.call(node, Client.get, self._gen_key)
         return fresh if raw is None else self._names.parse(raw)
 
-    def _adopt(self, node: Node, raw: bytes | None) -> int:
-        generation = self._initial_generation(node) if raw is None else self._names.parse(raw)
+    def _known(self, node: Node, generation: int) -> int:
+        """Remember ``generation`` as ``node``'s, and how a hit's reply starts under it."""
+        node.head = value_reply(self._gen_name, str(generation).encode())
         node.generation = generation
         return generation
 
+    def _adopt(self, node: Node, raw: bytes | None) -> int:
+        generation = self._initial_generation(node) if raw is None else self._names.parse(raw)
+        return self._known(node, generation)
+
     def _bump(self, node: Node) -> int:
         value = self._ring.call(node, Client.incr, self._gen_key, 1)
-        node.generation = value if value is not None else self._initial_generation(node)
-        return node.generation
+        return self._known(node, value if value is not None else self._initial_generation(node))
 
     def _generation(self, node: Node) -> int:
         """Read the namespace's current generation on ``node`` (one round trip)."""
@@ -234,18 +244,16 @@ class MemcachedBackend(BaseBackend):
     def _fetch(self, node: Node, keys: Sequence[str]) -> dict[str, bytes]:
         generation = node.generation
         if generation is not None:
-            physical = {self._names.key(generation, key): key for key in keys}
-            found: dict[str, bytes] = self._ring.call(
-                node, Client.get_many, [self._gen_key, *physical]
-            )
-            raw = found.pop(self._gen_key, None)
+            physical = {self._names.key(generation, key).encode(): key for key in keys}
+            found = self._ring.call(node, get_values, [self._gen_name, *physical])
+            raw = found.pop(self._gen_name, None)
             if raw is not None and int(raw) == generation:
                 return {physical[name]: value for name, value in found.items()}
             generation = self._adopt(node, raw)  # cleared meanwhile: read again under the new one
         else:
             generation = self._generation(node)
-        physical = {self._names.key(generation, key): key for key in keys}
-        found = self._ring.call(node, Client.get_many, list(physical))
+        physical = {self._names.key(generation, key).encode(): key for key in keys}
+        found = self._ring.call(node, get_values, list(physical))
         return {physical[name]: value for name, value in found.items()}
 
     def _locate(self, key: str) -> tuple[Node, str]:
@@ -262,13 +270,16 @@ class MemcachedBackend(BaseBackend):
         self._check_open()
         node = self._ring.node_for(key)
         generation = node.generation
-        if generation is not None:  # the hit path: generation and entry in one get
-            name = self._names.key(generation, key)
-            found: dict[str, bytes] = self._ring.call(node, Client.get_many, [self._gen_key, name])
-            raw = found.get(self._gen_key)
-            if raw is not None and int(raw) == generation:
-                return found.get(name)
-        return self._fetch(node, [key]).get(key)
+        if generation is None:
+            return self._fetch(node, [key]).get(key)
+        # the hit path: generation and entry in one get
+        name = self._names.key(generation, key).encode()
+        value = self._ring.call(node, get_current, node.head, self._gen_name, name)
+        if not isinstance(value, Changed):
+            return value
+        generation = self._adopt(node, value.raw)  # cleared meanwhile: read again under the new one
+        name = self._names.key(generation, key).encode()
+        return self._ring.call(node, get_values, [name]).get(name)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Return the present entries among ``keys``: one ``get`` per server."""
@@ -293,17 +304,17 @@ class MemcachedBackend(BaseBackend):
         its ttl (see :func:`to_exptime`), so the answer is that of the server.
 
         Raises:
-            CacheOperationError: when a server answers something else than meta replies.
-            BackendError: when a server fails (memcached before 1.6 has no meta
-                commands and never ends the reply: the request times out).
+            CacheOperationError: when a server answers something else than meta replies
+                (memcached before 1.6 has no meta commands: it answers ``ERROR``).
+            BackendError: when a server fails.
         """
         self._check_open()
         found: dict[str, float] = {}
         for node, group in self._by_node(list(dict.fromkeys(keys))).items():
             names = [self._names.key(self._generation(node), key) for key in group]
-            reply = self._ring.call(node, Client.raw_command, meta_ttl_request(names), META_END)
+            lines = self._ring.call(node, meta_lines, meta_ttl_request(names))
             try:
-                left = meta_ttl_reply(reply, len(names))
+                left = meta_ttl_reply(b"\r\n".join(lines), len(names))
             except ValueError as exc:
                 raise CacheOperationError(
                     f"memcached {node.name} cannot tell when entries expire (meta commands, "

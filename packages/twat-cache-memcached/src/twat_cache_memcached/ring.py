@@ -55,6 +55,7 @@ class Node:
         failures: Consecutive failed calls.
         down_until: ``time.monotonic()`` until which the server is out of the ring (0: in it).
         generation: The namespace generation last read from this server (optimistic reads).
+        head: How a ``get`` of the generation counter answers while it holds ``generation``.
         revived: Back from being down: its generation is bumped before it serves again.
     """
 
@@ -63,6 +64,7 @@ class Node:
         "down_until",
         "failures",
         "generation",
+        "head",
         "idle",
         "name",
         "revived",
@@ -79,6 +81,7 @@ class Node:
         self.failures = 0
         self.down_until = 0.0
         self.generation: int | None = None
+        self.head = b""
         self.revived = False
 
 
