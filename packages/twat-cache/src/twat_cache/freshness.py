@@ -35,6 +35,7 @@ __all__ = [
     "early_draw",
     "entry",
     "needs_refresh",
+    "plain",
     "spawn",
     "unwrap",
 ]
@@ -91,6 +92,23 @@ def unwrap(raw: Any) -> tuple[str, float, float, Any] | None:
     ):
         return FRESH_MARK, float(raw[1]), float(raw[2]), raw[3]
     return None
+
+
+def plain(stored: Any) -> Any:
+    """The value of a stored frame; anything else as it is.
+
+    ``Cache.get`` of a decorated function's key (``f.cache_key(...)``) returns the
+    function's result on every engine: a frame on a shared engine, a frame or (while
+    its refresh runs) the plain value on an in-process one.
+
+    Example:
+        >>> plain((FRESH_MARK, 0.0, 0.1, "value")), plain(["a", "list"])
+        ('value', ['a', 'list'])
+    """
+    kind = type(stored)
+    if (kind is tuple or kind is list) and len(stored) == FRAME_SIZE and stored[0] == FRESH_MARK:
+        return stored[3]
+    return stored
 
 
 def needs_refresh(fresh_until: float, took: float, early: bool) -> bool:

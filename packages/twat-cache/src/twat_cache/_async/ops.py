@@ -20,7 +20,7 @@ from twat_cache._async.retrying import aretry
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.entries import check_batch_size
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
-from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, Stale
+from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, Stale, plain
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
@@ -358,7 +358,7 @@ class AsyncOps(Pipeline):
         made = self._key(key)
         value = await self.alookup(made)
         if value is not MISSING:
-            return value
+            return plain(value)
         afunc = acaller(compute)
 
         async def arun() -> Any:
@@ -377,7 +377,7 @@ class AsyncOps(Pipeline):
         (``cache.get(key, type=Point)``); other serializers ignore it.
         """
         value = await self.alookup(self._key(key), type)
-        return default if value is MISSING else value
+        return default if value is MISSING else plain(value)
 
     async def aset(
         self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()
@@ -425,7 +425,7 @@ class AsyncOps(Pipeline):
         wanted = {self._key(k): k for k in keys}
         # the distinct tag counters of the whole batch are read once, with the entries once seen
         live, _ = await aread_many(self, list(wanted), guess=True)
-        return {wanted[key]: value for key, value in live.items()}
+        return {wanted[key]: plain(value) for key, value in live.items()}
 
     async def awarm(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from twat_cache.freshness import plain
 from twat_cache.pipeline import (
     DEFAULT,
     MISSING,
@@ -213,7 +214,7 @@ class AsyncTiers(Pipeline):
         ``type`` is the type ``serializer="typed"`` rebuilds the value into.
         """
         value = await self.alookup(self._key(key), type)
-        return default if value is MISSING else value
+        return default if value is MISSING else plain(value)
 
     async def aset(
         self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()
@@ -260,7 +261,7 @@ class AsyncTiers(Pipeline):
         for key in keys:
             value = await self.alookup(self._key(key))
             if value is not MISSING:
-                found[key] = value
+                found[key] = plain(value)
         return found
 
     async def aset_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:

@@ -22,7 +22,7 @@ from twat_cache._sync.retrying import retry
 from twat_cache.constants import LOCK_PREFIX
 from twat_cache.entries import check_batch_size
 from twat_cache.exceptions import BackendError, BackendUnavailableError, CacheOperationError
-from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, Stale
+from twat_cache.freshness import FRAME_SIZE, FRESH_MARK, Stale, plain
 from twat_cache.locking import uses_lock
 from twat_cache.pipeline import (
     DEFAULT,
@@ -354,7 +354,7 @@ class SyncOps(Pipeline):
         made = self._key(key)
         value = self.lookup(made)
         if value is not MISSING:
-            return value
+            return plain(value)
         func = caller(compute)
 
         def run() -> Any:
@@ -373,7 +373,7 @@ class SyncOps(Pipeline):
         (``cache.get(key, type=Point)``); other serializers ignore it.
         """
         value = self.lookup(self._key(key), type)
-        return default if value is MISSING else value
+        return default if value is MISSING else plain(value)
 
     def set(self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:
         """Store ``value`` under ``key``; return whether it was written.
@@ -417,7 +417,7 @@ class SyncOps(Pipeline):
         wanted = {self._key(k): k for k in keys}
         # the distinct tag counters of the whole batch are read once, with the entries once seen
         live, _ = read_many(self, list(wanted), guess=True)
-        return {wanted[key]: value for key, value in live.items()}
+        return {wanted[key]: plain(value) for key, value in live.items()}
 
     def warm(
         self,

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from twat_cache.freshness import plain
 from twat_cache.pipeline import (
     DEFAULT,
     MISSING,
@@ -213,7 +214,7 @@ class SyncTiers(Pipeline):
         ``type`` is the type ``serializer="typed"`` rebuilds the value into.
         """
         value = self.lookup(self._key(key), type)
-        return default if value is MISSING else value
+        return default if value is MISSING else plain(value)
 
     def set(self, key: Hashable, value: Any, ttl: TTL = DEFAULT, tags: Iterable[str] = ()) -> bool:
         """Store ``value`` in every tier; return whether the lowest tier stored it.
@@ -258,7 +259,7 @@ class SyncTiers(Pipeline):
         for key in keys:
             value = self.lookup(self._key(key))
             if value is not MISSING:
-                found[key] = value
+                found[key] = plain(value)
         return found
 
     def set_many(self, items: Mapping[Any, Any], ttl: TTL = DEFAULT) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,7 +26,9 @@ from twat_cache.decorators import acache, ucache
 from twat_cache.exceptions import CacheOperationError, SerializationError
 from twat_cache.keys import MAX_KEY_LENGTH
 from twat_cache.protocols import capabilities_of
+from twat_cache.testing.clock import frozen_clock
 from twat_cache.testing.entries import EntryBehaviour
+from twat_cache.testing.refreshes import wait_for_refreshes
 
 __all__ = ["CacheBehaviour"]
 
@@ -336,6 +339,38 @@ class CacheBehaviour(EntryBehaviour):
         assert len(seen.calls) == 4
         info = f.cache_info()
         assert (info.hits, info.misses) == (0, 1), "cache_clear starts the counts over"
+
+    def test_get_of_a_functions_key_is_its_result(self, kit: Kit) -> None:
+        """``cache.get(f.cache_key(...))`` is the call's result, with ``stale_ttl=`` too.
+
+        Such entries are stored with their freshness (a frame): ``get``, ``get_many``
+        and ``get_or_set`` return the result alone, before, during and after a refresh.
+        """
+        started, release = threading.Event(), threading.Event()
+        seen = Counter()
+
+        @kit.cached(ttl=60, stale_ttl=600)
+        def f(x: int) -> list[int]:
+            seen(x)
+            if len(seen.calls) > 1:  # the background refresh: held until the test lets it go
+                started.set()
+                assert release.wait(_DEADLINE)
+            return [x, len(seen.calls)]
+
+        cache, key = f.cache, f.cache_key(1)
+        assert f(1) == [1, 1]
+        assert cache.get(key) == [1, 1]
+        with frozen_clock() as clock:
+            clock.advance(61)  # stale now: the next call serves it and refreshes it
+            assert f(1) == [1, 1]
+            assert started.wait(_DEADLINE)
+            assert cache.get(key) == [1, 1], "while the refresh runs"
+            assert cache.get_many([key]) == {key: [1, 1]}
+            assert cache.get_or_set(key, lambda: "computed") == [1, 1]
+            release.set()
+            wait_for_refreshes()
+        assert cache.get(key) == [1, 2]
+        assert cache.get_many([key, "absent"]) == {key: [1, 2]}
 
     def test_tags(self, kit: Kit) -> None:
         """Invalidating a tag turns its entries into misses, seen by every cache object."""
