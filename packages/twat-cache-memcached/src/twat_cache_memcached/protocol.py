@@ -204,6 +204,15 @@ def _more(recv: Recv, want: int) -> bytes:
     return b"".join(chunks)
 
 
+def _line(data: bytes, pos: int, recv: Recv) -> tuple[bytes, int, int]:
+    """Read on until ``data`` holds a whole line at ``pos``: ``(data, pos, the line's end)``."""
+    end = data.find(b"\r\n", pos)
+    while end < 0:
+        data, pos = data[pos:] + _more(recv, 1), 0
+        end = data.find(b"\r\n")
+    return data, pos, end
+
+
 def _error(line: bytes) -> Exception:
     """The pymemcache exception of a reply line that is not an answer, as pymemcache raises it."""
     error: Exception
@@ -237,10 +246,7 @@ def read_values(data: bytes, recv: Recv) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     pos = 0
     while True:
-        end = data.find(b"\r\n", pos)
-        if end < 0:
-            data, pos = data[pos:] + _more(recv, 1), 0
-            continue
+        data, pos, end = _line(data, pos, recv)
         if data.startswith(b"VALUE ", pos):
             start = end + 2
             fields = data[pos:end].split()
@@ -278,10 +284,7 @@ def read_lines(data: bytes, recv: Recv, last: bytes = META_END[:-2]) -> list[byt
     lines: list[bytes] = []
     pos = 0
     while True:
-        end = data.find(b"\r\n", pos)
-        if end < 0:
-            data, pos = data[pos:] + _more(recv, 1), 0
-            continue
+        data, pos, end = _line(data, pos, recv)
         line, pos = data[pos:end], end + 2
         if line == last:
             if pos != len(data):
