@@ -24,6 +24,8 @@ from twat_cache_memcached.protocol import (
     RECV_SIZE,
     Changed,
     get_current,
+    meta_cas,
+    meta_gets,
     meta_lines,
     meta_ttl_reply,
     meta_ttl_request,
@@ -308,3 +310,123 @@ def test_get_current_refuses_a_reply_out_of_shape(rest: bytes) -> None:
             get_current(wired, HEAD, b"n:__gen__", b"n:42:k")
     finally:
         wired.close()
+
+
+# -- counters: a negative step keeps the ttl -------------------------------------------------------
+
+
+def test_a_negative_step_keeps_the_counters_ttl(backend: MemcachedBackend) -> None:
+    backend.set("short", b"1", ttl=60)
+    backend.set("forever", b"1", ttl=None)
+    assert backend.incr("short", -5) == -4
+    assert backend.incr("short", 2) == -2  # a negative value: swapped too
+    assert backend.incr("forever", -1) == 0
+    left = backend.expiries(["short", "forever"])
+    assert 50 < left["short"] - time.time() <= 62
+    assert left["forever"] == float("inf")
+
+
+def test_a_negative_step_on_a_short_ttl_still_expires(backend: MemcachedBackend) -> None:
+    backend.set("n", b"0", ttl=1)
+    assert backend.incr("n", -1) == -1
+    deadline = time.monotonic() + 10
+    while backend.get("n") is not None:
+        assert time.monotonic() < deadline, "the counter lost its ttl"
+        time.sleep(0.2)
+
+
+def test_meta_cas_stores_only_over_the_value_it_read(backend: MemcachedBackend) -> None:
+    node, name = backend._locate("n")
+    raw_name = name.encode()
+    backend.set("n", b"1", ttl=60)
+    read = backend._ring.call(node, meta_gets, raw_name)
+    assert read is not None
+    value, left, cas = read
+    assert (value, 55 < left <= 62) == (b"1", True)
+    backend.set("n", b"1", ttl=60)  # another client's write: a new CAS number
+    assert backend._ring.call(node, meta_cas, raw_name, b"2", 60, cas) is False
+    assert backend.get("n") == b"1"
+    backend.delete("n")
+    assert backend._ring.call(node, meta_cas, raw_name, b"2", 60, cas) is None
+    assert backend._ring.call(node, meta_gets, raw_name) is None
+    with pytest.raises(ValueError, match="CAS"):
+        meta_cas(object(), raw_name, b"2", 60, b"1 noreply")
+
+
+def test_without_meta_commands_a_negative_step_still_counts(
+    backend: MemcachedBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """memcached before 1.6 answers ERROR to ``mg``: gets + cas, the ttl lost (README)."""
+
+    def old_server(client: Any, name: bytes) -> None:
+        raise MemcacheUnknownCommandError("ERROR")
+
+    monkeypatch.setattr("twat_cache_memcached.counters.meta_gets", old_server)
+    backend.set("n", b"3", ttl=60)
+    assert backend.incr("n", -5) == -2
+    assert backend.incr("n", -1) == -3
+    with pytest.raises(ValueError, match="not found"):
+        backend.incr("absent", -1)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (b"EN\r\n", None),
+        (b"VA 2 t-1 c9\r\n-5\r\n", (b"-5", -1, b"9")),
+        (b"VA 3 c12 t30\r\nx\r\n\r\n", (b"x\r\n", 30, b"12")),
+    ],
+)
+def test_meta_gets_reads_value_ttl_and_cas(
+    reply: bytes, expected: tuple[bytes, int, bytes] | None
+) -> None:
+    wired = _Wired(reply)
+    try:
+        assert meta_gets(wired, b"n:1:k") == expected
+        assert wired.request() == b"mg n:1:k v t c\r\n"
+    finally:
+        wired.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (b"ERROR\r\n", MemcacheUnknownCommandError),
+        (b"VA 2 t5\r\n-5\r\n", MemcacheUnknownError),  # no CAS number
+        (b"VA 2 t5 c1\r\n-5\r\nEN\r\n", MemcacheUnknownError),
+        (b"SERVER_ERROR busy\r\n", MemcacheServerError),
+    ],
+)
+def test_meta_gets_refuses_other_replies(reply: bytes, error: type[Exception]) -> None:
+    wired = _Wired(reply)
+    try:
+        with pytest.raises(error):
+            meta_gets(wired, b"n:1:k")
+    finally:
+        wired.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [(b"HD\r\n", True), (b"EX\r\n", False), (b"NS\r\n", False), (b"NF\r\n", None)],
+)
+def test_meta_cas_replies(reply: bytes, expected: bool | None) -> None:
+    wired = _Wired(reply)
+    try:
+        assert meta_cas(wired, b"n:1:k", b"-4", 30, b"7") is expected
+        assert wired.request() == b"ms n:1:k 2 T30 C7\r\n-4\r\n"
+    finally:
+        wired.close()
+
+
+def test_meta_cas_refuses_other_replies() -> None:
+    for reply, error in (
+        (b"CLIENT_ERROR bad\r\n", MemcacheClientError),
+        (b"HD\r\nHD\r\n", MemcacheUnknownError),
+    ):
+        wired = _Wired(reply)
+        try:
+            with pytest.raises(error):
+                meta_cas(wired, b"n:1:k", b"-4", 30, b"7")
+        finally:
+            wired.close()

@@ -44,8 +44,11 @@ __all__ = [
     "Changed",
     "get_current",
     "get_values",
+    "kept_exptime",
+    "meta_cas",
     "meta_delete_reply",
     "meta_delete_request",
+    "meta_gets",
     "meta_lines",
     "meta_ttl_reply",
     "meta_ttl_request",
@@ -213,6 +216,20 @@ def _line(data: bytes, pos: int, recv: Recv) -> tuple[bytes, int, int]:
     return data, pos, end
 
 
+def _value(data: bytes, start: int, size: int, recv: Recv) -> tuple[bytes, int, int]:
+    """Read on until ``data`` holds the ``size`` bytes at ``start`` and their CRLF.
+
+    Returns ``(data, start, stop)``: the value is ``data[start:stop]``.
+    """
+    stop = start + size
+    if len(data) < stop + 2:
+        data = data[start:] + _more(recv, stop + 2 - len(data))
+        start, stop = 0, size
+    if data[stop : stop + 2] != b"\r\n":
+        raise MemcacheUnknownError(f"a value of {size} bytes is not followed by CRLF")
+    return data, start, stop
+
+
 def _error(line: bytes) -> Exception:
     """The pymemcache exception of a reply line that is not an answer, as pymemcache raises it."""
     error: Exception
@@ -252,14 +269,7 @@ def read_values(data: bytes, recv: Recv) -> dict[bytes, bytes]:
             fields = data[pos:end].split()
             if len(fields) != 4 or not fields[3].isdigit():
                 raise MemcacheUnknownError(f"unexpected reply {data[pos:end][:80]!r}")
-            stop = start + int(fields[3])
-            if len(data) < stop + 2:
-                data = data[start:] + _more(recv, stop + 2 - len(data))
-                start, stop = 0, stop - start
-            if data[stop : stop + 2] != b"\r\n":
-                raise MemcacheUnknownError(
-                    f"the value of {fields[1][:80]!r} is not followed by CRLF"
-                )
+            data, start, stop = _value(data, start, int(fields[3]), recv)
             found[fields[1]] = data[start:stop]
             pos = stop + 2
         elif end - pos == 3 and data.startswith(b"END", pos):
@@ -376,15 +386,91 @@ def get_values(client: Any, names: Sequence[bytes]) -> dict[bytes, bytes]:
     return read_values(sock.recv(RECV_SIZE), sock.recv)
 
 
+def _socket(client: Any) -> socket.socket:
+    """The client's socket, connected first if need be (pymemcache connects on a command)."""
+    if client.sock is None:
+        client.version()
+    sock: socket.socket = client.sock
+    return sock
+
+
+def _only_line(sock: socket.socket) -> bytes:
+    """Read a one-line reply."""
+    data, _, end = _line(sock.recv(RECV_SIZE), 0, sock.recv)
+    if end + 2 != len(data):
+        raise MemcacheUnknownError(f"unexpected bytes after a reply: {data[end + 2 :][:80]!r}")
+    return data[:end]
+
+
+def meta_gets(client: Any, name: bytes) -> tuple[bytes, int, bytes] | None:
+    """``mg <name> v t c``: the value, the seconds it has left (-1: no expiry) and its CAS number.
+
+    Returns ``None`` when absent.
+
+    Raises:
+        MemcacheUnknownCommandError: from a server without meta commands (before 1.6),
+            which answers ``ERROR`` (the connection stays usable).
+    """
+    sock = _socket(client)
+    sock.sendall(b"mg " + name + b" v t c\r\n")
+    data, _, end = _line(sock.recv(RECV_SIZE), 0, sock.recv)
+    head = data[:end]
+    if head == b"EN" and end + 2 == len(data):
+        return None
+    fields = head.split()
+    if fields[:1] != [b"VA"] or len(fields) != 4 or not fields[1].isdigit():
+        raise _error(head)
+    flags = {field[:1]: field[1:] for field in fields[2:]}
+    data, start, stop = _value(data, end + 2, int(fields[1]), recv=sock.recv)
+    if stop + 2 != len(data):
+        raise MemcacheUnknownError(f"unexpected bytes after a value: {data[stop + 2 :][:80]!r}")
+    try:
+        return data[start:stop], int(flags[b"t"]), flags[b"c"]
+    except (KeyError, ValueError):
+        raise MemcacheUnknownError(f"unexpected reply {head[:80]!r}") from None
+
+
+def kept_exptime(left: int) -> int:
+    """The ``exptime`` that keeps an entry with ``left`` seconds (``mg``'s ``t``: -1 is none).
+
+    Example:
+        >>> kept_exptime(-1), kept_exptime(0), kept_exptime(90)
+        (0, 1, 90)
+    """
+    if left < 0:
+        return 0
+    if left > _RELATIVE_EXPTIME_LIMIT:
+        return int(time.time()) + left
+    return max(left, 1)  # under a second left: 0 would mean "never expires"
+
+
+def meta_cas(client: Any, name: bytes, value: bytes, exptime: int, cas: bytes) -> bool | None:
+    """``ms <name> <size> T<exptime> C<cas>``: store ``value`` if unchanged since ``cas``.
+
+    Returns:
+        True when stored; False when the entry changed meanwhile; None when it is gone.
+    """
+    if not cas.isdigit():
+        raise ValueError(f"a CAS value is a number, not {cas!r}")
+    sock = _socket(client)
+    sock.sendall(b"ms %b %d T%d C%b\r\n%b\r\n" % (name, len(value), exptime, cas, value))
+    status = _only_line(sock)
+    if status == b"HD":
+        return True
+    if status in (b"EX", b"NS"):
+        return False
+    if status == b"NF":
+        return None
+    raise _error(status)
+
+
 def meta_lines(client: Any, request: bytes) -> list[bytes]:
     """Send a pipeline of meta commands closed by ``mn``; return the reply lines before ``MN``.
 
     A server without meta commands (before 1.6) answers ``ERROR``: the lines end
     with it, and the connection is closed (the rest of the reply is never read).
     """
-    if client.sock is None:
-        client.version()  # connects (pymemcache connects on a first command)
-    sock: socket.socket = client.sock
+    sock = _socket(client)
     sock.sendall(request + b"\r\n")
     lines = read_lines(sock.recv(RECV_SIZE), sock.recv)
     if lines and lines[-1] == b"ERROR":
