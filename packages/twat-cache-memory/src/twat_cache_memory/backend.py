@@ -206,6 +206,31 @@ class MemoryBackend(BaseBackend):
         self._lock = threading.Lock()
         # the default store is read without the lock (two C calls, atomic under the GIL)
         self._fast = self._data if isinstance(self._data, _OrderedLRU) else None
+        if self._fast is not None:
+            # this instance's get: a closure over the store's two C methods, no attribute
+            # lookups on the hit (35 ns of the 300 of a decorated hit; the method stays for
+            # entries with their own ttl and for anything else)
+            self.get = self._lru_reader(self._fast)  # type: ignore[method-assign,assignment]
+
+    def _lru_reader(self, fast: _OrderedLRU) -> Callable[[Hashable], Any]:
+        """The default store's lock-free read (see :meth:`get`), as a closure."""
+        find, touch, method = fast.get, fast.move_to_end, type(self).get
+
+        def get(key: Hashable) -> Any:
+            item = find(key)
+            if item is None:
+                if self._closed:
+                    self._check_open()
+                return None
+            try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hit path
+                touch(key)
+            except KeyError:  # evicted by another thread meanwhile: still a valid read
+                pass
+            if type(item) is not _Expiring:
+                return item
+            return method(self, key)  # an entry with its own ttl
+
+        return get
 
     @classmethod
     def from_config(cls, config: CacheConfig, url: EngineURL) -> MemoryBackend:
