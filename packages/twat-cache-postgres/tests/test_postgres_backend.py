@@ -938,7 +938,7 @@ def test_any_client_exception_becomes_a_backend_error(
 
     with PostgresBackend(_url(postgres_server, table=table)) as backend:
         backend.set("k", b"v")
-        monkeypatch.setattr(psycopg.Connection, "execute", broken)
+        monkeypatch.setattr(psycopg.Cursor, "execute", broken)
         with pytest.raises(BackendError, match="a bug inside the client") as info:
             backend.get("k")
         assert isinstance(info.value.__cause__, AttributeError)
@@ -1020,3 +1020,35 @@ def test_lock_waiters_leave_half_the_pool_free(postgres_server: PostgresServer, 
         assert backend.wait_deleted("lock", b"t1", 30) is True
         assert backend.wait_deleted("lock", b"t2", 0) is False
         assert backend._run(backend._fetch_all, _LISTENING, (), read=True) == []
+
+
+def test_reads_reuse_one_cursor_per_connection(postgres_server: PostgresServer, table: str) -> None:
+    """A hit runs on its connection's kept cursor (psycopg keeps its adapters for the query)."""
+    with PostgresBackend(_url(postgres_server, table=table)) as backend:
+        backend.set("k", b"v")
+        assert backend.get("k") == b"v"
+        conn = backend._pools.get().acquire(False)
+        kept = conn.kept()
+        assert backend.get("k") == b"v"
+        assert backend.get("absent") is None
+        assert conn.kept() is kept
+        kept.close()  # closed by anyone: the next statement makes a new one
+        assert backend.get("k") == b"v"
+        assert conn.kept() is not kept
+
+
+async def test_async_reads_reuse_one_cursor_per_connection(
+    postgres_server: PostgresServer, table: str
+) -> None:
+    async with AsyncPostgresBackend(_url(postgres_server, table=table)) as backend:
+        await backend.set("k", b"v")
+        assert await backend.get("k") == b"v"
+        leases = await backend._pools.get()
+        conn = await leases.acquire()
+        kept = conn.kept()
+        assert conn.kept() is kept
+        await leases.release(conn)
+        await kept.close()
+        assert await backend.get("k") == b"v"
+        assert await backend.get("absent") is None
+        assert conn.kept() is not kept

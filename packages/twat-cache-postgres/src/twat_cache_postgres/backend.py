@@ -106,13 +106,15 @@ class PostgresBackend(Engine, BaseBackend):
     # -- plumbing ----------------------------------------------------------------------
     def _open_pool(self) -> Leases:
         self._create_table()
-        pool: ConnectionPool[Connection] = ConnectionPool(**self._pool_options())
+        pool: ConnectionPool[Connection] = ConnectionPool(
+            connection_class=Connection, **self._pool_options()
+        )
         pool.open(wait=False)
         return Leases(pool, self.settings.max_size)
 
     def _create_table(self) -> None:
         try:
-            with psycopg.Connection.connect(**self.settings.connect_kwargs()) as conn:
+            with Connection.connect(**self.settings.connect_kwargs()) as conn:
                 if self._table_exists(conn):
                     return
                 try:
@@ -184,13 +186,14 @@ class PostgresBackend(Engine, BaseBackend):
             except psycopg.Error as exc:  # a purge that fails must not fail the write
                 logger.debug("lazy purge of expired rows failed: %s", exc)
 
-    # what runs on a connection: methods, so that a call builds no closure
+    # what runs on a connection: methods, so that a call builds no closure; the statements
+    # that return one row or none run on the connection's kept cursor (KeptConnection)
     @staticmethod
     def _fetch_one(conn: Connection, query: bytes, params: Any) -> Row | None:
-        return (conn.execute(query, params)).fetchone()
+        return (conn.kept().execute(query, params)).fetchone()
 
     def _write_one(self, conn: Connection, query: bytes, params: Any) -> Row | None:
-        row = (conn.execute(query, params)).fetchone()
+        row = (conn.kept().execute(query, params)).fetchone()
         self._after_write(conn)
         return row
 
@@ -200,10 +203,10 @@ class PostgresBackend(Engine, BaseBackend):
 
     @staticmethod
     def _rowcount(conn: Connection, query: bytes, params: Any) -> int:
-        return (conn.execute(query, params)).rowcount
+        return (conn.kept().execute(query, params)).rowcount
 
     def _write_count(self, conn: Connection, query: bytes, params: Any) -> int:
-        count = (conn.execute(query, params)).rowcount
+        count = (conn.kept().execute(query, params)).rowcount
         self._after_write(conn)
         return count
 

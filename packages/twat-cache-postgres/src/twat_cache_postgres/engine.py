@@ -32,10 +32,12 @@ __all__ = [
     "PURGE_BATCH",
     "WAKE_POLL",
     "AsyncConnection",
+    "AsyncKeptConnection",
     "AsyncLeases",
     "AsyncWork",
     "Connection",
     "Engine",
+    "KeptConnection",
     "Leases",
     "Row",
     "Work",
@@ -64,8 +66,42 @@ MAX_VALUE_SIZE = 1024 * 1024 * 1024 - 1  # bytea's limit
 
 _HAS_POLL = hasattr(select, "poll")
 _T = TypeVar("_T")
-Connection = psycopg.Connection[TupleRow]
-AsyncConnection = psycopg.AsyncConnection[TupleRow]
+
+
+class KeptConnection(psycopg.Connection[TupleRow]):
+    """A pooled connection that keeps one cursor for the engine's one-row statements.
+
+    ``Connection.execute`` makes a new cursor per statement, and psycopg builds a
+    new cursor's adapters (its ``Transformer``) afresh; a cursor that runs the same
+    query object again keeps them. On loopback that is about 12 us of a 55 us hit.
+    The cursor holds its last result (one row) until the next statement.
+    """
+
+    _kept: psycopg.Cursor[TupleRow] | None = None
+
+    def kept(self) -> psycopg.Cursor[TupleRow]:
+        """This connection's cursor (made on first use, and again after it was closed)."""
+        cursor = self._kept
+        if cursor is None or cursor.closed:
+            cursor = self._kept = self.cursor()
+        return cursor
+
+
+class AsyncKeptConnection(psycopg.AsyncConnection[TupleRow]):
+    """The asyncio twin of :class:`KeptConnection`."""
+
+    _kept: psycopg.AsyncCursor[TupleRow] | None = None
+
+    def kept(self) -> psycopg.AsyncCursor[TupleRow]:
+        """This connection's cursor (made on first use, and again after it was closed)."""
+        cursor = self._kept
+        if cursor is None or cursor.closed:
+            cursor = self._kept = self.cursor()
+        return cursor
+
+
+Connection = KeptConnection
+AsyncConnection = AsyncKeptConnection
 Row = tuple[Any, ...]
 # what runs on one pooled connection (the async source's AsyncWork is Work in its sync twin)
 Work = Callable[[Connection, bytes, Any], _T]
@@ -85,7 +121,7 @@ def incr_refusal(key: str, delta: int, exc: psycopg.errors.DataError) -> Excepti
     return not_an_integer(key)
 
 
-def is_alive(conn: Connection | AsyncConnection) -> bool:
+def is_alive(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
     """Whether an idle connection still has its server, without a round trip.
 
     An idle connection's socket has nothing to read unless the server wrote

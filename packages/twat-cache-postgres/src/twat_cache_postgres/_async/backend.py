@@ -104,15 +104,15 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
     # -- plumbing ----------------------------------------------------------------------
     async def _open_pool(self) -> AsyncLeases:
         await self._create_table()
-        pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(**self._pool_options())
+        pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+            connection_class=AsyncConnection, **self._pool_options()
+        )
         await pool.open(wait=False)
         return AsyncLeases(pool, self.settings.max_size)
 
     async def _create_table(self) -> None:
         try:
-            async with await psycopg.AsyncConnection.connect(
-                **self.settings.connect_kwargs()
-            ) as conn:
+            async with await AsyncConnection.connect(**self.settings.connect_kwargs()) as conn:
                 if await self._table_exists(conn):
                     return
                 try:
@@ -184,13 +184,14 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
             except psycopg.Error as exc:  # a purge that fails must not fail the write
                 logger.debug("lazy purge of expired rows failed: %s", exc)
 
-    # what runs on a connection: methods, so that a call builds no closure
+    # what runs on a connection: methods, so that a call builds no closure; the statements
+    # that return one row or none run on the connection's kept cursor (KeptConnection)
     @staticmethod
     async def _fetch_one(conn: AsyncConnection, query: bytes, params: Any) -> Row | None:
-        return await (await conn.execute(query, params)).fetchone()
+        return await (await conn.kept().execute(query, params)).fetchone()
 
     async def _write_one(self, conn: AsyncConnection, query: bytes, params: Any) -> Row | None:
-        row = await (await conn.execute(query, params)).fetchone()
+        row = await (await conn.kept().execute(query, params)).fetchone()
         await self._after_write(conn)
         return row
 
@@ -200,10 +201,10 @@ class AsyncPostgresBackend(Engine, BaseAsyncBackend):
 
     @staticmethod
     async def _rowcount(conn: AsyncConnection, query: bytes, params: Any) -> int:
-        return (await conn.execute(query, params)).rowcount
+        return (await conn.kept().execute(query, params)).rowcount
 
     async def _write_count(self, conn: AsyncConnection, query: bytes, params: Any) -> int:
-        count = (await conn.execute(query, params)).rowcount
+        count = (await conn.kept().execute(query, params)).rowcount
         await self._after_write(conn)
         return count
 
