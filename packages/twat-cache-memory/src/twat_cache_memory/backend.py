@@ -228,7 +228,9 @@ class MemoryBackend(BaseBackend):
                 pass
             if type(item) is not _Expiring:
                 return item
-            return method(self, key)  # an entry with its own ttl
+            if monotonic() < item.expires:
+                return item.value
+            return method(self, key)  # expired: the method drops it under the lock
 
         return get
 
@@ -336,7 +338,8 @@ class MemoryBackend(BaseBackend):
         """
         item = value if ttl is None else _Expiring(value, monotonic() + ttl)
         with self._lock:
-            self._check_open()
+            if self._closed:
+                self._check_open()
             return self._store(key, item)
 
     def set_many(self, items: Mapping[Any, Any], ttl: float | None = None) -> bool:

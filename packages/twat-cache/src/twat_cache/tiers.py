@@ -192,9 +192,6 @@ class TieredCache(SyncTiers, AsyncTiers, Cache):
     def _upper_ttl(self, ttl: float | None) -> float | None:
         return _lowest([ttl, self.config.l1_ttl])
 
-    def _fill_ttl(self) -> float | None:
-        return self._fill
-
     # -- the channel ------------------------------------------------------------------------
     def _publish(self, kind: str, payload: str = "") -> None:
         channel = self._channel

@@ -46,11 +46,9 @@ class SyncTiers(Pipeline):
     tiers: list[Cache]
     _epoch: int
     _coherent: bool
+    _fill: float | None  # a fill's ttl (TieredCache works it out once)
 
     def _upper_ttl(self, ttl: float | None) -> float | None:
-        raise NotImplementedError  # pragma: no cover - TieredCache provides it
-
-    def _fill_ttl(self) -> float | None:
         raise NotImplementedError  # pragma: no cover - TieredCache provides it
 
     def _publish(self, kind: str, payload: str = "") -> None:
@@ -111,12 +109,21 @@ class SyncTiers(Pipeline):
             if value is MISSING:
                 continue
             if depth:
-                ttl = self._fill_ttl()
+                ttl = self._fill
                 for upper in readable[:depth]:
-                    upper.store(key, value, ttl, tags)
+                    if upper.local and not tags and not upper._tag_keys and not upper.config.jitter:
+                        # an in-process tier: the engine's set as astore makes it, without
+                        # astore's steps that do nothing here (encoding, tags, a ttl checked once)
+                        stored = NONE_VALUE if value is None else value
+                        done = upper._call(False, upper.backend.set, key, stored, ttl)
+                        if done is None or done:  # as _wrote counts it
+                            upper.stats.sets += 1
+                    else:
+                        upper.store(key, value, ttl, tags)
                 if self._epoch != epoch:  # an invalidation arrived meanwhile
                     self._unless_current(epoch, key, readable[:depth])
-            return self._counted(value)
+            self.stats.hits += 1  # as _counted counts it
+            return value
         return self._counted(MISSING)
 
     def hit_path(
