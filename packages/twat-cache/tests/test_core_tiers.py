@@ -128,6 +128,34 @@ def test_a_list_of_urls_makes_tiers_and_a_lower_hit_fills_the_tiers_above(folder
         assert cache.tiers[0].config.maxsize == 100
 
 
+def test_a_fill_of_an_in_process_tier_is_a_counted_write_none_included(folder: str) -> None:
+    """A lower hit fills the near tier as ``set`` would: ``None`` cached, the write counted."""
+    with TieredCache(["memory://", folder], ttl=30) as cache:
+        near = cache.tiers[0]
+        calls: list[int] = []
+
+        @ucache(["memory://", folder], namespace=cache.config.namespace, ttl=30)
+        def nothing(x: int) -> None:
+            calls.append(x)
+
+        assert nothing(1) is None
+        tiers = nothing.cache
+        tiers.tiers[0].clear()
+        sets = tiers.tiers[0].stats.sets
+        assert nothing(1) is None  # a lower hit: the near tier filled with None
+        assert tiers.tiers[0].stats.sets == sets + 1
+        # stored as the marker of a cached None (a bare None would read as a miss)
+        assert tiers.tiers[0].backend.get(nothing.cache_key(1)) is not None
+        assert nothing(1) is None  # a near hit
+        assert calls == [1]
+        cache.set("k", 2)
+        near.clear()
+        hits = cache.stats.hits
+        assert cache.get("k") == 2
+        assert cache.stats.hits == hits + 1
+        assert near.get("k") == 2
+
+
 def test_a_corrupt_lower_entry_is_a_miss_and_fills_nothing(folder: str) -> None:
     with TieredCache(["memory://", folder], ttl=30) as cache:
         assert cache.set("k", {"a": 1}) is True
