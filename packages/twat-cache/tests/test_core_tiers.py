@@ -140,6 +140,7 @@ def test_a_fill_of_an_in_process_tier_is_a_counted_write_none_included(folder: s
 
         assert nothing(1) is None
         tiers = nothing.cache
+        assert isinstance(tiers, TieredCache)
         tiers.tiers[0].clear()
         sets = tiers.tiers[0].stats.sets
         assert nothing(1) is None  # a lower hit: the near tier filled with None
