@@ -175,7 +175,9 @@ class AsyncRedisBackend(BaseAsyncBackend):
             client = self._clients.current() or await self._redis()
             if not self.settings.cluster:  # MGET itself: mget() only adds argument handling
                 values = await client.execute_command("MGET", *physical)
-                return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+                if None in values:  # some absent: only the present ones
+                    return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+                return dict(zip(keys, values, strict=True))  # no comprehension frame: a hit's path
             pipe = client.pipeline()
             groups = by_slot(physical)
             for group in groups:
