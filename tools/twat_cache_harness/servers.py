@@ -135,6 +135,37 @@ def _http(url: str, method: str = "GET", timeout: float = 5.0) -> tuple[int, byt
             exc.close()
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: from /proc; elsewhere none are found)."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _kill_children(pid: int) -> None:
+    """SIGKILL ``pid``'s children, the parent stopped first so that it forks no new one.
+
+    PostgreSQL's backends each start a session of their own (``setsid``), so a
+    signal to the server's process group misses them: killed with the postmaster
+    only, a backend answers its client until it notices the postmaster is gone,
+    which is not what a crash looks like to a client.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGSTOP)
+    for child in _children(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
 class _Server:
     """Lifecycle shared by all servers: one child process, a temp dir, a loopback port."""
 
@@ -296,7 +327,9 @@ class _Server:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):  # the whole session: postgres' backends too
+        if sig == signal.SIGKILL:  # a crash: the server's children die with it, at once
+            _kill_children(proc.pid)
+        with contextlib.suppress(ProcessLookupError):  # the whole session
             os.killpg(proc.pid, sig)
         try:
             proc.wait(timeout=grace)
