@@ -5,7 +5,8 @@ hashes to; that server also keeps the namespace's generation under
 ``{namespace}:__gen__`` (core's :class:`~twat_cache.engines.generations.Generations`).
 ``clear()`` increments it on every server (never ``flush_all``). Reads send the
 generation seen last with the keys, in one ``get`` whose reply this package reads
-itself (:func:`~twat_cache_memcached.protocol.get_values`); writes read the
+itself (:func:`~twat_cache_memcached.protocol.get_current` for a hit,
+:func:`~twat_cache_memcached.protocol.get_values` for a batch); writes read the
 generation first. The README says why.
 """
 

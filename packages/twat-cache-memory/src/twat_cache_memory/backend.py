@@ -206,12 +206,13 @@ class MemoryBackend(BaseBackend):
         self._lock = threading.Lock()
         # the default store is read without the lock (two C calls, atomic under the GIL)
         self._fast = self._data if isinstance(self._data, _OrderedLRU) else None
-        self._read: Callable[[Hashable], Any] = self._locked_get
-        if self._fast is not None:
-            # this instance's get: a closure over the store's two C methods, no attribute
-            # lookups on the hit (35 ns of the 300 of a decorated hit)
-            self._read = self._lru_reader(self._fast)
-            self.get = self._read  # type: ignore[method-assign,assignment]
+        # this instance's get, without the method's indirection: for the default store a
+        # closure over its two C methods (no attribute lookups: 35 ns of the 300 of a
+        # decorated hit), for the others the locked read
+        self._read: Callable[[Hashable], Any] = (
+            self._locked_get if self._fast is None else self._lru_reader(self._fast)
+        )
+        self.get = self._read  # type: ignore[method-assign,assignment]
 
     def _lru_reader(self, fast: _OrderedLRU) -> Callable[[Hashable], Any]:
         """The default store's lock-free read (see :meth:`get`), as a closure."""

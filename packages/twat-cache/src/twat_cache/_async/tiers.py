@@ -109,19 +109,10 @@ class AsyncTiers(Pipeline):
             if depth:
                 ttl = self._fill
                 for upper in readable[:depth]:
-                    if upper.local and not tags and not upper._tag_keys and not upper.config.jitter:
-                        # an in-process tier: the engine's set as astore makes it, without
-                        # astore's steps that do nothing here (encoding, tags, a ttl checked once)
-                        stored = NONE_VALUE if value is None else value
-                        done = await upper._acall(False, upper.async_backend.set, key, stored, ttl)
-                        if done is None or done:  # as _wrote counts it
-                            upper.stats.sets += 1
-                    else:
-                        await upper.astore(key, value, ttl, tags)
+                    await upper.astore(key, value, ttl, tags)
                 if self._epoch != epoch:  # an invalidation arrived meanwhile
                     await self._aunless_current(epoch, key, readable[:depth])
-            self.stats.hits += 1  # as _counted counts it
-            return value
+            return self._counted(value)
         return self._counted(MISSING)
 
     def ahit_path(
